@@ -1,0 +1,1 @@
+"""The glyder_optax benchmark harness: ``python -m benchmarks --help``."""

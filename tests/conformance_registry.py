@@ -1,0 +1,73 @@
+"""The registry of every public transform that the conformance suite checks.
+
+A new method joins the suite by one ``Case`` line in ``CASES``. If it needs an
+extra argument that no entry of ``EXTRA_ARG_BUILDERS`` knows, add a builder
+there (or pass ``extras`` to build all of its extra arguments at once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import glyder_optax as go
+
+# name -> function (objective, params) -> the extra argument's value at params.
+EXTRA_ARG_BUILDERS: dict[str, Callable[[Callable, Any], Any]] = {
+    "value": lambda objective, params: objective(params),
+    "obj_fn": lambda objective, params: objective,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One transform under test.
+
+    Attributes:
+      name: test id.
+      factory: the public alias (or any factory returning the transform).
+      kwargs: arguments giving a transform that converges on the test targets
+        within 30k steps (like optax's contrib suite, a per-method choice).
+      extra_args: the required extra arguments of ``update``.
+      static_args: structural arguments for ``optax.inject_hyperparams``.
+      extras: optional (objective, params) -> dict of extra arguments, for
+        methods whose extras cannot be built one by one.
+      known_slow: target name -> why the method cannot reach it in 30k steps;
+        that convergence test is a strict expected failure.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
+    static_args: tuple[str, ...] = ()
+    extras: Callable[[Callable, Any], dict] | None = None
+    known_slow: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def make(self, **overrides):
+        return self.factory(**{**self.kwargs, **overrides})
+
+    def build_extras(self, objective, params) -> dict:
+        if self.extras is not None:
+            return self.extras(objective, params)
+        return {n: EXTRA_ARG_BUILDERS[n](objective, params) for n in self.extra_args}
+
+    def __str__(self):
+        return self.name
+
+
+CASES: tuple[Case, ...] = (
+    Case("inexact_polyak", go.inexact_polyak_sgd, {"total_steps": 30_000},
+         ("value",), ("total_steps", "variant", "track_best")),
+    Case("inexact_polyak_best", go.inexact_polyak_sgd,
+         {"total_steps": 30_000, "track_best": True},
+         ("value",), ("total_steps", "variant", "track_best")),
+    Case("inexact_polyak_plus", go.inexact_polyak_sgd,
+         {"total_steps": 30_000, "variant": "ips+"},
+         ("value",), ("total_steps", "variant", "track_best")),
+    Case("decsps", go.decsps, {}, ("value",), known_slow={
+        "rosenbrock": "steps decay as 1/sqrt(k) by design: 30k steps end at"
+        " (0.60, 0.36) for c0=1, and c0<=0.1 overshoots"}),
+    Case("adasps", go.adasps, {}, ("value",)),
+)  # fmt: skip
