@@ -2,11 +2,18 @@
 
 from glyder_optax.adasps import AdaSPSState, adasps, scale_by_adasps
 from glyder_optax.decsps import DecSPSState, decsps, scale_by_decsps
+from glyder_optax.gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
 from glyder_optax.inexact_polyak import (
     InexactPolyakState,
     inexact_polyak_best_params,
     inexact_polyak_sgd,
     scale_by_inexact_polyak,
+)
+from glyder_optax.mda import MDAState, mda, scale_by_mda
+from glyder_optax.sps_moving_target import (
+    SPSMovingTargetState,
+    scale_by_sps_moving_target,
+    sps_moving_target,
 )
 
 __version__ = "0.1.0"
@@ -14,12 +21,21 @@ __version__ = "0.1.0"
 __all__ = [
     "AdaSPSState",
     "DecSPSState",
+    "GradaGradState",
     "InexactPolyakState",
+    "MDAState",
+    "SPSMovingTargetState",
     "adasps",
     "decsps",
+    "gradagrad",
     "inexact_polyak_best_params",
     "inexact_polyak_sgd",
+    "mda",
     "scale_by_adasps",
     "scale_by_decsps",
+    "scale_by_gradagrad",
     "scale_by_inexact_polyak",
+    "scale_by_mda",
+    "scale_by_sps_moving_target",
+    "sps_moving_target",
 ]

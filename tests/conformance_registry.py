@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
+
 import glyder_optax as go
 
 # name -> function (objective, params) -> the extra argument's value at params.
@@ -70,4 +72,13 @@ CASES: tuple[Case, ...] = (
         "rosenbrock": "steps decay as 1/sqrt(k) by design: 30k steps end at"
         " (0.60, 0.36) for c0=1, and c0<=0.1 overshoots"}),
     Case("adasps", go.adasps, {}, ("value",)),
+    Case("gradagrad", go.gradagrad, {"learning_rate": 0.1},
+         static_args=("per_coordinate",)),
+    Case("gradagrad_per_coordinate", go.gradagrad,
+         {"learning_rate": 0.1, "per_coordinate": True},
+         static_args=("per_coordinate",)),
+    Case("mda", go.mda, {"learning_rate": 1e-2}),
+    Case("sps_moving_target", go.sps_moving_target, {"num_samples": 2},
+         ("value", "indices"), ("num_samples",), extras=lambda objective, params: {
+             "value": objective(params), "indices": jnp.arange(2)}),
 )  # fmt: skip
