@@ -10,6 +10,14 @@ from glyder_optax.inexact_polyak import (
     scale_by_inexact_polyak,
 )
 from glyder_optax.mda import MDAState, mda, scale_by_mda
+from glyder_optax.refinement import (
+    GradNormRecorderState,
+    record_grad_norms,
+    recorded_grad_norms,
+    refine_schedule,
+    smooth_norms,
+)
+from glyder_optax.schedules import linear_decay_schedule, schedule_from_array
 from glyder_optax.sps_moving_target import (
     SPSMovingTargetState,
     scale_by_sps_moving_target,
@@ -21,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdaSPSState",
     "DecSPSState",
+    "GradNormRecorderState",
     "GradaGradState",
     "InexactPolyakState",
     "MDAState",
@@ -30,12 +39,18 @@ __all__ = [
     "gradagrad",
     "inexact_polyak_best_params",
     "inexact_polyak_sgd",
+    "linear_decay_schedule",
     "mda",
+    "record_grad_norms",
+    "recorded_grad_norms",
+    "refine_schedule",
     "scale_by_adasps",
     "scale_by_decsps",
     "scale_by_gradagrad",
     "scale_by_inexact_polyak",
     "scale_by_mda",
     "scale_by_sps_moving_target",
+    "schedule_from_array",
+    "smooth_norms",
     "sps_moving_target",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
+import optax
 
 import glyder_optax as go
 
@@ -20,6 +21,13 @@ EXTRA_ARG_BUILDERS: dict[str, Callable[[Callable, Any], Any]] = {
     "value": lambda objective, params: objective(params),
     "obj_fn": lambda objective, params: objective,
 }
+
+
+def _recorded_sgd(
+    learning_rate: optax.ScalarOrSchedule = 0.1, num_steps: int = 100, ord: int = 2
+):
+    """The gradient-norm recorder (an identity on updates) chained with SGD."""
+    return optax.chain(go.record_grad_norms(num_steps, ord), optax.sgd(learning_rate))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,4 +89,8 @@ CASES: tuple[Case, ...] = (
     Case("sps_moving_target", go.sps_moving_target, {"num_samples": 2},
          ("value", "indices"), ("num_samples",), extras=lambda objective, params: {
              "value": objective(params), "indices": jnp.arange(2)}),
+    Case("grad_norm_recorder_sgd", _recorded_sgd, {"learning_rate": 1e-3},
+         static_args=("num_steps", "ord")),
+    Case("grad_norm_recorder_l1_sgd", _recorded_sgd,
+         {"learning_rate": 1e-3, "ord": 1}, static_args=("num_steps", "ord")),
 )  # fmt: skip
