@@ -1,7 +1,9 @@
 """glyder_optax: learning-rate-free optax transforms."""
 
+from glyder_optax import curvature
 from glyder_optax.adasps import AdaSPSState, adasps, scale_by_adasps
 from glyder_optax.decsps import DecSPSState, decsps, scale_by_decsps
+from glyder_optax.glyder import GlyderState, glyder, glyder_state, scale_by_glyder
 from glyder_optax.gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
 from glyder_optax.inexact_polyak import (
     InexactPolyakState,
@@ -26,16 +28,30 @@ from glyder_optax.sps_moving_target import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # `training` imports flax; load it only when asked for.
+    if name == "training":
+        import importlib
+
+        return importlib.import_module("glyder_optax.training")
+    raise AttributeError(f"module 'glyder_optax' has no attribute {name!r}")
+
+
 __all__ = [
     "AdaSPSState",
     "DecSPSState",
+    "GlyderState",
     "GradNormRecorderState",
     "GradaGradState",
     "InexactPolyakState",
     "MDAState",
     "SPSMovingTargetState",
     "adasps",
+    "curvature",
     "decsps",
+    "glyder",
+    "glyder_state",
     "gradagrad",
     "inexact_polyak_best_params",
     "inexact_polyak_sgd",
@@ -46,6 +62,7 @@ __all__ = [
     "refine_schedule",
     "scale_by_adasps",
     "scale_by_decsps",
+    "scale_by_glyder",
     "scale_by_gradagrad",
     "scale_by_inexact_polyak",
     "scale_by_mda",
@@ -53,4 +70,5 @@ __all__ = [
     "schedule_from_array",
     "smooth_norms",
     "sps_moving_target",
+    "training",
 ]

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -20,6 +21,41 @@ import glyder_optax as go
 EXTRA_ARG_BUILDERS: dict[str, Callable[[Callable, Any], Any]] = {
     "value": lambda objective, params: objective(params),
     "obj_fn": lambda objective, params: objective,
+}
+
+
+def _glyder_standin_logits(p):
+    """A stand-in ``logits_fn`` for GLyDER's Gauss-Newton modes.
+
+    Every coordinate is one example of a two-class softmax problem with logits
+    ``sqrt(2n) * (delta, -delta)``, ``delta = x - stop_gradient(x)`` (zero, with
+    unit derivative): its Gauss-Newton curvature along ``d`` is ``2 ||d||^2``,
+    the exact curvature of the quadratic targets (``sum((x - x*)**2)``).
+    """
+    flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(p)])
+    delta = jnp.sqrt(2.0 * flat.size).astype(flat.dtype) * (
+        flat - jax.lax.stop_gradient(flat)
+    )
+    return jnp.stack([delta, -delta], axis=-1)
+
+
+def _glyder_extras(objective, params):
+    # Functions wrapped in jax.tree_util.Partial (a pytree) so that they can be
+    # arguments of jax.jit(opt.update), as the suite calls it.
+    return {"obj_fn": jax.tree_util.Partial(objective)}
+
+
+def _glyder_gn_extras(objective, params):
+    return {
+        **_glyder_extras(objective, params),
+        "logits_fn": jax.tree_util.Partial(_glyder_standin_logits),
+    }
+
+
+_GLYDER_STATIC = ("estimator", "refresh_every", "seed")
+_GLYDER_GN_SLOW = {
+    "rosenbrock": "the stand-in logits_fn gives the curvature of the quadratic"
+    " targets (2), not Rosenbrock's: steps of 1/2 diverge"
 }
 
 
@@ -80,6 +116,26 @@ CASES: tuple[Case, ...] = (
         "rosenbrock": "steps decay as 1/sqrt(k) by design: 30k steps end at"
         " (0.60, 0.36) for c0=1, and c0<=0.1 overshoots"}),
     Case("adasps", go.adasps, {}, ("value",)),
+    Case("glyder_sgd", go.glyder, {"base": optax.identity()}, ("obj_fn",),
+         _GLYDER_STATIC, extras=_glyder_extras),
+    Case("glyder_momentum", go.glyder, {"base": optax.trace(0.9)}, ("obj_fn",),
+         _GLYDER_STATIC, extras=_glyder_extras),
+    Case("glyder_adam", go.glyder, {"base": optax.scale_by_adam()}, ("obj_fn",),
+         _GLYDER_STATIC, extras=_glyder_extras),
+    Case("glyder_sgd_k10", go.glyder,
+         {"base": optax.identity(), "refresh_every": 10}, ("obj_fn",),
+         _GLYDER_STATIC, extras=_glyder_extras, known_slow={"rosenbrock":
+         "eta is held for 10 steps: the first step (1/2, the curvature at the"
+         " origin is 2) lands on the valley wall, where 10 steps of 1/2 diverge"
+         " before the next estimate"}),
+    Case("glyder_sgd_gauss_newton", go.glyder,
+         {"base": optax.identity(), "estimator": "gauss_newton"},
+         ("obj_fn", "logits_fn"), _GLYDER_STATIC, extras=_glyder_gn_extras,
+         known_slow=_GLYDER_GN_SLOW),
+    Case("glyder_adam_gnb", go.glyder,
+         {"base": optax.scale_by_adam(), "estimator": "gnb"},
+         ("obj_fn", "logits_fn"), _GLYDER_STATIC, extras=_glyder_gn_extras,
+         known_slow=_GLYDER_GN_SLOW),
     Case("gradagrad", go.gradagrad, {"learning_rate": 0.1},
          static_args=("per_coordinate",)),
     Case("gradagrad_per_coordinate", go.gradagrad,

@@ -1,0 +1,331 @@
+r"""GLyDER: the locally optimal stepsize along any base direction.
+
+For an :math:`L`-smooth :math:`f` and a step :math:`x^+ = x - \eta d`, the
+descent lemma bounds :math:`f(x^+) \le f(x) - \eta \langle\nabla f(x), d\rangle
++ \tfrac{L}{2}\eta^2\|d\|^2`; maximising the guaranteed decrease gives the
+locally optimal step :math:`\eta^\star = \langle\nabla f(x), d\rangle /
+(L\|d\|^2)`. With :math:`L\|d\|^2` replaced by the curvature along ``d``,
+:math:`d^\top H d`, the step is exact line search on the local quadratic model.
+
+What is from the paper (Yehudai et al.): the step above; the true-gradient
+inner product estimated with an *additional, independent* minibatch (reusing
+the batch that produced ``d`` biases it upward by the noise and destroys the
+automatic decay); :math:`L` estimated by the "1-d projection" (the second
+derivative along ``d``, a Hessian-vector product) or by the Gauss-Newton-
+Bartlett estimator for cross-entropy losses; the method as a wrapper around
+any base optimizer (SGD, momentum, Adam), with one remaining scale, the
+"learning rate", at 1 by default, and no warm-up or decay schedule.
+
+What is our design (the paper body was not available to us; evidence in
+docs/glyder.md and ``python -m benchmarks.glyder_ablation``):
+
+1. At a refresh, one forward pass over the independent batch's ``obj_fn``
+   gives :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
+   (forward over forward, :func:`glyder_optax.curvature.slope_and_curvature`);
+   the Gauss-Newton modes take :math:`c` from ``logits_fn`` instead
+   (:func:`~glyder_optax.curvature.gauss_newton`, exact, our addition, or
+   :func:`~glyder_optax.curvature.gnb`, sampled).
+2. Ratio of debiased EMAs: :math:`N \leftarrow bN + (1-b)n`,
+   :math:`C \leftarrow bC + (1-b)c`, :math:`\eta = \max(\hat N, 0)/\hat C`
+   (an EMA of ratios is biased and heavy-tailed); ``smoothing=0`` is no
+   smoothing.
+3. Safeguards: a curvature floor (each estimate is raised to
+   ``min_curvature * ||d||^2``, so negative curvature off convexity cannot
+   cancel positive estimates in the EMA); ``eta`` may grow at most by
+   ``max_growth`` per step (``max_growth ** k`` between refreshes ``k`` steps
+   apart; decreases are not capped); an optional ``eta_max``; a non-finite
+   estimate keeps the previous state; dot products in float32 or wider.
+4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
+   held in between.
+
+The update is :math:`-\alpha\,\eta_t d_t`, with :math:`\alpha` the
+``learning_rate`` of :func:`glyder` (1 by default; may be a schedule).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from glyder_optax import _common, curvature
+
+_NAME = "scale_by_glyder"
+_ESTIMATORS = ("hvp", "gauss_newton", "gnb")
+
+
+class GlyderState(NamedTuple):
+    """State of :func:`scale_by_glyder`. Scalars in float32 or wider."""
+
+    count: jax.Array  # int32, finite steps taken (refresh when count % k == 0).
+    refreshes: jax.Array  # int32, estimates folded into the EMAs (debiasing).
+    numerator_ema: jax.Array  # EMA of n = <g_B, d> (not debiased).
+    curvature_ema: jax.Array  # EMA of the floored c = d^T H_B d (not debiased).
+    eta: jax.Array  # the current step multiplier (0 before the first refresh).
+    numerator: jax.Array  # last finite raw n, for logging.
+    curvature: jax.Array  # last finite raw c (before the floor), for logging.
+    key: jax.Array  # uint32 PRNG key for the gnb estimator's sampled labels.
+
+
+def scale_by_glyder(
+    estimator: str = "hvp",
+    smoothing: jax.typing.ArrayLike = 0.9,
+    refresh_every: int = 1,
+    min_curvature: jax.typing.ArrayLike = 1e-8,
+    max_growth: jax.typing.ArrayLike = 1.05,
+    eta_max: jax.typing.ArrayLike | None = None,
+    seed: int = 0,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Scales the incoming direction by the locally optimal stepsize (sign kept).
+
+    Receives :math:`d` (the previous transform's output in a chain, e.g. a base
+    optimizer's direction at unit learning rate) and returns :math:`\eta d`,
+    :math:`\eta = \max(\hat N, 0) / \hat C`, the ratio of debiased EMAs of
+    :math:`n = \langle \nabla f_B, d\rangle` and :math:`c = d^\top \nabla^2
+    f_B\, d`, with :math:`f_B` the extra argument ``obj_fn``: the loss on an
+    *independent* batch (not the one that produced ``d``). Chain
+    :func:`optax.scale_by_learning_rate` after it, or use :func:`glyder`.
+
+    With exact gradients, ``smoothing=0`` and ``refresh_every=1`` this is
+    exact line search along ``d`` on a quadratic (tested).
+
+    Args:
+      estimator: the curvature: ``'hvp'`` (the paper's 1-d projection, any
+        loss), ``'gauss_newton'`` (exact directional Gauss-Newton of the mean
+        softmax cross-entropy, our addition) or ``'gnb'``
+        (Gauss-Newton-Bartlett, sampled labels). The Gauss-Newton modes need
+        the extra argument ``logits_fn``.
+      smoothing: :math:`b`, the EMA decay of the numerator and the curvature;
+        0 for none.
+      refresh_every: :math:`k`: estimate every ``k`` steps (at counts 0, k,
+        2k...), hold ``eta`` in between. A static argument under
+        :func:`optax.inject_hyperparams`.
+      min_curvature: each curvature estimate is raised to ``min_curvature *
+        ||d||^2`` (a floor on the directional smoothness :math:`c/\|d\|^2`).
+      max_growth: ``eta`` may grow by at most this factor per step since the
+        last refresh; ``jnp.inf`` for no cap.
+      eta_max: an optional upper bound on ``eta``.
+      seed: seeds the PRNG key of ``'gnb'``. A static argument under
+        :func:`optax.inject_hyperparams`.
+
+    Returns:
+      A :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
+      ``params`` and the extra keyword arguments ``obj_fn`` (params -> mean
+      loss on an independent batch, the name of :func:`optax.contrib.sophia`)
+      and, for the Gauss-Newton modes, ``logits_fn`` (params -> that batch's
+      logits, shape ``(..., num_classes)``; see
+      :mod:`glyder_optax.curvature` for the conventions). Read ``eta`` and the
+      estimates with :func:`glyder_state`.
+
+    Raises:
+      ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
+        integer, a missing ``params``, ``obj_fn`` or ``logits_fn``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> from glyder_optax import scale_by_glyder
+      >>> A = jnp.diag(jnp.array([1.0, 10.0]))
+      >>> f = lambda x: 0.5 * x @ A @ x
+      >>> # Exact line search: no smoothing, no growth cap, exact gradients.
+      >>> glyder = scale_by_glyder(smoothing=0.0, max_growth=jnp.inf)
+      >>> tx = optax.chain(glyder, optax.scale_by_learning_rate(1.0))
+      >>> x = jnp.array([1.0, 1.0])
+      >>> state = tx.init(x)
+      >>> for _ in range(3):
+      ...   g = jax.grad(f)(x)
+      ...   updates, state = tx.update(g, state, x, obj_fn=f)
+      ...   print(f"eta={state[0].eta:.4f} f={f(x + updates):.5f}")
+      ...   x = x + updates
+      eta=0.1009 f=0.40460
+      eta=0.9182 f=0.02976
+      eta=0.1009 f=0.00219
+
+    References:
+      Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
+      <https://arxiv.org/abs/2311.13877>`_, 2025
+    """
+    if estimator not in _ESTIMATORS:
+        raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}.")
+    _common.check_positive_int("refresh_every", refresh_every)
+    needs_logits = estimator != "hvp"
+
+    def init_fn(params):
+        dtype = _common.scalar_dtype(params)
+        zero = jnp.zeros([], dtype)
+        return GlyderState(
+            count=jnp.zeros([], jnp.int32),
+            refreshes=jnp.zeros([], jnp.int32),
+            numerator_ema=zero,
+            curvature_ema=zero,
+            eta=zero,
+            numerator=zero,
+            curvature=zero,
+            key=jax.random.PRNGKey(seed),
+        )
+
+    def estimate(obj_fn, logits_fn, params, d, key):
+        if estimator == "hvp":
+            return curvature.slope_and_curvature(obj_fn, params, d)
+        dtype = _common.scalar_dtype(params)
+        d_p = optax.tree.cast_like(d, params)
+        n = jnp.asarray(jax.jvp(obj_fn, (params,), (d_p,))[1]).astype(dtype)
+        if estimator == "gauss_newton":
+            return n, curvature.gauss_newton(logits_fn, params, d)
+        return n, curvature.gnb(logits_fn, params, d, key)
+
+    def update_fn(
+        updates, state, params=None, *, obj_fn=None, logits_fn=None, **extra_args
+    ):
+        del extra_args
+        _common.require("obj_fn", obj_fn, _NAME, "loss_on_another_batch")
+        if needs_logits:
+            _common.require("logits_fn", logits_fn, _NAME, "logits_on_another_batch")
+        if params is None:
+            raise ValueError(f"{_NAME} needs `params` in `update`.")
+        dtype = state.eta.dtype
+        b = jnp.asarray(smoothing, dtype)
+        d_sq = _common.sq_norm(updates, dtype)
+        finite = jnp.isfinite(d_sq)
+        # A zero direction (e.g. a base that rejected a non-finite gradient)
+        # is not a step: no estimate, the state is left as it was.
+        active = finite & (d_sq > 0)
+        refresh = active & (state.count % refresh_every == 0)
+
+        def do_refresh():
+            key, sub = jax.random.split(state.key)
+            n, c = estimate(obj_fn, logits_fn, params, updates, sub)
+            n, c = n.astype(dtype), c.astype(dtype)
+            c_floored = jnp.maximum(c, jnp.asarray(min_curvature, dtype) * d_sq)
+            num = b * state.numerator_ema + (1 - b) * n
+            cur = b * state.curvature_ema + (1 - b) * c_floored
+            refreshes = optax.safe_increment(state.refreshes)
+            debias = 1 - b ** refreshes.astype(dtype)
+            num_hat = num / debias
+            cur_hat = cur / debias
+            ratio = jnp.where(
+                cur_hat > 0,
+                jnp.maximum(num_hat, 0) / jnp.where(cur_hat > 0, cur_hat, 1),
+                jnp.inf,
+            )
+            growth = jnp.asarray(max_growth, dtype) ** refresh_every
+            cap = jnp.where(state.eta > 0, state.eta * growth, jnp.inf)
+            if eta_max is not None:
+                cap = jnp.minimum(cap, jnp.asarray(eta_max, dtype))
+            eta = jnp.minimum(ratio, cap)
+            ok = jnp.isfinite(n) & jnp.isfinite(c) & jnp.isfinite(eta) & (d_sq > 0)
+            new = (refreshes, num, cur, eta, n, c)
+            old = (
+                state.refreshes,
+                state.numerator_ema,
+                state.curvature_ema,
+                state.eta,
+                state.numerator,
+                state.curvature,
+            )
+            kept = jax.tree.map(lambda a, o: jnp.where(ok, a, o), new, old)
+            return (*kept, key)
+
+        def hold():
+            return (
+                state.refreshes,
+                state.numerator_ema,
+                state.curvature_ema,
+                state.eta,
+                state.numerator,
+                state.curvature,
+                state.key,
+            )
+
+        refreshes, num, cur, eta, n, c, key = jax.lax.cond(refresh, do_refresh, hold)
+        new_updates = _common.scale_or_zero(eta, finite, updates)
+        count = jnp.where(active, optax.safe_increment(state.count), state.count)
+        return new_updates, GlyderState(count, refreshes, num, cur, eta, n, c, key)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def glyder(
+    base: optax.GradientTransformation,
+    learning_rate: optax.ScalarOrSchedule = 1.0,
+    estimator: str = "hvp",
+    smoothing: jax.typing.ArrayLike = 0.9,
+    refresh_every: int = 1,
+    min_curvature: jax.typing.ArrayLike = 1e-8,
+    max_growth: jax.typing.ArrayLike = 1.05,
+    eta_max: jax.typing.ArrayLike | None = None,
+    seed: int = 0,
+    skip_non_finite: bool = True,
+) -> optax.GradientTransformationExtraArgs:
+    r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
+
+    ``base`` is any optax transform that outputs a *descent-sign* direction at
+    unit scale, as optax's ``scale_by_*`` do: ``optax.identity()`` (SGD),
+    ``optax.trace(0.9)`` (heavy-ball momentum), ``optax.scale_by_adam()``,
+    ``optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(wd))``
+    (AdamW). A full optimizer such as ``optax.adamw(1.0)`` already negates its
+    output: flip it back, ``optax.chain(optax.adamw(1.0), optax.scale(-1.0))``
+    (otherwise :math:`\langle g, d\rangle < 0` and ``eta`` stays 0).
+    ``learning_rate`` multiplies the locally optimal step; 1.0 is the method
+    and needs no tuning. With ``skip_non_finite`` (the default) the base is
+    wrapped in ``optax.apply_if_finite``: a non-finite gradient gives a zero
+    update and leaves the base's state (e.g. Adam's moments) and GLyDER's as
+    they were. See :func:`scale_by_glyder` for the other arguments and the
+    extra arguments of ``update`` (``obj_fn``, and ``logits_fn`` for the
+    Gauss-Newton modes).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import glyder_optax as go
+      >>> kx, kw = jax.random.split(jax.random.key(0))
+      >>> X = jax.random.normal(kx, (64, 5))
+      >>> y = X @ jax.random.normal(kw, (5,))
+      >>> loss = lambda w, i: jnp.mean((X[i] @ w - y[i]) ** 2)
+      >>> opt = go.glyder(optax.trace(0.9))
+      >>> @jax.jit
+      ... def step(w, state, t):
+      ...   i = jnp.arange(16) + 16 * (t % 4)
+      ...   j = jnp.arange(16) + 16 * ((t + 1) % 4)  # the next batch
+      ...   g = jax.grad(loss)(w, i)
+      ...   # obj_fn: the loss on an independent batch.
+      ...   updates, state = opt.update(g, state, w, obj_fn=lambda p: loss(p, j))
+      ...   return optax.apply_updates(w, updates), state
+      >>> w = jnp.zeros(5)
+      >>> state = opt.init(w)
+      >>> for t in range(100):
+      ...   w, state = step(w, state, t)
+      >>> print(f"{loss(w, jnp.arange(64)):.0e}")
+      1e-04
+
+    References:
+      Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
+      <https://arxiv.org/abs/2311.13877>`_, 2025
+    """
+    if skip_non_finite:
+        base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
+    return optax.chain(
+        base,
+        scale_by_glyder(
+            estimator=estimator,
+            smoothing=smoothing,
+            refresh_every=refresh_every,
+            min_curvature=min_curvature,
+            max_growth=max_growth,
+            eta_max=eta_max,
+            seed=seed,
+        ),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def glyder_state(opt_state: Any) -> GlyderState:
+    """Returns the :class:`GlyderState` inside an optimizer state, for logging.
+
+    Works on the state of :func:`glyder` or any chain or wrapper holding
+    exactly one :class:`GlyderState` (``eta``, ``numerator``, ``curvature``...).
+    """
+    found = optax.tree.get(opt_state, "GlyderState")
+    if found is None:
+        raise ValueError("opt_state holds no GlyderState.")
+    return found

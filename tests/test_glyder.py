@@ -1,0 +1,407 @@
+"""GLyDER against NumPy references: line search, smoothing, safeguards, errors."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import glyder_optax as go
+
+RNG = np.random.default_rng(0)
+M = RNG.normal(size=(4, 4))
+A = M @ M.T + 0.5 * np.eye(4)  # SPD, condition number ~ 30
+B = RNG.normal(size=4)
+X0 = np.array([1.0, -2.0, 0.5, 3.0])
+
+
+def quad(x):
+    return 0.5 * x @ jnp.asarray(A) @ x - jnp.asarray(B) @ x
+
+
+def quad_grad(x):
+    return A @ x - B
+
+
+def run(opt, n_steps, x0=X0, obj_fn=quad, **extras):
+    """Exact gradients, obj_fn = the objective; returns the iterates and states."""
+    with jax.enable_x64(True):
+        step = jax.jit(
+            lambda x, s: opt.update(jax.grad(quad)(x), s, x, obj_fn=obj_fn, **extras)
+        )
+        x = jnp.asarray(x0, jnp.float64)
+        state = opt.init(x)
+        xs, states = [], []
+        for _ in range(n_steps):
+            updates, state = step(x, state)
+            x = optax.apply_updates(x, updates)
+            xs.append(np.asarray(x))
+            states.append(go.glyder_state(state))
+        return np.array(xs), states
+
+
+EXACT = {"smoothing": 0.0, "max_growth": jnp.inf}  # exact line search settings
+
+
+# --- exact line search on a quadratic (the spec's "must show") -----------------
+
+
+def test_sgd_base_is_exact_line_search_steepest_descent():
+    xs, states = run(go.glyder(optax.identity(), **EXACT), 12)
+    x = X0.copy()
+    for t in range(12):
+        g = quad_grad(x)
+        eta = g @ g / (g @ A @ g)
+        x = x - eta * g
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(states[t].eta, eta, rtol=1e-10)
+        np.testing.assert_allclose(states[t].numerator, g @ g, rtol=1e-10)
+        np.testing.assert_allclose(states[t].curvature, g @ A @ g, rtol=1e-10)
+
+
+def numpy_momentum():
+    m = np.zeros(4)
+
+    def direction(g):
+        nonlocal m
+        m = 0.9 * m + g
+        return m
+
+    return direction
+
+
+def numpy_adam(b1=0.9, b2=0.999, eps=1e-8):
+    m, v, t = np.zeros(4), np.zeros(4), 0
+
+    def direction(g):
+        nonlocal m, v, t
+        t += 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        return (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+
+    return direction
+
+
+@pytest.mark.parametrize(
+    "base, reference",
+    [
+        (optax.trace(0.9), numpy_momentum),
+        (optax.scale_by_adam(), numpy_adam),
+    ],
+    ids=["momentum", "adam"],
+)
+def test_any_base_direction_gets_the_exact_line_search_step(base, reference):
+    xs, states = run(go.glyder(base, **EXACT), 10)
+    direction = reference()
+    x = X0.copy()
+    for t in range(10):
+        g = quad_grad(x)
+        d = direction(g)
+        eta = max(g @ d, 0) / (d @ A @ d)
+        x = x - eta * d
+        np.testing.assert_allclose(states[t].eta, eta, rtol=1e-9)
+        np.testing.assert_allclose(xs[t], x, rtol=1e-9, atol=1e-12)
+
+
+def test_learning_rate_scales_the_step_and_may_be_a_schedule():
+    schedule = lambda count: 0.5 / (1.0 + count)
+    xs, _ = run(go.glyder(optax.identity(), learning_rate=schedule, **EXACT), 5)
+    x = X0.copy()
+    for t in range(5):
+        g = quad_grad(x)
+        x = x - schedule(t) * (g @ g / (g @ A @ g)) * g
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+
+
+# --- smoothing ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("b", [0.5, 0.9])
+def test_ratio_of_debiased_emas(b):
+    xs, states = run(go.glyder(optax.identity(), smoothing=b, max_growth=jnp.inf), 8)
+    x, num, cur = X0.copy(), 0.0, 0.0
+    for t in range(8):
+        g = quad_grad(x)
+        num = b * num + (1 - b) * (g @ g)
+        cur = b * cur + (1 - b) * (g @ A @ g)
+        debias = 1 - b ** (t + 1)
+        eta = (num / debias) / (cur / debias)
+        x = x - eta * g
+        np.testing.assert_allclose(states[t].numerator_ema, num, rtol=1e-10)
+        np.testing.assert_allclose(states[t].curvature_ema, cur, rtol=1e-10)
+        np.testing.assert_allclose(states[t].eta, eta, rtol=1e-10)
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+    assert int(states[-1].refreshes) == 8
+
+
+def test_first_step_is_the_debiased_estimate_not_shrunk_by_the_ema():
+    _, states = run(go.glyder(optax.identity(), smoothing=0.99), 1)
+    g = quad_grad(X0)
+    np.testing.assert_allclose(states[0].eta, g @ g / (g @ A @ g), rtol=1e-10)
+
+
+# --- safeguards --------------------------------------------------------------
+
+
+def test_curvature_floor_on_a_concave_objective():
+    # f = -0.5 ||x||^2: n = ||g||^2, c = -||g||^2 < 0, floored to 1e-2 ||g||^2.
+    concave = lambda x: -0.5 * jnp.sum(x**2)
+    opt = go.glyder(optax.identity(), min_curvature=1e-2, **EXACT)
+    with jax.enable_x64(True):
+        x = jnp.asarray(X0)
+        state = opt.init(x)
+        updates, state = opt.update(jax.grad(concave)(x), state, x, obj_fn=concave)
+    s = go.glyder_state(state)
+    np.testing.assert_allclose(s.curvature, -np.sum(X0**2), rtol=1e-12)  # raw
+    np.testing.assert_allclose(s.curvature_ema, 1e-2 * np.sum(X0**2), rtol=1e-12)
+    np.testing.assert_allclose(s.eta, 100.0, rtol=1e-12)
+    np.testing.assert_allclose(updates, 100.0 * X0, rtol=1e-12)  # -eta * g, g=-x
+
+
+def test_growth_cap_per_step_and_per_refresh():
+    # diag(1, 10): exact line search alternates eta ~ 0.1 and ~ 0.9.
+    a = np.diag([1.0, 10.0])
+    f = lambda x: 0.5 * x @ jnp.asarray(a) @ x
+    with jax.enable_x64(True):
+        for k in (1, 3):
+            opt = go.glyder(
+                optax.identity(), smoothing=0.0, max_growth=1.1, refresh_every=k
+            )
+            step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
+            x, state = jnp.array([1.0, 1.0]), opt.init(jnp.zeros(2))
+            etas, raw = [], []
+            for _ in range(3 * k):
+                updates, state = step(x, state)
+                s = go.glyder_state(state)
+                etas.append(float(s.eta))
+                raw.append(float(s.numerator / s.curvature))
+                x = x + updates
+            # The first refresh is not capped; later ones grow by <= 1.1 ** k.
+            np.testing.assert_allclose(etas[0], 101 / 1001, rtol=1e-12)
+            np.testing.assert_allclose(etas[k], min(raw[k], etas[0] * 1.1**k))
+            assert raw[k] > etas[0] * 1.1**k  # the cap was active
+            # eta is held between refreshes.
+            assert etas[:k] == [etas[0]] * k
+
+
+def test_eta_max_caps_eta():
+    _, states = run(go.glyder(optax.identity(), eta_max=0.01, **EXACT), 3)
+    assert all(float(s.eta) == 0.01 for s in states)
+
+
+def test_non_finite_estimate_keeps_the_previous_state():
+    opt = go.glyder(optax.identity(), smoothing=0.9)
+    with jax.enable_x64(True):
+        x = jnp.asarray(X0)
+        state = opt.init(x)
+        g = jax.grad(quad)(x)
+        _, state = opt.update(g, state, x, obj_fn=quad)
+        before = go.glyder_state(state)
+        for bad in (jnp.nan, jnp.inf):
+            poisoned = lambda p, bad=bad: quad(p) * bad
+            updates, after_state = opt.update(g, state, x, obj_fn=poisoned)
+            after = go.glyder_state(after_state)
+            for field in ("refreshes", "numerator_ema", "curvature_ema", "eta",
+                          "numerator", "curvature"):  # fmt: skip
+                assert getattr(after, field) == getattr(before, field), field
+            assert int(after.count) == int(before.count) + 1
+            # The step still moves, with the previous eta.
+            np.testing.assert_allclose(updates, -before.eta * g, rtol=1e-12)
+
+
+def test_non_finite_direction_gives_a_zero_update_and_keeps_the_state():
+    tx = go.scale_by_glyder()
+    x = jnp.asarray(X0, jnp.float32)
+    _, state = tx.update(jax.grad(quad)(x), tx.init(x), x, obj_fn=quad)
+    for bad in (jnp.nan, jnp.inf):
+        d = jnp.full(4, bad)
+        updates, new_state = tx.update(d, state, x, obj_fn=quad)
+        np.testing.assert_array_equal(updates, jnp.zeros(4))
+        for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(state)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_non_finite_gradient_leaves_the_base_state_alone():
+    opt = go.glyder(optax.scale_by_adam())
+    x = jnp.asarray(X0, jnp.float32)
+    _, state = opt.update(jax.grad(quad)(x), opt.init(x), x, obj_fn=quad)
+    updates, new_state = opt.update(jnp.full(4, jnp.nan), state, x, obj_fn=quad)
+    np.testing.assert_array_equal(updates, jnp.zeros(4))
+    for name in ("ScaleByAdamState", "GlyderState"):
+        old, new = optax.tree.get(state, name), optax.tree.get(new_state, name)
+        for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(old)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_refresh_every_k_holds_eta_and_skips_the_estimate():
+    calls = []
+
+    def counted(x):
+        # Runs at trace time only; the estimate branch is traced once per jit.
+        calls.append(1)
+        return quad(x)
+
+    opt = go.glyder(optax.identity(), refresh_every=3, **EXACT)
+    xs, states = run(opt, 7, obj_fn=counted)
+    refreshes = [int(s.refreshes) for s in states]
+    assert refreshes == [1, 1, 1, 2, 2, 2, 3]
+    etas = [float(s.eta) for s in states]
+    assert etas[0] == etas[1] == etas[2] and etas[3] == etas[4] == etas[5]
+    x = X0.copy()
+    for t in range(7):
+        if t % 3 == 0:
+            g0 = quad_grad(x)
+            eta = g0 @ g0 / (g0 @ A @ g0)
+        x = x - eta * quad_grad(x)
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+
+
+def test_negative_numerator_gives_no_step():
+    # A sign-flipped base (a full optimizer that already negates): eta = 0.
+    opt = go.glyder(optax.scale(-1.0), **EXACT)
+    xs, states = run(opt, 2)
+    assert all(float(s.eta) == 0 for s in states)
+    np.testing.assert_array_equal(xs[-1], X0)
+
+
+def test_adamw_flipped_back_equals_scale_by_adam_plus_decay():
+    flipped = go.glyder(
+        optax.chain(optax.adamw(1.0, weight_decay=0.1), optax.scale(-1.0))
+    )
+    direct = go.glyder(
+        optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(0.1))
+    )
+    xs1, _ = run(flipped, 4)
+    xs2, _ = run(direct, 4)
+    np.testing.assert_allclose(xs1, xs2, rtol=1e-12)
+
+
+# --- Gauss-Newton modes ----------------------------------------------------------
+
+XC = RNG.normal(size=(16, 3))
+YC = RNG.integers(0, 4, size=16)
+
+
+def ce_logits(p):
+    return jnp.asarray(XC, p.dtype) @ p
+
+
+def ce_loss(p):
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(ce_logits(p), YC))
+
+
+def run_ce(opt, n_steps):
+    with jax.enable_x64(True):
+        step = jax.jit(
+            lambda w, s: opt.update(
+                jax.grad(ce_loss)(w), s, w, obj_fn=ce_loss, logits_fn=ce_logits
+            )
+        )
+        w = jnp.zeros((3, 4), jnp.float64)
+        state = opt.init(w)
+        out = []
+        for _ in range(n_steps):
+            updates, state = step(w, state)
+            w = optax.apply_updates(w, updates)
+            out.append((np.asarray(w), float(go.glyder_state(state).eta)))
+        return out
+
+
+def test_gauss_newton_mode_equals_hvp_mode_on_logistic_regression():
+    hvp = run_ce(go.glyder(optax.scale_by_adam()), 6)
+    gn = run_ce(go.glyder(optax.scale_by_adam(), estimator="gauss_newton"), 6)
+    for (w1, e1), (w2, e2) in zip(hvp, gn):
+        np.testing.assert_allclose(e1, e2, rtol=1e-9)
+        np.testing.assert_allclose(w1, w2, rtol=1e-9, atol=1e-12)
+
+
+def test_gnb_mode_draws_new_labels_each_step_and_descends():
+    opt = go.glyder(optax.identity(), estimator="gnb", seed=3)
+    out = run_ce(opt, 20)
+    etas = [e for _, e in out]
+    assert len(set(etas)) > 10 and all(np.isfinite(etas))
+    assert ce_loss(jnp.asarray(out[-1][0])) < ce_loss(jnp.zeros((3, 4)))
+
+
+# --- errors, dtypes, jit --------------------------------------------------------
+
+
+def test_missing_extra_args_say_how_to_pass_them():
+    x = jnp.ones(4)
+    opt = go.glyder(optax.identity())
+    with pytest.raises(ValueError, match=r"`obj_fn`.*update\(.*obj_fn="):
+        opt.update(x, opt.init(x), x)
+    gn = go.glyder(optax.identity(), estimator="gauss_newton")
+    with pytest.raises(ValueError, match=r"`logits_fn`.*update\(.*logits_fn="):
+        gn.update(x, gn.init(x), x, obj_fn=quad)
+    with pytest.raises(ValueError, match="params"):
+        opt.update(x, opt.init(x), obj_fn=quad)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="estimator"):
+        go.scale_by_glyder(estimator="lbfgs")
+    with pytest.raises(ValueError, match="refresh_every"):
+        go.scale_by_glyder(refresh_every=0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
+def test_state_is_float32_and_updates_keep_the_params_dtype(dtype):
+    opt = go.glyder(optax.scale_by_adam())
+    x = jnp.asarray(X0, dtype)
+    f = lambda p: jnp.sum(p.astype(jnp.float32) ** 2)
+    updates, state = jax.jit(opt.update, static_argnames="obj_fn")(
+        jax.grad(f)(x), opt.init(x), x, obj_fn=f
+    )
+    assert updates.dtype == dtype
+    s = go.glyder_state(state)
+    assert s.eta.dtype == jnp.float32 and s.count.dtype == jnp.int32
+    # Adam's first direction is sign(g): eta = <2x, sign x> / (2 ||sign x||^2).
+    np.testing.assert_allclose(s.eta, np.sum(np.abs(X0)) / 4, rtol=1e-2)
+
+
+def test_new_batches_do_not_recompile():
+    opt = go.glyder(optax.trace(0.9))
+    loss = lambda w, batch: jnp.mean((batch @ w) ** 2)
+
+    @functools.partial(jax.jit)
+    def step(w, state, batch, estimate_batch):
+        g = jax.grad(loss)(w, batch)
+        updates, state = opt.update(
+            g, state, w, obj_fn=lambda p: loss(p, estimate_batch)
+        )
+        return optax.apply_updates(w, updates), state
+
+    w = jnp.ones(3)
+    state = opt.init(w)
+    for i in range(3):
+        batches = jax.random.normal(jax.random.key(i), (2, 8, 3))
+        w, state = step(w, state, batches[0], batches[1])
+    assert step._cache_size() == 1
+
+
+def test_obj_fn_as_a_tree_util_partial_passes_through_jit_of_update():
+    opt = go.glyder(optax.identity(), **EXACT)
+    loss = lambda w, batch: jnp.mean((batch @ w - 1.0) ** 2)
+    batch = jax.random.normal(jax.random.key(0), (8, 3))
+    w = jnp.zeros(3)
+    # A pytree: the batch is a leaf, the function static.
+    obj_fn = jax.tree_util.Partial(lambda batch, p: loss(p, batch), batch)
+    _, state = jax.jit(opt.update)(
+        jax.grad(loss)(w, batch), opt.init(w), w, obj_fn=obj_fn
+    )
+    g = jax.grad(loss)(w, batch)
+    h = jax.hessian(loss)(w, batch)
+    np.testing.assert_allclose(
+        go.glyder_state(state).eta, g @ g / (g @ h @ g), rtol=1e-5
+    )
+
+
+def test_glyder_state_errors_without_one():
+    with pytest.raises(ValueError, match="GlyderState"):
+        go.glyder_state(optax.sgd(1.0).init(jnp.ones(2)))
