@@ -159,7 +159,11 @@ def schedule_from_array(
             "schedule_from_array: values must be a 1-D array of at least 2 steps,"
             f" got shape {table.shape}."
         )
-    if not bool(jnp.all(jnp.isfinite(table))):
+    try:  # checked on the host when the values are concrete (even under jit)
+        finite = bool(np.all(np.isfinite(np.asarray(values, np.float32))))
+    except jax.errors.TracerArrayConversionError:
+        finite = True  # traced values cannot be checked
+    if not finite:
         raise ValueError("schedule_from_array: values must all be finite.")
     n = table.shape[0]
     total = (

@@ -166,3 +166,14 @@ def test_schedule_from_array_is_an_optax_learning_rate():
 def test_schedule_from_array_rejects_bad_arguments(values, kwargs, error, match):
     with pytest.raises(error, match=match):
         go.schedule_from_array(values, **kwargs)
+
+
+def test_schedule_from_array_builds_under_jit_with_a_traced_peak():
+    values = np.linspace(1.0, 0.0, 5)
+
+    @jax.jit
+    def lr_at(peak, count):
+        return go.schedule_from_array(values, peak_value=peak)(count)
+
+    np.testing.assert_allclose(lr_at(0.5, 2), 0.25)
+    np.testing.assert_allclose(lr_at(2.0, 1), 1.5)
