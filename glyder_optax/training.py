@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 from flax.training import train_state
@@ -77,6 +78,12 @@ def _batches(batch, estimate_batch):
     return batch, estimate_batch
 
 
+def _extras(loss, loss_fn, estimate_batch, logits_fn, extra_args):
+    # value, obj_fn, logits_fn; the caller's extra arguments win on a clash.
+    built = independent_extras(loss_fn, estimate_batch, logits_fn)
+    return {"value": loss, **built, **extra_args}
+
+
 def make_train_step(
     opt: optax.GradientTransformation,
     loss_fn: Callable[[Any, Any], jax.Array],
@@ -92,10 +99,13 @@ def make_train_step(
         modes.
 
     Returns:
-      ``step(params, opt_state, batch, estimate_batch=None) -> (params,
-      opt_state, loss)``: the gradient and ``value`` on ``batch`` (its first
-      half when ``estimate_batch`` is None), ``obj_fn`` and ``logits_fn`` on
-      ``estimate_batch`` (the second half). Jit it.
+      ``step(params, opt_state, batch, estimate_batch=None, **extra_args) ->
+      (params, opt_state, loss)``: the gradient and ``value`` on ``batch`` (its
+      first half when ``estimate_batch`` is None), ``obj_fn`` and ``logits_fn``
+      on ``estimate_batch`` (the second half); ``extra_args`` go to
+      ``opt.update`` as they are (and override the built ones of the same
+      name), e.g. ``indices=`` the sample indices of the gradient batch (of its
+      first half, :func:`split_batch`, when ``estimate_batch`` is None). Jit it.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -113,11 +123,11 @@ def make_train_step(
       True
     """
 
-    def step(params, opt_state, batch, estimate_batch=None):
+    def step(params, opt_state, batch, estimate_batch=None, **extra_args):
         batch, estimate_batch = _batches(batch, estimate_batch)
         loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-        extras = independent_extras(loss_fn, estimate_batch, logits_fn)
-        updates, opt_state = opt.update(grads, opt_state, params, value=loss, **extras)
+        extras = _extras(loss, loss_fn, estimate_batch, logits_fn, extra_args)
+        updates, opt_state = opt.update(grads, opt_state, params, **extras)
         return optax.apply_updates(params, updates), opt_state, loss
 
     return step
@@ -129,8 +139,15 @@ class TrainState(train_state.TrainState):
     ``state.apply_gradients(grads=g, value=loss, obj_fn=f)``: keyword arguments
     that are fields of the state are ``replace``-d, as in Flax; every other
     keyword goes to ``tx.update`` (Flax's ``TrainState`` calls ``tx.update``
-    with no extra arguments).
+    with no extra arguments). ``create`` starts ``step`` as an int32 array
+    (Flax starts it as a Python int, which costs a second compile of a jitted
+    step).
     """
+
+    @classmethod
+    def create(cls, *, apply_fn, params, tx, **kwargs):
+        state = super().create(apply_fn=apply_fn, params=params, tx=tx, **kwargs)
+        return state.replace(step=jnp.zeros([], jnp.int32))
 
     def apply_gradients(self, *, grads, **kwargs):
         fields = set(self.__dataclass_fields__)
@@ -161,15 +178,16 @@ def make_linen_train_step(
       logits_fn: optional (params, batch) -> logits.
 
     Returns:
-      ``step(state, batch, estimate_batch=None) -> (state, loss)``, with the
-      batches used as in :func:`make_train_step`. Jit it.
+      ``step(state, batch, estimate_batch=None, **extra_args) -> (state,
+      loss)``, with the batches and ``extra_args`` used as in
+      :func:`make_train_step`. Jit it.
     """
 
-    def step(state, batch, estimate_batch=None):
+    def step(state, batch, estimate_batch=None, **extra_args):
         batch, estimate_batch = _batches(batch, estimate_batch)
         loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
-        extras = independent_extras(loss_fn, estimate_batch, logits_fn)
-        return state.apply_gradients(grads=grads, value=loss, **extras), loss
+        extras = _extras(loss, loss_fn, estimate_batch, logits_fn, extra_args)
+        return state.apply_gradients(grads=grads, **extras), loss
 
     return step
 
@@ -190,12 +208,13 @@ def make_nnx_train_step(
       logits_fn: optional (model, batch) -> logits.
 
     Returns:
-      ``step(model, optimizer, batch, estimate_batch=None) -> loss``, updating
-      ``model`` and ``optimizer`` in place, the batches used as in
-      :func:`make_train_step`. Jit it with ``nnx.jit``.
+      ``step(model, optimizer, batch, estimate_batch=None, **extra_args) ->
+      loss``, updating ``model`` and ``optimizer`` in place, the batches and
+      ``extra_args`` used as in :func:`make_train_step`. Jit it with
+      ``nnx.jit``.
     """
 
-    def step(model, optimizer, batch, estimate_batch=None):
+    def step(model, optimizer, batch, estimate_batch=None, **extra_args):
         batch, estimate_batch = _batches(batch, estimate_batch)
         loss, grads = nnx.value_and_grad(loss_fn)(model, batch)
         graphdef, _, rest = nnx.split(model, optimizer.wrt, ...)
@@ -203,10 +222,15 @@ def make_nnx_train_step(
         def as_model(params):
             return nnx.merge(graphdef, params, rest)
 
-        extras = {"obj_fn": lambda p: loss_fn(as_model(p), estimate_batch)}
-        if logits_fn is not None:
-            extras["logits_fn"] = lambda p: logits_fn(as_model(p), estimate_batch)
-        optimizer.update(model, grads, value=loss, **extras)
+        def pure_loss(params, batch):
+            return loss_fn(as_model(params), batch)
+
+        def pure_logits(params, batch):
+            return logits_fn(as_model(params), batch)
+
+        logits = None if logits_fn is None else pure_logits
+        extras = _extras(loss, pure_loss, estimate_batch, logits, extra_args)
+        optimizer.update(model, grads, **extras)
         return loss
 
     return step

@@ -192,3 +192,42 @@ def test_nnx_obj_fn_sees_the_params_it_is_given():
     np.testing.assert_allclose(
         go.glyder_state(optimizer.opt_state).numerator, want, rtol=1e-4
     )
+
+
+def test_steps_forward_other_extra_args_and_the_callers_win():
+    # `indices` (SPS moving target) goes to update as it is; an extra argument
+    # the helper also builds (`value`) is the caller's when given.
+    opt = go.sps_moving_target(num_samples=len(XS))
+    step = jax.jit(training.make_train_step(opt, linear_loss))
+    w = jnp.zeros((4, 3))
+    idx = jnp.arange(32)
+    _, state, loss = step(w, opt.init(w), batch_at(0), batch_at(1), indices=idx)
+    g = jax.grad(linear_loss)(w, batch_at(0))
+    _, want = opt.update(g, opt.init(w), w, value=loss, indices=idx)
+    np.testing.assert_allclose(state[0].targets, want[0].targets, rtol=1e-6)
+    assert float(jnp.abs(state[0].targets[:32]).sum()) > 0
+    assert float(jnp.abs(state[0].targets[32:]).sum()) == 0
+    _, state, _ = step(
+        w, opt.init(w), batch_at(0), batch_at(1), indices=idx, value=loss + 1.0
+    )
+    _, want = opt.update(g, opt.init(w), w, value=loss + 1.0, indices=idx)
+    np.testing.assert_allclose(state[0].targets, want[0].targets, rtol=1e-6)
+
+
+def test_linen_train_state_step_compiles_once():
+    model = nn.Dense(2)
+    x = jnp.ones((4, 3))
+    params = model.init(jax.random.key(0), x)
+    state = training.TrainState.create(
+        apply_fn=model.apply, params=params, tx=go.decsps()
+    )
+    loss = lambda p: jnp.mean(model.apply(p, x) ** 2)
+
+    @jax.jit
+    def step(state):
+        value, grads = jax.value_and_grad(loss)(state.params)
+        return state.apply_gradients(grads=grads, value=value)
+
+    state = step(step(state))
+    assert step._cache_size() == 1
+    assert int(state.step) == 2
