@@ -1,0 +1,177 @@
+"""Tables and plots from the per-task JSON files of ``python -m benchmarks run``.
+
+Everything here reads only the JSON payloads, so ``python -m benchmarks
+report DIR`` rebuilds the Markdown table and the PNGs of a finished run.
+
+Per task and method (medians over seeds; a diverged seed counts as +inf):
+
+* the primary metric at the end of the run (lower is better), for the best
+  grid point of a tuned method (chosen by that same median: the tuned
+  baseline is the best grid point by held-out metric), or at the defaults;
+* ``vs base``: ratio to the best tuned *baseline* (optax, with a grid) of the
+  same base optimizer (sgd / momentum / adam); ``vs best``: ratio to the best
+  tuned baseline overall;
+* tuning cost: runs x steps to come within 2% of the best tuned baseline:
+  runs = grid size for a tuned method (one run per grid point, the sweep it
+  takes to find that point), 1 for an untuned one; steps = the first
+  evaluated step at which the median curve of the chosen configuration is
+  within 2% of the best (``-`` if it never is);
+* ``edge``: the chosen learning rate is the end of the grid (widen it).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from benchmarks import common
+
+WITHIN = 1.02
+
+
+def _median(x) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return np.median(np.where(np.isfinite(x), x, np.inf), axis=1)
+
+
+def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-method summary of one task's payload (see the module docstring)."""
+    metric, secondary = payload["metric"], payload.get("secondary")
+    out: dict[str, dict[str, Any]] = {}
+    for name, run in payload["methods"].items():
+        curves = _median(run["evals"][metric])  # (G, E)
+        best = int(np.argmin(curves[:, -1]))
+        grid = run["grid"]
+        out[name] = {
+            "base": run["base"],
+            "family": run["family"],
+            "tuned": grid is not None,
+            "lr": None if grid is None else grid[best],
+            "edge": grid is not None and best in (0, len(grid) - 1),
+            "runs": 1 if grid is None else len(grid),
+            "value": float(curves[best, -1]),
+            "secondary": (
+                float(_median(run["evals"][secondary])[best, -1]) if secondary else None
+            ),
+            "curve": curves[best],
+            "best_index": best,
+            "wall_s": run["wall_s"],
+        }
+    refs = {n: s for n, s in out.items() if s["tuned"] and s["family"] == "baseline"}
+    overall = min((s["value"] for s in refs.values()), default=np.nan)
+    for s in out.values():
+        same = [r["value"] for r in refs.values() if r["base"] == s["base"]]
+        s["vs_base"] = s["value"] / min(same) if same else np.nan
+        s["vs_best"] = s["value"] / overall
+        hit = np.nonzero(s["curve"] <= WITHIN * overall)[0]
+        s["cost"] = s["runs"] * payload["eval_steps"][hit[0]] if len(hit) else None
+    return out
+
+
+def _fmt_ratio(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.3g}"
+
+
+def task_table(payload: dict[str, Any]) -> str:
+    summary = summarise(payload)
+    metric, secondary = payload["metric"], payload.get("secondary")
+    header = ["method", "base", "lr", metric]
+    header += [secondary] if secondary else []
+    header += ["vs base", "vs best", "tuning cost", "wall s"]
+    rows = []
+    order = sorted(summary, key=lambda n: (summary[n]["family"] != "baseline", n))
+    for name in order:
+        s = summary[name]
+        lr = (
+            "default"
+            if s["lr"] is None
+            else f"{s['lr']:.2g}" + (" edge" if s["edge"] else "")
+        )
+        row = [name + (" (ours)" if s["family"] == "ours" else ""), s["base"], lr]
+        row += [s["value"]] + ([s["secondary"]] if secondary else [])
+        row += [_fmt_ratio(s["vs_base"]), _fmt_ratio(s["vs_best"])]
+        row += ["-" if s["cost"] is None else f"{s['cost']:,}", f"{s['wall_s']:.1f}"]
+        rows.append(row)
+    head = (
+        f"### {payload['task']}: {payload['description']}\n\n"
+        f"{payload['steps']} steps, batch {payload['batch_size']}, seeds "
+        f"{payload['seeds']} (median), metric `{metric}` (lower is better)\n\n"
+    )
+    return head + common.markdown_table(header, rows)
+
+
+def suite_table(payloads: list[dict[str, Any]]) -> str:
+    """One table per task, then a compact summary of ratios to the best."""
+    parts = [task_table(p) for p in payloads]
+    names = sorted({n for p in payloads for n in p["methods"]})
+    sums = {p["task"]: summarise(p) for p in payloads}
+    rows = [
+        [n] + [_fmt_ratio(sums[t][n]["vs_best"]) if n in sums[t] else "" for t in sums]
+        for n in names
+    ]
+    parts.append(
+        "### ratio to the best tuned baseline (per task, median over seeds)\n\n"
+        + common.markdown_table(["method", *sums], rows)
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
+    """Training loss (window means) and the metric vs step, best config each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarise(payload)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cmap = plt.get_cmap("tab20")
+    for i, (name, run) in enumerate(sorted(payload["methods"].items())):
+        s = summary[name]
+        style = dict(
+            color=cmap(i % 20),
+            lw=1.8 if s["family"] == "ours" else 1.0,
+            ls="-" if s["family"] == "ours" else ("--" if s["tuned"] else ":"),
+            label=name,
+        )
+        loss = np.asarray(run["train_loss"], np.float64)[s["best_index"]]
+        ax1.plot(run["curve_steps"], np.where(np.isfinite(loss), loss, np.nan), **style)
+        curve = np.where(np.isfinite(s["curve"]), s["curve"], np.nan)
+        ax2.plot(payload["eval_steps"], curve, **style)
+    floor = payload.get("f_star")
+    ax1.set_title(
+        "minibatch loss (median over seeds)"
+        + (f", f*={floor:.4g}" if floor is not None else ""),
+        fontsize=9,
+    )
+    ax2.set_title(f"{payload['metric']} (median over seeds)", fontsize=9)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("step")
+        ax.set_yscale("log")
+    ax2.legend(fontsize=6, ncol=2)
+    fig.suptitle(payload["task"], fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def load(paths: list[pathlib.Path]) -> list[dict[str, Any]]:
+    files: list[pathlib.Path] = []
+    for p in paths:
+        files += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    payloads = [json.loads(f.read_text()) for f in files]
+    return [p for p in payloads if p.get("benchmark") == "harness"]
+
+
+def write(payloads: list[dict[str, Any]], out: pathlib.Path) -> str:
+    """Writes ``out``/results.md and one PNG per task; returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = suite_table(payloads)
+    (out / "results.md").write_text(table)
+    for p in payloads:
+        plot_task(p, out / f"{p['task']}.png")
+    return table

@@ -1,0 +1,300 @@
+"""The benchmark harness: registry entries run, tasks train, the CLI writes.
+
+No benchmark number is asserted: these tests check plumbing (extra args,
+batches, shapes, outputs), and that each task's objective falls under a sane
+optimizer.
+"""
+
+import dataclasses
+import json
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import methods, report, runner, tasks
+
+
+def tiny_task(n=24, dim=3, classes=3, batch_size=4):
+    """Logistic regression on random data: the cheapest task with logits."""
+    rng = np.random.default_rng(0)
+    data = {
+        "x": jnp.asarray(rng.normal(size=(n, dim)), jnp.float32),
+        "y": jnp.asarray(rng.integers(0, classes, n)),
+    }
+    logits = lambda p, b: b["x"] @ p["w"] + p["b"]
+    loss = lambda p, b: optax.losses.softmax_cross_entropy_with_integer_labels(
+        logits(p, b), b["y"]
+    ).mean()
+    return tasks.Task(
+        name="tiny",
+        init=lambda key: {
+            "w": 0.1 * jax.random.normal(key, (dim, classes)),
+            "b": jnp.zeros(classes),
+        },
+        loss=loss,
+        batch=lambda idx: {k: v[idx] for k, v in data.items()},
+        evaluate=lambda p: {"loss": loss(p, data)},
+        n_train=n,
+        batch_size=batch_size,
+        steps=5,
+        metric="loss",
+        logits=logits,
+    )
+
+
+@pytest.mark.parametrize("name", list(methods.METHODS))
+def test_every_registry_entry_runs_a_few_steps(name):
+    method = methods.get(name)
+    task = tiny_task()
+    res = runner.train(task, method, seeds=(0, 1), steps=3, eval_points=1)
+    grid = len(method.grid) if method.tuned else 1
+    assert res.train_loss.shape == (grid, 2, 3)
+    assert res.evals["loss"].shape == (grid, 2, 2)
+    assert res.eval_steps == [0, 3]
+    assert np.all(np.isfinite(res.train_loss[:, :, 0]))
+    w = np.asarray(res.params["w"])
+    w0 = np.stack(
+        [
+            np.asarray(task.init(jax.random.split(jax.random.key(s))[0])["w"])
+            for s in (0, 1)
+        ]
+    )
+    assert not np.allclose(w, w0[None]), f"{name} left the params unchanged"
+
+
+def test_registry_entries_declare_known_extra_args_and_bases():
+    for m in methods.METHODS.values():
+        assert set(m.extra_args) <= set(methods.EXTRA_ARGS)
+        assert m.base in methods.BASES
+        if m.tuned:
+            ratios = np.diff(np.log10(m.grid))
+            assert len(m.grid) >= 7 and np.all(ratios <= 0.5 + 1e-9), m.name
+    with pytest.raises(ValueError, match="unknown extra args"):
+        methods.Method("bad", lambda lr, info: optax.sgd(1.0), extra_args=("x",))
+    with pytest.raises(ValueError, match="registered twice"):
+        methods.register(methods.get("dog"))
+
+
+class _Probe(NamedTuple):
+    idx: jax.Array  # indices passed at the last update
+    obj: jax.Array  # obj_fn(params) at the last update
+    logits: jax.Array  # logits_fn(params) at the last update
+    value: jax.Array
+    info: jax.Array  # info.total_steps * 1000 + info.n_train
+
+
+def _probe(lr, info):
+    """Records the extra args it receives (and what the builder was told)."""
+
+    def init(params):
+        return _Probe(
+            jnp.zeros(4, jnp.int32),
+            jnp.zeros(()),
+            jnp.zeros((4, 3)),
+            jnp.zeros(()),
+            jnp.asarray(info.total_steps * 1000 + info.n_train),
+        )
+
+    def update(updates, state, params=None, *, value, obj_fn, logits_fn, indices, **_):
+        new = _Probe(indices, obj_fn(params), logits_fn(params), value, state.info)
+        return optax.tree.scale(-0.1, updates), new
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def test_runner_passes_value_indices_and_next_batch_closures():
+    task = tiny_task()
+    method = methods.Method(
+        "probe", _probe, extra_args=("value", "obj_fn", "logits_fn", "indices")
+    )
+    steps = 8  # > one epoch of 6 batches: crosses a reshuffle
+    res = runner.train(task, method, seeds=(3,), steps=steps, eval_points=1)
+    state = jax.tree.map(lambda a: a[0, 0], res.opt_state)
+    key = jax.random.split(jax.random.key(3))[1]
+    last = runner.batch_indices(task, key, jnp.asarray(steps - 1))
+    nxt = runner.batch_indices(task, key, jnp.asarray(steps))
+    np.testing.assert_array_equal(state.idx, last)
+    assert not np.array_equal(np.sort(last), np.sort(nxt))
+    # obj_fn / logits_fn are on the next batch, evaluated at the params the
+    # last update received; value is the current batch's loss at those params.
+    w_prev = _params_before_last_step(task, res, steps)
+    np.testing.assert_allclose(state.obj, task.loss(w_prev, task.batch(nxt)), rtol=1e-5)
+    np.testing.assert_allclose(
+        state.logits, task.logits(w_prev, task.batch(nxt)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        state.value, task.loss(w_prev, task.batch(last)), rtol=1e-5
+    )
+    np.testing.assert_allclose(res.train_loss[0, 0, -1], state.value, rtol=1e-6)
+    assert int(state.info) == steps * 1000 + task.n_train
+    # Each epoch visits every sample exactly once.
+    epoch = np.concatenate(
+        [runner.batch_indices(task, key, jnp.asarray(t)) for t in range(6)]
+    )
+    np.testing.assert_array_equal(np.sort(epoch), np.arange(task.n_train))
+
+
+def _params_before_last_step(task, res, steps):
+    # Updates are -0.1 * grad: replay the first steps - 1 of them.
+    params = task.init(jax.random.split(jax.random.key(3))[0])
+    key = jax.random.split(jax.random.key(3))[1]
+    for t in range(steps - 1):
+        batch = task.batch(runner.batch_indices(task, key, jnp.asarray(t)))
+        grad = jax.grad(task.loss)(params, batch)
+        params = jax.tree.map(lambda p, g: p - 0.1 * g, params, grad)
+    np.testing.assert_allclose(
+        optax.apply_updates(
+            params,
+            jax.tree.map(
+                lambda g: -0.1 * g,
+                jax.grad(task.loss)(
+                    params,
+                    task.batch(runner.batch_indices(task, key, jnp.asarray(steps - 1))),
+                ),
+            ),
+        )["w"],
+        res.params["w"][0, 0],
+        rtol=1e-5,
+    )
+    return params
+
+
+def test_logits_fn_entries_are_skipped_on_tasks_without_logits():
+    method = methods.Method("needs", _probe, extra_args=("logits_fn",))
+    assert method.runs_on(tiny_task())
+    assert not method.runs_on(dataclasses.replace(tiny_task(), logits=None))
+
+
+def test_one_grid_point_equals_its_own_run():
+    """vmap over the grid does not mix runs: a grid point alone gives the same."""
+    task = tiny_task()
+    full = runner.train(task, methods.get("sgd-cosine"), seeds=(0,), steps=4)
+    one = dataclasses.replace(
+        methods.get("sgd-cosine"), grid=(methods.GRIDS["sgd"][2],)
+    )
+    alone = runner.train(task, one, seeds=(0,), steps=4)
+    np.testing.assert_allclose(alone.train_loss[0], full.train_loss[2], rtol=1e-6)
+
+
+SANE = methods.Method("sane", lambda lr, info: optax.adam(lr), grid=(1e-2,))
+SMALL = {
+    "cnn-digits": lambda: tasks.cnn_digits(batch_size=16),
+    "charlm": lambda: tasks.charlm(
+        layers=1, dim=32, heads=2, context=16, eval_windows=8
+    ),
+}
+
+
+# The logreg variants share one code path (iris runs by default): slow-marked.
+_SHARED_PATH = {
+    "logreg-digits",
+    "logreg-breast_cancer",
+    "logreg-wine",
+    "logreg-synthetic",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in _SHARED_PATH else n
+        for n in tasks.TASKS
+    ],
+)
+def test_each_task_objective_falls_under_adam(name):
+    task = SMALL[name]() if name in SMALL else tasks.get(name)
+    steps = 10
+    res = runner.train(task, SANE, seeds=(0,), steps=steps, eval_points=1)
+    metric = res.evals[task.metric][0, 0]
+    assert np.all(np.isfinite(metric))
+    assert metric[-1] < metric[0], (name, metric)
+    assert set(task.evaluate(task.init(jax.random.key(0)))) >= {task.metric}
+    if task.f_star is not None and task.metric == "gap":
+        assert metric[-1] >= -1e-4 * max(1.0, abs(task.f_star))  # f* is a minimum
+
+
+def test_charlm_uses_the_bundled_text_with_a_fixed_split():
+    text = tasks._topics_text()
+    assert len(text) > 400_000 and len(set(text)) > 90
+    task = SMALL["charlm"]()
+    assert task.n_train == int(0.9 * len(text)) - 16 - 1
+    win = task.batch(jnp.asarray([0, 5]))["win"]
+    assert win.shape == (2, 17)
+
+
+def test_cli_quick_suite_writes_json_table_png_and_report_rebuilds(tmp_path, capsys):
+    out = tmp_path / "quick"
+    argv = ["run", "--suite", "quick", "--steps", "4", "--seeds", "0,1"]
+    argv += ["--tasks", "l0l1,quadratic", "--methods", "sgd-cosine,inexact_polyak"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    for task in ("l0l1", "quadratic"):
+        payload = json.loads((out / f"{task}.json").read_text())
+        assert payload["environment"]["jax"] == jax.__version__
+        assert payload["config"]["steps"] == 4 and payload["seeds"] == [0, 1]
+        run = payload["methods"]["sgd-cosine"]
+        assert np.asarray(run["evals"]["gap"]).shape == (8, 2, 5)
+        assert set(payload["summary"]) == {"sgd-cosine", "inexact_polyak"}
+        assert (out / f"{task}.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / "results.md").read_text()
+    assert "| inexact_polyak (ours) |" in table and "tuning cost" in table
+    rebuilt = tmp_path / "rebuilt"
+    assert cli.main(["report", str(out), "--out", str(rebuilt)]) == 0
+    assert (rebuilt / "results.md").read_text() == table.rsplit("\nwall time", 1)[0]
+    assert (rebuilt / "quadratic.png").exists()
+    assert cli.main(["list"]) == 0
+    assert "inexact_polyak" in capsys.readouterr().out
+
+
+def test_summary_ratios_and_tuning_cost():
+    payload = {
+        "metric": "m",
+        "eval_steps": [0, 5, 10],
+        "methods": {
+            "a": {
+                "base": "sgd",
+                "family": "baseline",
+                "grid": [0.1, 1.0],
+                "wall_s": 1,
+                "evals": {"m": [[[4, 2, 1]], [[4, 3, 2]]]},
+            },
+            "b": {
+                "base": "adam",
+                "family": "baseline",
+                "grid": [0.1, 1.0],
+                "wall_s": 1,
+                "evals": {"m": [[[4, 4, 4]], [[4, 2.0, 0.5]]]},
+            },
+            "c": {
+                "base": "sgd",
+                "family": "ours",
+                "grid": None,
+                "wall_s": 1,
+                "evals": {"m": [[[4, 0.51, np.nan], [4, 0.5, 0.5], [4, 0.3, 0.2]]]},
+            },
+        },
+    }
+    s = report.summarise(payload)
+    assert s["a"]["value"] == 1 and s["a"]["lr"] == 0.1 and s["a"]["edge"]
+    assert s["b"]["value"] == 0.5 and s["b"]["lr"] == 1.0
+    assert s["c"]["value"] == 0.5  # median with the NaN seed counted as +inf
+    assert s["c"]["vs_base"] == 0.5 and s["c"]["vs_best"] == 1.0
+    assert s["a"]["vs_best"] == 2.0
+    assert (
+        s["b"]["cost"] == 2 * 10 and s["c"]["cost"] == 1 * 5 and s["a"]["cost"] is None
+    )
+
+
+def test_overhead_reports_ratios_against_the_base():
+    from benchmarks import overhead
+
+    result = overhead.measure(
+        "l0l1", ["sgd-constant", "inexact_polyak"], steps=5, repeats=2
+    )
+    assert result["sgd-constant"]["ratio"] == 1.0
+    assert result["inexact_polyak"]["base"] == "sgd-constant"
+    assert result["inexact_polyak"]["ratio"] > 0
