@@ -43,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         help="steps of DecSPS, AdaSPS and IPS (default 10000)",
     )
 
+    p = sub.add_parser("robustness", help="tuning robustness of annealed schedules")
+    p.add_argument(
+        "--out", type=pathlib.Path, default=pathlib.Path("results/robustness")
+    )
+    p.add_argument("--seeds", type=int, default=None, help="seeds (default 8)")
+    p.add_argument("--steps", type=int, default=None, help="T (default 3000)")
+    p.add_argument("--problems", type=_csv, default=None, help="lad,logistic,mlp")
+
     sub.add_parser("list", help="tasks, methods and suites")
 
     p = sub.add_parser("run", help="train methods x tasks; JSON, PNG, Markdown")
@@ -73,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps or l0l1.LONG_STEPS
         print(l0l1.run(args.out, long_steps=steps, progress=tqdm))
         print(f"\nwrote {args.out}/l0l1.{{json,md,png}}")
+    elif args.command == "robustness":
+        from benchmarks import robustness
+
+        options = {"seeds": args.seeds, "steps": args.steps, "problems": args.problems}
+        options = {k: v for k, v in options.items() if v is not None}
+        print(robustness.run(args.out, progress=tqdm, **options))
+        print(f"wrote {args.out}/robustness.{{json,md,png}}")
     elif args.command == "list":
         _list()
     elif args.command == "run":

@@ -258,6 +258,159 @@ register(
 )
 
 
+# GLyDER over each base direction (unit scale, descent sign), untuned; the
+# alpha-grid entries are the sensitivity study (alpha = glyder's learning_rate).
+GLYDER_BASES = {
+    "sgd": optax.identity,
+    "momentum": lambda: optax.trace(0.9),
+    "adam": optax.scale_by_adam,
+}
+ALPHA_GRID = geometric(-1.0, 2.0)  # 0.1 ... 100, 7 points
+
+for _base, _direction in GLYDER_BASES.items():
+    register(
+        Method(
+            f"glyder-{_base}",
+            lambda lr, info, d=_direction: go.glyder(d()),
+            extra_args=("obj_fn",),
+            base=_base,
+            family="ours",
+            description="GLyDER (hvp) over the base direction, alpha = 1",
+        )
+    )
+    register(
+        Method(
+            f"glyder-{_base}-gn",
+            lambda lr, info, d=_direction: go.glyder(d(), estimator="gauss_newton"),
+            extra_args=("obj_fn", "logits_fn"),
+            base=_base,
+            family="ours",
+            description="GLyDER (exact Gauss-Newton curvature), alpha = 1",
+        )
+    )
+    register(
+        Method(
+            f"glyder-{_base}-k10",
+            lambda lr, info, d=_direction: go.glyder(d(), refresh_every=10),
+            extra_args=("obj_fn",),
+            base=_base,
+            family="ours",
+            description="GLyDER (hvp), estimates every 10 steps, alpha = 1",
+        )
+    )
+    register(
+        Method(
+            f"glyder-{_base}-alpha",
+            lambda lr, info, d=_direction: go.glyder(d(), learning_rate=lr),
+            grid=ALPHA_GRID,
+            extra_args=("obj_fn",),
+            base=_base,
+            family="ours",
+            description="GLyDER (hvp) with alpha on a grid: sensitivity",
+        )
+    )
+
+
+# Linear decay to exactly 0 (optax.linear_schedule leaves peak/T on the last
+# step), and the schedule refined from the gradient norms of the best
+# linear-decay run (its prepare hook tunes linear decay with the norm recorder
+# in the chain, then refines; the refined entry tunes its peak on the same grid).
+REFINE_KIND = {"sgd": ("sgd", 2), "momentum": ("sgd", 2), "adam": ("adam", 1)}
+
+for _base, _factory in BASE_FACTORIES.items():
+    register(
+        Method(
+            f"{_base}-linear_decay",
+            lambda lr, info, f=_factory: f(
+                go.linear_decay_schedule(lr, info.total_steps)
+            ),
+            grid=GRIDS[_base],
+            base=_base,
+            family="ours",
+            description=f"optax {_base}, linear decay ending at exactly 0",
+        )
+    )
+
+    def _prepare(task, info, base=_base, factory=_factory):
+        from benchmarks import runner
+
+        _, ord_ = REFINE_KIND[base]
+        recording = Method(
+            f"{base}-linear_decay-recorded",
+            lambda lr, info: optax.chain(
+                go.record_grad_norms(info.total_steps, ord=ord_),
+                factory(go.linear_decay_schedule(lr, info.total_steps)),
+            ),
+            grid=GRIDS[base],
+            base=base,
+        )
+        res = runner.train(task, recording, seeds=(0,), steps=info.total_steps)
+        final = runner.seed_median(res.evals[task.metric][..., -1:], axis=1)[:, 0]
+        best = int(np.argmin(final))
+        norms = optax.tree.get(res.opt_state, "GradNormRecorderState").norms
+        return np.asarray(norms[best, 0])
+
+    register(
+        Method(
+            f"{_base}-refined",
+            lambda lr, info, f=_factory, b=_base: f(
+                go.schedule_from_array(
+                    go.refine_schedule(info.prepared, kind=REFINE_KIND[b][0]),
+                    total_steps=info.total_steps,
+                    peak_value=lr,
+                )
+            ),
+            grid=GRIDS[_base],
+            base=_base,
+            family="ours",
+            prepare=_prepare,
+            description="schedule refined from the best linear-decay run's norms",
+        )
+    )
+
+# The seed papers' other methods.
+register(
+    Method(
+        "gradagrad",
+        lambda lr, info: go.gradagrad(lr),
+        grid=geometric(-3.0, 0.0),
+        base="sgd",
+        family="ours",
+        description="GradaGrad (reconstructed), global; lr = initial scale",
+    )
+)
+register(
+    Method(
+        "gradagrad-coord",
+        lambda lr, info: go.gradagrad(lr, per_coordinate=True),
+        grid=geometric(-3.0, 0.0),
+        base="adam",
+        family="ours",
+        description="GradaGrad (reconstructed), per coordinate",
+    )
+)
+register(
+    Method(
+        "mda",
+        lambda lr, info: go.mda(lr),
+        grid=geometric(-3.0, 0.5),
+        base="momentum",
+        family="ours",
+        description="modernized dual averaging, momentum 0.9",
+    )
+)
+register(
+    Method(
+        "sps_moving_target",
+        lambda lr, info: go.sps_moving_target(num_samples=info.n_train),
+        extra_args=("value", "indices"),
+        base="sgd",
+        family="ours",
+        description="MOTAPS at its convex defaults (reg = 0)",
+    )
+)
+
+
 def get(name: str) -> Method:
     if name not in METHODS:
         raise KeyError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
