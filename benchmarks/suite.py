@@ -40,6 +40,8 @@ QUICK_METHODS = (
     "inexact_polyak",
     "decsps",
     "adasps",
+    "glyder-sgd",
+    "glyder-adam",
 )
 
 SUITES = {

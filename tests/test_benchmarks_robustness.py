@@ -44,3 +44,13 @@ def test_ratios_and_slope_on_a_known_curve():
     x, y = np.log([2, 4, 8]), np.log([2, 5, 9])
     assert robustness.fitted_slope(r["over"]) == pytest.approx(np.polyfit(x, y, 1)[0])
     assert np.isnan(robustness.fitted_slope({2: 3.0, 4: np.nan}))
+
+
+def test_robustness_subcommand_writes_its_outputs(tmp_path):
+    from benchmarks import __main__ as cli
+
+    out = tmp_path / "rob"
+    argv = ["robustness", "--seeds", "1", "--steps", "20", "--problems", "lad"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert (out / "robustness.md").read_text().count("| lad |") >= 1
+    assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
