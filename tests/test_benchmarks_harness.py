@@ -51,7 +51,12 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 def test_every_registry_entry_runs_a_few_steps(name):
     method = methods.get(name)
     task = tiny_task()
-    res = runner.train(task, method, seeds=(0, 1), steps=3, eval_points=1)
+    prepared = None
+    if method.prepare is not None:  # as the suite does: the pre-run first
+        prepared = method.prepare(task, runner.task_info(task, 3))
+    res = runner.train(
+        task, method, seeds=(0, 1), steps=3, eval_points=1, prepared=prepared
+    )
     grid = len(method.grid) if method.tuned else 1
     assert res.train_loss.shape == (grid, 2, 3)
     assert res.evals["loss"].shape == (grid, 2, 2)
