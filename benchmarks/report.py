@@ -120,14 +120,19 @@ def suite_table(payloads: list[dict[str, Any]]) -> str:
 
 
 def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
-    """Training loss (window means) and the metric vs step, best config each."""
+    """Training loss (window means) and the metric vs step, best config each;
+    a third panel with GLyDER's eta curves when the task ran GLyDER."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     summary = summarise(payload)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    has_eta = any("eta" in run for run in payload["methods"].values())
+    fig, axes = plt.subplots(
+        1, 3 if has_eta else 2, figsize=(16 if has_eta else 11, 4.2)
+    )
+    ax1, ax2 = axes[:2]
     cmap = plt.get_cmap("tab20")
     for i, (name, run) in enumerate(sorted(payload["methods"].items())):
         s = summary[name]
@@ -141,6 +146,9 @@ def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
         ax1.plot(run["curve_steps"], np.where(np.isfinite(loss), loss, np.nan), **style)
         curve = np.where(np.isfinite(s["curve"]), s["curve"], np.nan)
         ax2.plot(payload["eval_steps"], curve, **style)
+        if "eta" in run:
+            eta = np.asarray(run["eta"], np.float64)[s["best_index"]]
+            axes[2].plot(run["curve_steps"], np.where(eta > 0, eta, np.nan), **style)
     floor = payload.get("f_star")
     ax1.set_title(
         "minibatch loss (median over seeds)"
@@ -148,7 +156,10 @@ def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
         fontsize=9,
     )
     ax2.set_title(f"{payload['metric']} (median over seeds)", fontsize=9)
-    for ax in (ax1, ax2):
+    if has_eta:
+        axes[2].set_title("GLyDER eta (window means, median over seeds)", fontsize=9)
+        axes[2].legend(fontsize=6)
+    for ax in axes:
         ax.set_xlabel("step")
         ax.set_yscale("log")
     ax2.legend(fontsize=6, ncol=2)

@@ -50,6 +50,7 @@ class RunResult:
     eval_steps: list[int]  # steps at which metrics were evaluated (0 first).
     evals: dict[str, np.ndarray]  # metric -> (G, S, len(eval_steps)).
     train_loss: np.ndarray  # (G, S, steps): minibatch loss before each update.
+    eta: np.ndarray | None  # (G, S, steps): GLyDER's eta after each update.
     params: Any  # final params, leaves (G, S, ...).
     opt_state: Any  # final optimizer states, leaves (G, S, ...).
     wall_s: float  # wall time of the run, compilation included.
@@ -114,7 +115,10 @@ def _programs(task: Task, method: Method, info: TaskInfo):
             value, grad = jax.value_and_grad(task.loss)(params, task.batch(idx))
             extra = _extra_args(method, task, key, t, params, idx, value)
             updates, state = opt.update(grad, state, params, **extra)
-            return (optax.apply_updates(params, updates), state, key), value
+            # GLyDER's step multiplier, for the eta curves (None otherwise).
+            glyder = optax.tree.get(state, "GlyderState")
+            eta = None if glyder is None else glyder.eta
+            return (optax.apply_updates(params, updates), state, key), (value, eta)
 
         return jax.lax.scan(step, carry, t0 + jnp.arange(length))
 
@@ -165,17 +169,18 @@ def train(
     n_chunks = max(1, min(eval_points, steps))
     size = steps // n_chunks
     lengths = [size] * (n_chunks - 1) + [steps - size * (n_chunks - 1)]
-    evals, losses, eval_steps, t = [evaluate(carry)], [], [0], 0
+    evals, losses, etas, eval_steps, t = [evaluate(carry)], [], [], [0], 0
     bar = (
         progress(total=steps, desc=f"{task.name} {method.name}", leave=False)
         if (progress)
         else None
     )
     for length in lengths:
-        carry, loss = chunk(lr_arr, carry, jnp.asarray(t, jnp.int32), length)
+        carry, (loss, eta) = chunk(lr_arr, carry, jnp.asarray(t, jnp.int32), length)
         t += length
         evals.append(evaluate(carry))
         losses.append(loss)
+        etas.append(eta)
         eval_steps.append(t)
         if bar is not None:
             jax.block_until_ready(loss)
@@ -190,6 +195,9 @@ def train(
         eval_steps=eval_steps,
         evals=evals,
         train_loss=np.concatenate([np.asarray(x) for x in losses], -1),
+        eta=None
+        if etas[0] is None
+        else np.concatenate([np.asarray(x) for x in etas], -1),
         params=params,
         opt_state=state,
         wall_s=time.perf_counter() - start,

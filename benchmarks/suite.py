@@ -84,6 +84,9 @@ def payload(
             "curve_steps": curve_steps,
             "train_loss": runner.seed_median(losses).tolist(),
         }
+        if res.eta is not None:  # GLyDER: eta curve, same windows, [grid][point]
+            runs[name]["eta"] = runner.seed_median(runner.downsample(res.eta)[1])
+            runs[name]["eta"] = runs[name]["eta"].tolist()
     out = {
         "benchmark": "harness",
         "task": task.name,
