@@ -373,7 +373,7 @@ register(
     Method(
         "gradagrad",
         lambda lr, info: go.gradagrad(lr),
-        grid=geometric(-3.0, 0.0),
+        grid=geometric(-3.0, 1.0),
         base="sgd",
         family="ours",
         description="GradaGrad (reconstructed), global; lr = initial scale",
@@ -393,7 +393,7 @@ register(
     Method(
         "mda",
         lambda lr, info: go.mda(lr),
-        grid=geometric(-3.0, 0.5),
+        grid=geometric(-3.0, 1.5),
         base="momentum",
         family="ours",
         description="modernized dual averaging, momentum 0.9",
