@@ -80,8 +80,16 @@ def methods(
 
 
 def run(out: pathlib.Path, long_steps: int = LONG_STEPS, progress=None) -> str:
-    """Runs the benchmark, writes JSON, Markdown and PNG under ``out``."""
-    jax.config.update("jax_enable_x64", True)
+    """Runs the benchmark, writes JSON, Markdown and PNG under ``out``.
+
+    Runs in float64, scoped to this call (``jax.enable_x64``), so the rest of
+    the process, e.g. other tests in a pytest worker, keeps JAX's default.
+    """
+    with jax.enable_x64(True):
+        return _run(out, long_steps, progress)
+
+
+def _run(out: pathlib.Path, long_steps: int, progress) -> str:
     horizons = tuple(t for t in IPS_HORIZONS if t <= long_steps) or (long_steps,)
     curves: dict[str, dict[str, list[float]]] = {}  # best-so-far gaps
     last: dict[str, dict[str, float]] = {}  # last-iterate gaps

@@ -201,9 +201,14 @@ def mlp_problem(steps: int, hidden: int = 16, batch: int = 16) -> Problem:
     )
 
 
+def _as_f32(schedule: Callable) -> Callable:
+    return lambda count: jnp.asarray(schedule(count), jnp.float32)
+
+
 def simulate(problem: Problem, etas: np.ndarray, seeds: int, steps: int) -> np.ndarray:
     """Errors of shape [schedule, eta, seed], one compiled program."""
-    shapes = [make(steps) for make, _ in SCHEDULES.values()]
+    # One dtype for every branch of the switch, whatever jax_enable_x64 says.
+    shapes = [_as_f32(make(steps)) for make, _ in SCHEDULES.values()]
 
     def one(schedule_index, eta, seed):
         init_key, key = jax.random.split(jax.random.key(seed))

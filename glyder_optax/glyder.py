@@ -121,7 +121,9 @@ def scale_by_glyder(
 
     Raises:
       ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
-        integer, a missing ``params``, ``obj_fn`` or ``logits_fn``.
+        integer, a missing ``params``, ``obj_fn`` or ``logits_fn``, or
+        params with masked-out leaves (GLyDER inside :func:`optax.masked` or
+        :func:`optax.partition`: mask the base instead, inside GLyDER).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -184,6 +186,16 @@ def scale_by_glyder(
             _common.require("logits_fn", logits_fn, _NAME, "logits_on_another_batch")
         if params is None:
             raise ValueError(f"{_NAME} needs `params` in `update`.")
+        if _has_masked_leaves(params):
+            raise ValueError(
+                f"{_NAME} got params with masked-out leaves (optax.MaskedNode):"
+                " it is inside optax.masked or optax.partition, so it cannot"
+                " call obj_fn, which needs every parameter. Put the mask inside"
+                " GLyDER instead: glyder(optax.partition({'train': base,"
+                " 'frozen': optax.set_to_zero()}, labels)), or mask the base"
+                " with optax.masked and zero the other leaves (see"
+                " docs/integrations/optax_wrappers.md)."
+            )
         dtype = state.eta.dtype
         b = jnp.asarray(smoothing, dtype)
         d_sq = _common.sq_norm(updates, dtype)
@@ -244,6 +256,11 @@ def scale_by_glyder(
         return new_updates, GlyderState(count, refreshes, num, cur, eta, n, c, key)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _has_masked_leaves(tree: Any) -> bool:
+    is_masked = lambda x: isinstance(x, optax.MaskedNode)
+    return any(map(is_masked, jax.tree.leaves(tree, is_leaf=is_masked)))
 
 
 def glyder(

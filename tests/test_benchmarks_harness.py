@@ -310,4 +310,6 @@ def test_glyder_runs_record_their_eta_curve_and_others_do_not(tmp_path):
     glyder = runner.train(task, methods.get("glyder-sgd-alpha"), seeds=(0,), steps=4)
     assert glyder.eta.shape == (len(methods.ALPHA_GRID), 1, 4)
     assert np.all(np.isfinite(glyder.eta)) and np.all(glyder.eta >= 0)
-    assert runner.train(task, methods.get("sgd-cosine"), seeds=(0,), steps=4).eta is None
+    assert (
+        runner.train(task, methods.get("sgd-cosine"), seeds=(0,), steps=4).eta is None
+    )

@@ -46,13 +46,31 @@ def _step(opt, case, objective, params, state):
     return optax.apply_updates(params, updates), state
 
 
+def _around_the_mask(case, wrap):
+    """Builds ``case`` under ``wrap`` (a function transform -> masked transform).
+
+    A method that needs every parameter (``case.mask_inside``) refuses to be
+    wrapped, with an error that says where the mask goes; it is then built with
+    the mask around its inner transform instead.
+    """
+    if case.mask_inside is None:
+        return wrap(case.make())
+    params, objective = two_part_problem()
+    with pytest.raises(ValueError, match="Put the mask inside"):
+        run(wrap(case.make()), case, params, objective, 1)
+    return case.make(**{case.mask_inside: wrap(case.kwargs[case.mask_inside])})
+
+
 @parametrize_cases
 def test_masked_leaves_the_masked_out_leaf_alone(case):
     params, objective = two_part_problem()
-    opt = optax.masked(case.make(), {"w": True, "frozen": False})
     # masked passes the raw gradient through for masked-out leaves: zero them.
-    opt = optax.chain(
-        opt, optax.masked(optax.set_to_zero(), {"w": False, "frozen": True})
+    opt = _around_the_mask(
+        case,
+        lambda tx: optax.chain(
+            optax.masked(tx, {"w": True, "frozen": False}),
+            optax.masked(optax.set_to_zero(), {"w": False, "frozen": True}),
+        ),
     )
     new_params, _ = run(opt, case, params, objective, 5)
     np.testing.assert_array_equal(new_params["frozen"], params["frozen"])
@@ -62,9 +80,12 @@ def test_masked_leaves_the_masked_out_leaf_alone(case):
 @parametrize_cases
 def test_partition_with_a_frozen_group(case):
     params, objective = two_part_problem()
-    opt = optax.partition(
-        {"ours": case.make(), "frozen": optax.set_to_zero()},
-        {"w": "ours", "frozen": "frozen"},
+    opt = _around_the_mask(
+        case,
+        lambda tx: optax.partition(
+            {"ours": tx, "frozen": optax.set_to_zero()},
+            {"w": "ours", "frozen": "frozen"},
+        ),
     )
     new_params, _ = run(opt, case, params, objective, 5)
     np.testing.assert_array_equal(new_params["frozen"], params["frozen"])
@@ -96,7 +117,9 @@ def test_bf16_params_keep_bf16_and_scalar_state_is_at_least_f32(case):
     params, objective = two_part_problem()
     params = optax.tree.cast(params, jnp.bfloat16)
     opt = case.make()
-    new_params, state = run(opt, case, params, objective, 3)
+    # 30 steps: GLyDER's gnb estimate along one direction is a one-sample
+    # (chi-square, 1 dof) draw, so its first steps may overshoot on this problem.
+    new_params, state = run(opt, case, params, objective, 30)
     assert all(x.dtype == jnp.bfloat16 for x in jax.tree.leaves(new_params))
     for leaf in jax.tree.leaves(state):
         if jnp.ndim(leaf) == 0 and jnp.issubdtype(leaf.dtype, jnp.floating):
