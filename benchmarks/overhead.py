@@ -2,7 +2,9 @@
 
 Each method runs as one jitted ``lax.scan`` of ``steps`` training steps on one
 task (one seed, one learning rate: the middle of its grid, or its defaults),
-in this process. Every program is compiled and run once first (warm-up, not
+in this process, not vmapped (a single run, as a user trains: under
+``vmap`` a ``lax.cond``, e.g. GLyDER's refresh every k steps, runs both
+branches). Every program is compiled and run once first (warm-up, not
 timed); then ``repeats`` rounds time every program once each, interleaved, so
 drifts in machine load hit all of them alike. Reported: the median time of a
 method divided by the median of its base (``{base}-constant``: plain optax
@@ -34,11 +36,12 @@ def _program(task, method, steps):
         family=method.family,
         eval_params=method.eval_params,
     )
-    init, chunk, _ = runner._programs(task, one, runner.task_info(task, steps))
-    lrs = jax.numpy.asarray([1.0 if lr is None else lr], jax.numpy.float32)
-    carry = init(lrs, jax.numpy.asarray([0], jax.numpy.int32))
+    info = runner.task_info(task, steps)
+    init, chunk, _ = runner._programs(task, one, info, batched=False)
+    lr_ = jax.numpy.asarray(1.0 if lr is None else lr, jax.numpy.float32)
+    carry = init(lr_, jax.numpy.asarray(0, jax.numpy.int32))
     t0 = jax.numpy.asarray(0, jax.numpy.int32)
-    return lambda: jax.block_until_ready(chunk(lrs, carry, t0, steps))
+    return lambda: jax.block_until_ready(chunk(lr_, carry, t0, steps))
 
 
 def measure(

@@ -95,8 +95,14 @@ def _extra_args(method: Method, task: Task, key, t, params, idx, value):
     return out
 
 
-def _programs(task: Task, method: Method, info: TaskInfo):
-    """(init, chunk, evaluate), each vmapped over (grid, seed) and jitted."""
+def _programs(task: Task, method: Method, info: TaskInfo, batched: bool = True):
+    """(init, chunk, evaluate), each vmapped over (grid, seed) and jitted.
+
+    ``batched=False`` gives the same programs for one run (scalar ``lr`` and
+    ``seed``), not vmapped: under ``vmap`` a ``lax.cond`` whose predicate
+    depends on the (batched) state runs both branches, so only an unbatched
+    program shows the per-step cost a single training run pays.
+    """
 
     def build(lr):
         return method.build(lr if method.tuned else None, info)
@@ -128,7 +134,9 @@ def _programs(task: Task, method: Method, info: TaskInfo):
             params = method.eval_params(state, params)
         return task.evaluate(params)
 
-    grid = lambda f, in_axes: jax.vmap(jax.vmap(f, in_axes[1]), in_axes[0])
+    def grid(f, in_axes):
+        return jax.vmap(jax.vmap(f, in_axes[1]), in_axes[0]) if batched else f
+
     init = jax.jit(grid(init_one, ((0, None), (None, 0))))
     chunk = jax.jit(
         grid(chunk_one, ((0, 0, None, None), (None, 0, None, None))),
