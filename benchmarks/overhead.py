@@ -37,6 +37,8 @@ def _program(task, method, steps):
         eval_params=method.eval_params,
     )
     info = runner.task_info(task, steps)
+    if method.prepare is not None:  # e.g. the refined schedule's recording run
+        info = runner.task_info(task, steps, method.prepare(task, info))
     init, chunk, _ = runner._programs(task, one, info, batched=False)
     lr_ = jax.numpy.asarray(1.0 if lr is None else lr, jax.numpy.float32)
     carry = init(lr_, jax.numpy.asarray(0, jax.numpy.int32))
