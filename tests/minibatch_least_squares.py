@@ -50,3 +50,13 @@ def run_numpy(step_size_fn, n_steps, x0):
 
 
 X0 = np.array([2.0, -1.0, 0.5])
+
+
+def check_zero_gradient_gives_zero_update(opt):
+    """A zero gradient does not move; the next nonzero one gives a finite step."""
+    params = jnp.ones(3)
+    state = opt.init(params)
+    updates, state = opt.update(jnp.zeros(3), state, params, value=1.0)
+    np.testing.assert_array_equal(updates, jnp.zeros(3))
+    updates, _ = opt.update(jnp.ones(3), state, params, value=1.0)
+    assert jnp.all(jnp.isfinite(updates))
