@@ -14,6 +14,7 @@ the loss and gradient (and any extra args the method asks for), as in use.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -27,15 +28,8 @@ def _program(task, method, steps):
     lr = None
     if method.tuned:
         lr = np.float32(method.grid[len(method.grid) // 2])
-    one = methods.Method(  # the same entry with a one-point grid
-        method.name,
-        method.build,
-        grid=None if lr is None else (float(lr),),
-        extra_args=method.extra_args,
-        base=method.base,
-        family=method.family,
-        eval_params=method.eval_params,
-    )
+    # The same entry with a one-point grid.
+    one = dataclasses.replace(method, grid=None if lr is None else (float(lr),))
     info = runner.task_info(task, steps)
     if method.prepare is not None:  # e.g. the refined schedule's recording run
         info = runner.task_info(task, steps, method.prepare(task, info))
