@@ -98,8 +98,8 @@ def slope_and_curvature(
     forward-over-forward pass (a second-order ``jax.jvp`` of ``obj_fn`` along
     ``d``) instead of forward-over-reverse: no gradient is formed, which is
     cheaper (1.86x a gradient against 2.65x for gradient + HVP on a CPU MLP,
-    ``shared/specs/optax_conventions.md``). Used by
-    :func:`glyder_optax.scale_by_glyder`, which needs only the two scalars.
+    ``shared/specs/optax_conventions.md``). :func:`taylor_along` returns the
+    value of ``obj_fn`` as well, from the same pass.
 
     Args:
       obj_fn: params -> scalar loss (the mean over a minibatch).
@@ -118,14 +118,46 @@ def slope_and_curvature(
       >>> print(s, c)
       -2.0 6.0
     """
+    return taylor_along(obj_fn, params, d)[1:]
+
+
+def taylor_along(
+    obj_fn: Callable[[Any], jax.Array], params: Any, d: Any
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""Value, slope and curvature of ``obj_fn`` along ``d``, in one pass.
+
+    The coefficients of the second-order Taylor model
+    :math:`f(x + s d) \approx f + s\,\nabla f^\top d + \tfrac{s^2}{2} d^\top H d`,
+    from one forward-over-forward pass (see :func:`slope_and_curvature`); the
+    value is the primal output of that pass and costs nothing more. Used by
+    :func:`glyder_optax.scale_by_glyder`.
+
+    Args:
+      obj_fn: params -> scalar loss (the mean over a minibatch).
+      params: where to evaluate it.
+      d: the direction, a tree shaped like ``params``.
+
+    Returns:
+      ``(value, slope, curvature)``, scalars in float32 or wider.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from glyder_optax.curvature import taylor_along
+      >>> A = jnp.array([[2.0, 0.0], [0.0, 4.0]])
+      >>> v, s, c = taylor_along(lambda x: 0.5 * x @ A @ x,
+      ...                        jnp.array([1.0, 1.0]), jnp.array([1.0, -1.0]))
+      >>> print(v, s, c)
+      3.0 -2.0 6.0
+    """
     d = optax.tree.cast_like(d, params)
     dtype = _acc_dtype(params)
 
     def slope(p):
-        return jax.jvp(obj_fn, (p,), (d,))[1]
+        value, s = jax.jvp(obj_fn, (p,), (d,))
+        return s, value
 
-    s, c = jax.jvp(slope, (params,), (d,))
-    return jnp.asarray(s).astype(dtype), jnp.asarray(c).astype(dtype)
+    s, c, value = jax.jvp(slope, (params,), (d,), has_aux=True)
+    return tuple(jnp.asarray(x).astype(dtype) for x in (value, s, c))
 
 
 def _logits_and_tangent(logits_fn, params, d):

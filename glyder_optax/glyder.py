@@ -76,6 +76,8 @@ def scale_by_glyder(
     min_curvature: jax.typing.ArrayLike = 1e-8,
     max_growth: jax.typing.ArrayLike = 1.05,
     eta_max: jax.typing.ArrayLike | None = None,
+    secant: bool = True,
+    f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales the incoming direction by the locally optimal stepsize (sign kept).
@@ -104,6 +106,14 @@ def scale_by_glyder(
         :func:`optax.inject_hyperparams`.
       min_curvature: each curvature estimate is raised to ``min_curvature *
         ||d||^2`` (a floor on the directional smoothness :math:`c/\|d\|^2`).
+      f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or
+        absolute errors). Each curvature estimate is raised to
+        :math:`n^2 / (2 (f_B - f_{min}))`, the least curvature for which the
+        quadratic model along ``d`` stays above ``f_min``: the step is at most
+        :math:`2 (f_B - f_{min}) / n`, twice the Polyak step. This bounds
+        ``eta`` where the curvature vanishes (piecewise-linear losses) or the
+        loss nears its bound. Not applied while :math:`f_B \le f_{min}`;
+        ``None`` to drop it (objectives with no known bound).
       max_growth: ``eta`` may grow by at most this factor per step since the
         last refresh; ``jnp.inf`` for no cap.
       eta_max: an optional upper bound on ``eta``.
@@ -168,14 +178,17 @@ def scale_by_glyder(
         )
 
     def estimate(obj_fn, logits_fn, params, d, key):
+        """(value, n, c) of the independent batch along d."""
         if estimator == "hvp":
-            return curvature.slope_and_curvature(obj_fn, params, d)
+            return curvature.taylor_along(obj_fn, params, d)
         dtype = _common.scalar_dtype(params)
         d_p = optax.tree.cast_like(d, params)
-        n = jnp.asarray(jax.jvp(obj_fn, (params,), (d_p,))[1]).astype(dtype)
+        value, n = (
+            jnp.asarray(x).astype(dtype) for x in jax.jvp(obj_fn, (params,), (d_p,))
+        )
         if estimator == "gauss_newton":
-            return n, curvature.gauss_newton(logits_fn, params, d)
-        return n, curvature.gnb(logits_fn, params, d, key)
+            return value, n, curvature.gauss_newton(logits_fn, params, d)
+        return value, n, curvature.gnb(logits_fn, params, d, key)
 
     def update_fn(
         updates, state, params=None, *, obj_fn=None, logits_fn=None, **extra_args
@@ -207,9 +220,28 @@ def scale_by_glyder(
 
         def do_refresh():
             key, sub = jax.random.split(state.key)
-            n, c = estimate(obj_fn, logits_fn, params, updates, sub)
-            n, c = n.astype(dtype), c.astype(dtype)
+            value, n, c = estimate(obj_fn, logits_fn, params, updates, sub)
+            value, n, c = value.astype(dtype), n.astype(dtype), c.astype(dtype)
             c_floored = jnp.maximum(c, jnp.asarray(min_curvature, dtype) * d_sq)
+            if secant:
+                # Mean curvature over the last step's length along d: the
+                # slope's change from x to x - eta_prev d (same batch).
+                probe = jax.tree.map(
+                    lambda p, u: p - state.eta.astype(p.dtype) * u.astype(p.dtype),
+                    params,
+                    updates,
+                )
+                d_p = optax.tree.cast_like(updates, params)
+                n_probe = jnp.asarray(jax.jvp(obj_fn, (probe,), (d_p,))[1])
+                c_sec = (n - n_probe.astype(dtype)) / jnp.where(
+                    state.eta > 0, state.eta, 1
+                )
+                c_floored = jnp.maximum(c_floored, jnp.where(state.eta > 0, c_sec, 0))
+            if f_min is not None:
+                # The quadratic model along d must not dip below f_min.
+                gap = value - jnp.asarray(f_min, dtype)
+                model = n**2 / (2 * jnp.where(gap > 0, gap, 1))
+                c_floored = jnp.maximum(c_floored, jnp.where(gap > 0, model, 0))
             num = b * state.numerator_ema + (1 - b) * n
             cur = b * state.curvature_ema + (1 - b) * c_floored
             refreshes = optax.safe_increment(state.refreshes)
@@ -226,7 +258,8 @@ def scale_by_glyder(
             if eta_max is not None:
                 cap = jnp.minimum(cap, jnp.asarray(eta_max, dtype))
             eta = jnp.minimum(ratio, cap)
-            ok = jnp.isfinite(n) & jnp.isfinite(c) & jnp.isfinite(eta) & (d_sq > 0)
+            finite_estimates = jnp.isfinite(value) & jnp.isfinite(n) & jnp.isfinite(c)
+            ok = finite_estimates & jnp.isfinite(eta) & (d_sq > 0)
             new = (refreshes, num, cur, eta, n, c)
             old = (
                 state.refreshes,
@@ -272,6 +305,8 @@ def glyder(
     min_curvature: jax.typing.ArrayLike = 1e-8,
     max_growth: jax.typing.ArrayLike = 1.05,
     eta_max: jax.typing.ArrayLike | None = None,
+    secant: bool = True,
+    f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
@@ -330,6 +365,8 @@ def glyder(
             min_curvature=min_curvature,
             max_growth=max_growth,
             eta_max=eta_max,
+            secant=secant,
+            f_min=f_min,
             seed=seed,
         ),
         optax.scale_by_learning_rate(learning_rate),

@@ -53,10 +53,6 @@ def _glyder_gn_extras(objective, params):
 
 
 _GLYDER_STATIC = ("estimator", "refresh_every", "seed")
-_GLYDER_GN_SLOW = {
-    "rosenbrock": "the stand-in logits_fn gives the curvature of the quadratic"
-    " targets (2), not Rosenbrock's: steps of 1/2 diverge"
-}
 
 
 def _recorded_sgd(
@@ -140,13 +136,11 @@ CASES: tuple[Case, ...] = (
     Case("glyder_sgd_gauss_newton", go.glyder,
          {"base": optax.identity(), "estimator": "gauss_newton"},
          ("obj_fn", "logits_fn"), _GLYDER_STATIC, extras=_glyder_gn_extras,
-         mask_inside="base",
-         known_slow=_GLYDER_GN_SLOW),
+         mask_inside="base"),
     Case("glyder_adam_gnb", go.glyder,
          {"base": optax.scale_by_adam(), "estimator": "gnb"},
          ("obj_fn", "logits_fn"), _GLYDER_STATIC, extras=_glyder_gn_extras,
-         mask_inside="base",
-         known_slow=_GLYDER_GN_SLOW),
+         mask_inside="base"),
     Case("gradagrad", go.gradagrad, {"learning_rate": 0.1},
          static_args=("per_coordinate",)),
     Case("gradagrad_per_coordinate", go.gradagrad,
