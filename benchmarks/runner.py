@@ -86,12 +86,17 @@ def _extra_args(method: Method, task: Task, key, t, params, idx, value):
         out["value"] = value
     if "indices" in needed:
         out["indices"] = idx
-    if "obj_fn" in needed or "logits_fn" in needed:
-        nxt = task.batch(batch_indices(task, key, t + 1))
-        if "obj_fn" in needed:
-            out["obj_fn"] = lambda p: task.loss(p, nxt)
-        if "logits_fn" in needed:
-            out["logits_fn"] = lambda p: task.logits(p, nxt)
+
+    # The independent batch (the next one) is gathered inside the closures,
+    # so it is traced where they are called: inside GLyDER's refresh branch,
+    # not paid on the steps that hold eta.
+    def nxt():
+        return task.batch(batch_indices(task, key, t + 1))
+
+    if "obj_fn" in needed:
+        out["obj_fn"] = lambda p: task.loss(p, nxt())
+    if "logits_fn" in needed:
+        out["logits_fn"] = lambda p: task.logits(p, nxt())
     return out
 
 
