@@ -61,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="steps per run (default: suite's)")
     p.add_argument("--eval-points", type=int, help="evaluations per run")
     p.add_argument("--out", type=pathlib.Path, default=None)
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other methods of an existing <task>.json in --out"
+        " (same steps and seeds): re-run or add methods without the rest",
+    )
 
     p = sub.add_parser("overhead", help="per-step time ratio of each transform")
     p.add_argument("--tasks", type=_csv, default=("mlp-digits",), help="one task")
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             chosen, **{k: v for k, v in overrides.items() if v is not None}
         )
         out = args.out or pathlib.Path("results") / args.suite
-        print(suite.run(chosen, out, progress=tqdm, log=tqdm.write))
+        print(suite.run(chosen, out, progress=tqdm, log=tqdm.write, merge=args.merge))
         print(f"wrote {out}/results.md, {out}/<task>.json and {out}/<task>.png")
     elif args.command == "overhead":
         from benchmarks import overhead

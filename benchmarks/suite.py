@@ -4,11 +4,15 @@
 seeds program, :func:`benchmarks.runner.train`) and writes, under ``--out``:
 ``<task>.json`` (config, environment, curves, per-method summaries),
 ``<task>.png`` (loss curves), and ``results.md`` (the tables of all tasks).
+With ``merge``, the methods of an existing ``<task>.json`` that were not run
+again are kept (its steps and seeds must match), so one method can be re-run
+or added without the others; the file lists the git commit of every merge.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 import time
 from collections.abc import Sequence
@@ -109,11 +113,32 @@ def payload(
     return out
 
 
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with the methods of ``old`` it did not run (same steps, seeds)."""
+    for key in ("steps", "seeds", "eval_steps"):
+        if old[key] != new[key]:
+            raise ValueError(
+                f"cannot merge into {old['task']}.json: its {key} is {old[key]},"
+                f" this run's is {new[key]}; use another --out or the same {key}."
+            )
+    out = {**new, "methods": {**old["methods"], **new["methods"]}}
+    out["merges"] = [
+        *old.get("merges", [old["environment"].get("git_commit")]),
+        new["environment"].get("git_commit"),
+    ]
+    out["summary"] = {
+        name: {k: v for k, v in s.items() if k != "curve"}
+        for name, s in report.summarise(out).items()
+    }
+    return out
+
+
 def run(
     suite: Suite,
     out: pathlib.Path,
     progress=None,
     log=print,
+    merge: bool = False,
 ) -> str:
     """Runs ``suite``; writes JSON, PNG and Markdown under ``out``."""
     start = time.perf_counter()
@@ -141,6 +166,8 @@ def run(
             results[method.name] = (method, res)
         p = payload(task, steps, suite.seeds, results)
         p["config"] = {**dataclasses.asdict(suite), "steps": steps}
+        if merge and (out / f"{task.name}.json").exists():
+            p = merged(json.loads((out / f"{task.name}.json").read_text()), p)
         common.write_json(out / f"{task.name}.json", p)
         report.plot_task(p, out / f"{task.name}.png")
         payloads.append(p)
