@@ -7,6 +7,7 @@ the worst over seeds, whether any run diverged, and the median eta.
     .venv/bin/python -m benchmarks.glyder_ablation            # ~2 min, 2 CPUs
     .venv/bin/python -m benchmarks.glyder_ablation --steps 200 --seeds 1
     .venv/bin/python -m benchmarks.glyder_ablation --overhead  # ms per step
+    .venv/bin/python -m benchmarks.glyder_ablation --task lad  # a harness task
 
 Writes a Markdown table to stdout and JSON to results/glyder_ablation/.
 """
@@ -38,6 +39,9 @@ VARIANTS = {
     "gauss_newton": ({"estimator": "gauss_newton"}, "next"),
     "gnb": ({"estimator": "gnb"}, "next"),
     "k=10": ({"refresh_every": 10}, "next"),
+    "no secant curvature": ({"secant": False}, "next"),
+    "no f_min floor": ({"f_min": None}, "next"),
+    "neither secant nor f_min": ({"secant": False, "f_min": None}, "next"),
 }
 BASES = {"sgd": optax.identity, "adam": optax.scale_by_adam}
 
@@ -73,11 +77,16 @@ def loss_fn(params, batch):
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]))
 
 
-def make_run(opt, source, steps, train, track_eta=True):
-    xs, ys = jnp.asarray(train[0]), jnp.asarray(train[1])
+def make_run(
+    opt, source, steps, train, track_eta=True, loss_fn=loss_fn, logits_fn=logits_fn
+):
+    if callable(train):  # a harness task's batch(indices)
+        batch = train
+    else:
+        xs, ys = jnp.asarray(train[0]), jnp.asarray(train[1])
 
-    def batch(idx):
-        return xs[idx], ys[idx]
+        def batch(idx):
+            return xs[idx], ys[idx]
 
     @jax.jit
     def run(params, order):
@@ -93,13 +102,10 @@ def make_run(opt, source, steps, train, track_eta=True):
             else:
                 cur, est = go.training.split_batch(cur)
             grads = jax.grad(loss_fn)(params, cur)
-            updates, state = opt.update(
-                grads,
-                state,
-                params,
-                obj_fn=lambda p: loss_fn(p, est),
-                logits_fn=lambda p: logits_fn(p, est),
-            )
+            extra = {"obj_fn": lambda p: loss_fn(p, est)}
+            if logits_fn is not None:
+                extra["logits_fn"] = lambda p: logits_fn(p, est)
+            updates, state = opt.update(grads, state, params, **extra)
             eta = go.glyder_state(state).eta if track_eta else jnp.zeros([])
             return (optax.apply_updates(params, updates), state), eta
 
@@ -109,14 +115,62 @@ def make_run(opt, source, steps, train, track_eta=True):
     return run
 
 
-def orders(seed, steps, n):
+def orders(seed, steps, n, size=BATCH):
     rng = np.random.default_rng(seed)
-    per_epoch = n // BATCH
+    per_epoch = n // size
     epochs = (steps + 1) // per_epoch + 1
     idx = np.concatenate(
-        [rng.permutation(n)[: per_epoch * BATCH] for _ in range(epochs)]
+        [rng.permutation(n)[: per_epoch * size] for _ in range(epochs)]
     )
-    return jnp.asarray(idx.reshape(-1, BATCH)[: steps + 1])
+    return jnp.asarray(idx.reshape(-1, size)[: steps + 1])
+
+
+def task_rows(task_name, steps, seeds):
+    """The variants on a harness task (``benchmarks.tasks``), by its metric."""
+    from benchmarks import tasks
+
+    task = tasks.get(task_name)
+    size = task.batch_size or task.n_train
+    rows = []
+    for base_name, base in BASES.items():
+        for name, (kwargs, source) in VARIANTS.items():
+            if task.logits is None and kwargs.get("estimator", "hvp") != "hvp":
+                continue
+            run = make_run(
+                go.glyder(base(), **kwargs),
+                source,
+                steps,
+                task.batch,
+                loss_fn=task.loss,
+                logits_fn=task.logits,
+            )
+            finals, etas = [], []
+            for seed in range(seeds):
+                params = task.init(jax.random.key(seed))
+                params, eta = run(params, orders(seed, steps, task.n_train, size))
+                finals.append(float(task.evaluate(params)[task.metric]))
+                etas.append(np.asarray(eta))
+            rows.append(
+                {
+                    "base": base_name,
+                    "variant": name,
+                    "metric": task.metric,
+                    "median": float(np.median(finals)),
+                    "worst": float(np.max(finals)),
+                    "finite": bool(np.all(np.isfinite(finals))),
+                    "eta_max": float(np.max(np.concatenate(etas))),
+                }
+            )
+            print(rows[-1], flush=True)
+    print(f"\n{task_name}: {seeds} seeds, {steps} steps, learning_rate=1\n")
+    print(f"| base | variant | {task.metric} median / worst | max eta |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['base']} | {r['variant']} | {r['median']:.3g} / {r['worst']:.3g}"
+            f" | {r['eta_max']:.3g} |"
+        )
+    return rows
 
 
 def overhead(train, steps=300, repeats=5):
@@ -160,7 +214,14 @@ def main(argv=None):
     parser.add_argument(
         "--overhead", action="store_true", help="time base vs GLyDER steps only"
     )
+    parser.add_argument("--task", help="a harness task instead of the MLP, e.g. lad")
     args = parser.parse_args(argv)
+    if args.task:
+        rows = task_rows(args.task, args.steps, args.seeds)
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{args.task}.json").write_text(json.dumps(rows, indent=1))
+        return
     train, test = data()
     if args.overhead:
         rows = overhead(train)

@@ -20,8 +20,9 @@ What is our design (the paper body was not available to us; evidence in
 docs/glyder.md and ``python -m benchmarks.glyder_ablation``):
 
 1. At a refresh, one forward pass over the independent batch's ``obj_fn``
-   gives :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
-   (forward over forward, :func:`glyder_optax.curvature.slope_and_curvature`);
+   gives :math:`f_B`, :math:`n = \langle g_B, d\rangle` and
+   :math:`c = d^\top H_B d` (forward over forward,
+   :func:`glyder_optax.curvature.taylor_along`);
    the Gauss-Newton modes take :math:`c` from ``logits_fn`` instead
    (:func:`~glyder_optax.curvature.gauss_newton`, exact, our addition, or
    :func:`~glyder_optax.curvature.gnb`, sampled).
@@ -29,9 +30,18 @@ docs/glyder.md and ``python -m benchmarks.glyder_ablation``):
    :math:`C \leftarrow bC + (1-b)c`, :math:`\eta = \max(\hat N, 0)/\hat C`
    (an EMA of ratios is biased and heavy-tailed); ``smoothing=0`` is no
    smoothing.
-3. Safeguards: a curvature floor (each estimate is raised to
-   ``min_curvature * ||d||^2``, so negative curvature off convexity cannot
-   cancel positive estimates in the EMA); ``eta`` may grow at most by
+3. Safeguards. Each curvature estimate is raised to the largest of: the
+   secant curvature over the last step, :math:`(n - n^-)/\eta_{prev}` with
+   :math:`n^- = \langle \nabla f_B(x - \eta_{prev} d), d\rangle` (one more
+   forward-mode pass, same batch: the mean curvature the step actually
+   crosses; it is what keeps piecewise-linear losses such as LAD, whose
+   Hessian is 0, from diverging); the model floor
+   :math:`n^2 / (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not
+   fall below a known lower bound ``f_min`` of the loss, 0 by default; it
+   bounds the first step, before there is a secant); and ``min_curvature *
+   ||d||^2`` (negative curvature off convexity cannot cancel positive
+   estimates in the EMA). On a quadratic bounded below by ``f_min`` none of
+   them binds: exact line search is kept. ``eta`` may grow at most by
    ``max_growth`` per step (``max_growth ** k`` between refreshes ``k`` steps
    apart; decreases are not capped); an optional ``eta_max``; a non-finite
    estimate keeps the previous state; dot products in float32 or wider.
@@ -104,6 +114,11 @@ def scale_by_glyder(
       refresh_every: :math:`k`: estimate every ``k`` steps (at counts 0, k,
         2k...), hold ``eta`` in between. A static argument under
         :func:`optax.inject_hyperparams`.
+      secant: raise each curvature estimate to the secant curvature over
+        the previous step, :math:`(n - n^-)/\eta_{prev}` with :math:`n^-` the
+        slope along ``d`` at :math:`x - \eta_{prev} d` on the same batch (one
+        more forward-mode pass per refresh). ``learning_rate`` is not seen
+        here: the probe is at ``eta`` times ``d``, the step at alpha = 1.
       min_curvature: each curvature estimate is raised to ``min_curvature *
         ||d||^2`` (a floor on the directional smoothness :math:`c/\|d\|^2`).
       f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or

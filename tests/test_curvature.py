@@ -57,6 +57,11 @@ def test_hvp_on_a_quadratic_gives_the_gradient_and_dAd():
         s, c2 = SLOPE(f, jnp.asarray(x), jnp.asarray(d))
         np.testing.assert_allclose(s, (a @ x - b) @ d, rtol=1e-12)
         np.testing.assert_allclose(c2, d @ a @ d, rtol=1e-12)
+        v, s3, c3 = jax.jit(curvature.taylor_along, static_argnums=0)(
+            f, jnp.asarray(x), jnp.asarray(d)
+        )
+        np.testing.assert_allclose(v, 0.5 * x @ a @ x - b @ x, rtol=1e-12)
+        assert (s3, c3) == (s, c2)
 
 
 def test_hvp_equals_gauss_newton_on_multinomial_logistic_regression():

@@ -191,6 +191,64 @@ def test_growth_cap_per_step_and_per_refresh():
             assert etas[:k] == [etas[0]] * k
 
 
+def _l1_steps(n_steps, **kwargs):
+    """GLyDER-SGD on f = ||x||_1 (zero Hessian) from x = (1, -2, 3, -4)."""
+    f = lambda x: jnp.sum(jnp.abs(x))
+    opt = go.glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf, **kwargs)
+    with jax.enable_x64(True):
+        x = jnp.array([1.0, -2.0, 3.0, -4.0])
+        state, xs, etas = opt.init(x), [], []
+        for _ in range(n_steps):
+            updates, state = opt.update(jax.grad(f)(x), state, x, obj_fn=f)
+            x = x + updates
+            xs.append(np.asarray(x))
+            etas.append(float(go.glyder_state(state).eta))
+    return xs, etas
+
+
+def test_f_min_floor_bounds_the_step_where_the_curvature_vanishes():
+    # Step 1: n = <sign x, sign x> = 4, c = 0, f = 10; the floor n^2 / (2 f)
+    # = 0.8 gives eta = 2 f / n = 5 (twice the Polyak step).
+    xs, etas = _l1_steps(1, secant=False)
+    assert etas == [5.0]
+    np.testing.assert_array_equal(xs[0], [-4.0, 3.0, -2.0, 1.0])
+    # Without it only min_curvature * ||d||^2 = 4e-8 bounds the step.
+    _, etas = _l1_steps(1, secant=False, f_min=None)
+    np.testing.assert_allclose(etas, [1e8], rtol=1e-12)
+    # At or below f_min the floor is not applied (f = 10 <= f_min = 10).
+    _, etas = _l1_steps(1, secant=False, f_min=10.0)
+    np.testing.assert_allclose(etas, [1e8], rtol=1e-12)
+
+
+def test_f_min_floor_leaves_exact_line_search_on_a_nonnegative_quadratic():
+    # f = 0.5 x^T A x >= 0 = f_min: the line minimum is >= 0, the floor never binds.
+    f = lambda x: 0.5 * x @ jnp.asarray(A) @ x
+    opt = go.glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf)
+    with jax.enable_x64(True):
+        x, state = jnp.asarray(X0), opt.init(jnp.asarray(X0))
+        for _ in range(5):
+            g = A @ np.asarray(x)
+            updates, state = opt.update(jnp.asarray(g), state, x, obj_fn=f)
+            np.testing.assert_allclose(
+                go.glyder_state(state).eta, g @ g / (g @ A @ g), rtol=1e-10
+            )
+            x = x + updates
+
+
+def test_secant_curvature_over_the_last_step():
+    # Step 1 as above: eta = 5, x1 = (-4, 3, -2, 1). Step 2: d = sign(x1) =
+    # -sign(x), n = 4; the probe x1 - 5 d = x has slope <sign x, d> = -4, so
+    # the secant curvature is (4 - (-4)) / 5 = 1.6 > the f_min floor
+    # 16 / (2 * 10) = 0.8, and eta = 4 / 1.6 = 2.5: x2 = x1 + 2.5 sign(x).
+    xs, etas = _l1_steps(2)
+    assert etas == [5.0, 2.5]
+    np.testing.assert_array_equal(xs[1], [-1.5, 0.5, 0.5, -1.5])
+    # Without the secant the f_min floor alone gives 5 again (back to x).
+    xs, etas = _l1_steps(2, secant=False)
+    assert etas == [5.0, 5.0]
+    np.testing.assert_array_equal(xs[1], [1.0, -2.0, 3.0, -4.0])
+
+
 def test_eta_max_caps_eta():
     _, states = run(go.glyder(optax.identity(), eta_max=0.01, **EXACT), 3)
     assert all(float(s.eta) == 0.01 for s in states)
