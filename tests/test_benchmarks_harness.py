@@ -255,6 +255,23 @@ def test_cli_quick_suite_writes_json_table_png_and_report_rebuilds(tmp_path, cap
     assert "inexact_polyak" in capsys.readouterr().out
 
 
+def test_cli_merge_keeps_the_other_methods_and_refuses_other_seeds(tmp_path):
+    out = str(tmp_path)
+    argv = ["run", "--suite", "quick", "--steps", "3", "--seeds", "0"]
+    argv += ["--tasks", "quadratic", "--out", out]
+    assert cli.main([*argv, "--methods", "sgd-cosine,dog"]) == 0
+    first = json.loads((tmp_path / "quadratic.json").read_text())
+    assert cli.main([*argv, "--methods", "inexact_polyak,dog", "--merge"]) == 0
+    merged = json.loads((tmp_path / "quadratic.json").read_text())
+    assert set(merged["methods"]) == {"sgd-cosine", "dog", "inexact_polyak"}
+    assert merged["methods"]["sgd-cosine"] == first["methods"]["sgd-cosine"]
+    assert set(merged["summary"]) == set(merged["methods"])
+    assert len(merged["merges"]) == 2
+    assert "| sgd-cosine |" in (tmp_path / "results.md").read_text()
+    with pytest.raises(ValueError, match="seeds"):
+        cli.main([*argv, "--seeds", "1", "--methods", "dog", "--merge"])
+
+
 def test_summary_ratios_and_tuning_cost():
     payload = {
         "metric": "m",
