@@ -37,6 +37,14 @@ def _median(x) -> np.ndarray:
     return np.median(np.where(np.isfinite(x), x, np.inf), axis=1)
 
 
+def _ratio(value: float, reference: float) -> float:
+    """value / reference, where a reference of exactly 0 (an optimum reached in
+    float32) gives 1 for a value of 0 and inf for any other."""
+    if reference == 0:
+        return 1.0 if value == 0 else np.inf
+    return value / reference
+
+
 def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-method summary of one task's payload (see the module docstring)."""
     metric, secondary = payload["metric"], payload.get("secondary")
@@ -64,8 +72,8 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     overall = min((s["value"] for s in refs.values()), default=np.nan)
     for s in out.values():
         same = [r["value"] for r in refs.values() if r["base"] == s["base"]]
-        s["vs_base"] = s["value"] / min(same) if same else np.nan
-        s["vs_best"] = s["value"] / overall
+        s["vs_base"] = _ratio(s["value"], min(same)) if same else np.nan
+        s["vs_best"] = _ratio(s["value"], overall)
         hit = np.nonzero(s["curve"] <= WITHIN * overall)[0]
         s["cost"] = s["runs"] * payload["eval_steps"][hit[0]] if len(hit) else None
     return out

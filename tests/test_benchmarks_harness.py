@@ -311,6 +311,27 @@ def test_summary_ratios_and_tuning_cost():
     )
 
 
+def test_summary_ratios_when_the_best_baseline_reaches_exactly_zero():
+    # l0l1 in float32: a tuned baseline can end at a gap of exactly 0.
+    def run(family, grid, evals):
+        return {"base": "sgd", "family": family, "grid": grid, "wall_s": 1,
+                "evals": {"m": evals}}  # fmt: skip
+
+    payload = {
+        **{"task": "t", "description": "d", "steps": 5, "batch_size": 1},
+        **{"seeds": [0], "metric": "m", "eval_steps": [0, 5]},
+        "methods": {
+            "tuned": run("baseline", [0.1, 1.0], [[[4, 1.0]], [[4, 0.0]]]),
+            "also_zero": run("ours", None, [[[4, 0.0]]]),
+            "above": run("ours", None, [[[4, 1e-3]]]),
+        },
+    }
+    s = report.summarise(payload)
+    assert s["tuned"]["vs_best"] == s["also_zero"]["vs_base"] == 1.0
+    assert s["above"]["vs_best"] == np.inf and s["above"]["cost"] is None
+    assert "| above (ours) | sgd | default |" in report.task_table(payload)
+
+
 def test_overhead_reports_ratios_against_the_base():
     from benchmarks import overhead
 
