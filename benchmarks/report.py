@@ -10,7 +10,8 @@ Per task and method (medians over seeds; a diverged seed counts as +inf):
   baseline is the best grid point by held-out metric), or at the defaults;
 * ``vs base``: ratio to the best tuned *baseline* (optax, with a grid) of the
   same base optimizer (sgd / momentum / adam); ``vs best``: ratio to the best
-  tuned baseline overall;
+  tuned baseline overall (``inf`` for a diverged method, or a nonzero value
+  against a reference of exactly 0; ``-`` where there is no reference);
 * tuning cost: runs x steps to come within 2% of the best tuned baseline:
   runs = grid size for a tuned method (one run per grid point, the sweep it
   takes to find that point), 1 for an untuned one; steps = the first
@@ -80,7 +81,9 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _fmt_ratio(x: float) -> str:
-    return "-" if not np.isfinite(x) else f"{x:.3g}"
+    if np.isnan(x):  # no reference (no tuned baseline of that base)
+        return "-"
+    return "inf" if np.isinf(x) else f"{x:.3g}"  # inf: diverged, or vs a 0
 
 
 def task_table(payload: dict[str, Any]) -> str:

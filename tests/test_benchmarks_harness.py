@@ -329,7 +329,9 @@ def test_summary_ratios_when_the_best_baseline_reaches_exactly_zero():
     s = report.summarise(payload)
     assert s["tuned"]["vs_best"] == s["also_zero"]["vs_base"] == 1.0
     assert s["above"]["vs_best"] == np.inf and s["above"]["cost"] is None
-    assert "| above (ours) | sgd | default |" in report.task_table(payload)
+    assert "| above (ours) | sgd | default | 0.001 | inf | inf | - |" in (
+        report.task_table(payload)
+    )
 
 
 def test_overhead_reports_ratios_against_the_base():
