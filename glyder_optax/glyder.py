@@ -273,7 +273,13 @@ def scale_by_glyder(
             if eta_max is not None:
                 cap = jnp.minimum(cap, jnp.asarray(eta_max, dtype))
             eta = jnp.minimum(ratio, cap)
-            finite_estimates = jnp.isfinite(value) & jnp.isfinite(n) & jnp.isfinite(c)
+            # c_floored also carries the secant probe's slope.
+            finite_estimates = (
+                jnp.isfinite(value)
+                & jnp.isfinite(n)
+                & jnp.isfinite(c)
+                & jnp.isfinite(c_floored)
+            )
             ok = finite_estimates & jnp.isfinite(eta) & (d_sq > 0)
             new = (refreshes, num, cur, eta, n, c)
             old = (

@@ -274,6 +274,25 @@ def test_non_finite_estimate_keeps_the_previous_state():
             np.testing.assert_allclose(updates, -before.eta * g, rtol=1e-12)
 
 
+def test_non_finite_slope_at_the_secant_probe_keeps_the_previous_state():
+    # Finite at the params; left of x[0] = -1 the slope of sqrt is NaN.
+    f = lambda p: 0.5 * p @ p + 0.0 * jnp.sqrt(p[0] + 1.0)
+    opt = go.glyder(optax.identity(), smoothing=0.9)
+    x = jnp.asarray([2.0, 1.0, 1.0, 1.0])
+    _, state = opt.update(x, opt.init(x), x, obj_fn=f)  # d = x: eta = 1
+    before = go.glyder_state(state)
+    assert float(before.eta) == 1.0
+    # Step 2 probes x - 1 * d = (-1.5, 1, 1, 1): its slope is NaN, while the
+    # value, slope and curvature at x are finite.
+    x, d = jnp.asarray([0.5, 1.0, 1.0, 1.0]), jnp.asarray([2.0, 0.0, 0.0, 0.0])
+    updates, state = opt.update(d, state, x, obj_fn=f)
+    after = go.glyder_state(state)
+    for field in ("refreshes", "numerator_ema", "curvature_ema", "eta"):
+        assert getattr(after, field) == getattr(before, field), field
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(state))
+    np.testing.assert_array_equal(updates, -d)
+
+
 def test_non_finite_direction_gives_a_zero_update_and_keeps_the_state():
     tx = go.scale_by_glyder()
     x = jnp.asarray(X0, jnp.float32)
