@@ -44,7 +44,8 @@ docs/glyder.md and ``python -m benchmarks.glyder_ablation``):
    them binds: exact line search is kept. ``eta`` may grow at most by
    ``max_growth`` per step (``max_growth ** k`` between refreshes ``k`` steps
    apart; decreases are not capped); an optional ``eta_max``; a non-finite
-   estimate keeps the previous state; dot products in float32 or wider.
+   estimate (value, slope, curvature, or the secant probe's slope) keeps the
+   previous state; dot products in float32 or wider.
 4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
    held in between.
 
