@@ -274,15 +274,14 @@ def scale_by_glyder(
             if eta_max is not None:
                 cap = jnp.minimum(cap, jnp.asarray(eta_max, dtype))
             eta = jnp.minimum(ratio, cap)
-            # c_floored also carries the secant probe's slope.
-            finite_estimates = (
-                jnp.isfinite(value)
-                & jnp.isfinite(n)
-                & jnp.isfinite(c)
-                & jnp.isfinite(c_floored)
-            )
-            ok = finite_estimates & jnp.isfinite(eta) & (d_sq > 0)
             new = (refreshes, num, cur, eta, n, c)
+            # Nothing non-finite enters the state: this covers every estimate,
+            # the secant probe's slope included (through cur).
+            ok = (
+                (d_sq > 0)
+                & jnp.isfinite(value)
+                & jnp.all(jnp.isfinite(jnp.stack(new[1:])))
+            )
             old = (
                 state.refreshes,
                 state.numerator_ema,
