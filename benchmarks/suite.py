@@ -114,8 +114,8 @@ def payload(
 
 
 def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` with the methods of ``old`` it did not run (same steps, seeds)."""
-    for key in ("steps", "seeds", "eval_steps"):
+    """``new`` with the methods of ``old`` it did not run (same task and run)."""
+    for key in ("description", "batch_size", "steps", "seeds", "eval_steps"):
         if old[key] != new[key]:
             raise ValueError(
                 f"cannot merge into {old['task']}.json: its {key} is {old[key]},"

@@ -418,7 +418,7 @@ def charlm(
     dim: int = 128,
     heads: int = 4,
     context: int = 64,
-    batch_size: int = 32,
+    batch_size: int = 16,
     steps: int = 500,
     eval_windows: int = 128,
 ) -> Task:

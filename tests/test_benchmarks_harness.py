@@ -255,7 +255,7 @@ def test_cli_quick_suite_writes_json_table_png_and_report_rebuilds(tmp_path, cap
     assert "inexact_polyak" in capsys.readouterr().out
 
 
-def test_cli_merge_keeps_the_other_methods_and_refuses_other_seeds(tmp_path):
+def test_cli_merge_keeps_the_other_methods_and_refuses_other_runs(tmp_path):
     out = str(tmp_path)
     argv = ["run", "--suite", "quick", "--steps", "3", "--seeds", "0"]
     argv += ["--tasks", "quadratic", "--out", out]
@@ -270,6 +270,10 @@ def test_cli_merge_keeps_the_other_methods_and_refuses_other_seeds(tmp_path):
     assert "| sgd-cosine |" in (tmp_path / "results.md").read_text()
     with pytest.raises(ValueError, match="seeds"):
         cli.main([*argv, "--seeds", "1", "--methods", "dog", "--merge"])
+    # A file written with another task configuration is refused as well.
+    (tmp_path / "quadratic.json").write_text(json.dumps({**merged, "batch_size": 7}))
+    with pytest.raises(ValueError, match="batch_size"):
+        cli.main([*argv, "--methods", "dog", "--merge"])
 
 
 def test_summary_ratios_and_tuning_cost():
