@@ -44,7 +44,7 @@ class Task:
     steps: int  # the full-suite step budget.
     metric: str  # key of evaluate() that tuning and ratios use (lower = better).
     secondary: str | None = None  # a second metric for the tables.
-    logits: Callable[[Params, Batch], jax.Array] | None = None  # classifiers.
+    logits: Callable[[Params, Batch], jax.Array] | None = None  # classifiers, charlm.
     sampling: str = "epochs"  # 'epochs' (reshuffle each epoch) or 'replacement'.
     f_star: float | None = None  # optimal training objective, where known.
     description: str = ""
@@ -469,8 +469,11 @@ def charlm(
         idx = starts[:, None] + jnp.arange(context + 1)
         return source[idx]
 
+    def logits(params, batch):  # (windows, context, symbols): one example a token
+        return apply(params, batch["win"][:, :-1])
+
     def loss_on(params, win):
-        return _xent(apply(params, win[:, :-1]), win[:, 1:])
+        return _xent(logits(params, {"win": win}), win[:, 1:])
 
     def evaluate(params):
         return {"test_loss": loss_on(params, windows(test_tok, eval_starts))}
@@ -486,6 +489,7 @@ def charlm(
         steps=steps,
         metric="test_loss",
         sampling="replacement",
+        logits=logits,
         description=(
             f"causal transformer, {layers} layers, d={dim}, {heads} heads, "
             f"context {context}, pydoc_data.topics ({len(text)} chars, "

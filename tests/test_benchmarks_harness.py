@@ -228,8 +228,16 @@ def test_charlm_uses_the_bundled_text_with_a_fixed_split():
     assert len(text) > 400_000 and len(set(text)) > 90
     task = SMALL["charlm"]()
     assert task.n_train == int(0.9 * len(text)) - 16 - 1
-    win = task.batch(jnp.asarray([0, 5]))["win"]
-    assert win.shape == (2, 17)
+    batch = task.batch(jnp.asarray([0, 5]))
+    assert batch["win"].shape == (2, 17)
+    # Per-token logits (for the Gauss-Newton entries) give the training loss.
+    params = task.init(jax.random.key(0))
+    logits = task.logits(params, batch)
+    assert logits.shape == (2, 16, len(set(text)))
+    xent = optax.losses.softmax_cross_entropy_with_integer_labels(
+        logits, batch["win"][:, 1:]
+    )
+    np.testing.assert_allclose(task.loss(params, batch), xent.mean(), rtol=1e-6)
 
 
 def test_cli_quick_suite_writes_json_table_png_and_report_rebuilds(tmp_path, capsys):
