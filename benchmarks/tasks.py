@@ -472,16 +472,16 @@ def charlm(
     def logits(params, batch):  # (windows, context, symbols): one example a token
         return apply(params, batch["win"][:, :-1])
 
-    def loss_on(params, win):
-        return _xent(logits(params, {"win": win}), win[:, 1:])
+    def loss(params, batch):
+        return _xent(logits(params, batch), batch["win"][:, 1:])
 
     def evaluate(params):
-        return {"test_loss": loss_on(params, windows(test_tok, eval_starts))}
+        return {"test_loss": loss(params, {"win": windows(test_tok, eval_starts)})}
 
     return Task(
         name="charlm",
         init=init,
-        loss=lambda params, batch: loss_on(params, batch["win"]),
+        loss=loss,
         batch=lambda idx: {"win": windows(train_tok, idx)},
         evaluate=evaluate,
         n_train=n_windows,
