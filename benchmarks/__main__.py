@@ -1,11 +1,17 @@
 """Command line of the benchmark harness: ``python -m benchmarks --help``.
 
-list      tasks, methods (grid, extra args) and suites
-run       train methods x tasks (grid x seeds as one program each); writes
-          <task>.json, <task>.png and results.md under --out
-overhead  per-step time of each transform / its base (ratios only)
-report    rebuild results.md and the PNGs from JSON files
-l0l1      the Inexact Polyak paper's Figure 1 (float64)
+list        tasks (the zoo's included), methods (grid, extra args) and suites
+run         train methods x tasks (grid x seeds as one program each); writes
+            <task>.json, <task>.png, results.md (legend, leaderboard, tables)
+            and profiles.png under --out
+calibrate   choose the calibrated baseline's one learning rate on the zoo's
+            calibration workloads
+overhead    per-step time of each transform / its base (ratios only)
+report      rebuild results.md and the PNGs from JSON files
+l0l1        the Inexact Polyak paper's Figure 1 (float64)
+robustness  tuning robustness of annealed schedules
+
+Each command's options: python -m benchmarks COMMAND --help.
 """
 
 from __future__ import annotations
@@ -18,49 +24,125 @@ import time
 from tqdm.auto import tqdm
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Help(
+    argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter
+):
+    """Keeps the description's layout and shows every option's default (an
+    option whose default is None says in its help what None means)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _csv(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+    out = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not out:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return out
 
 
 def _seeds(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in _csv(text))
+    try:
+        return tuple(int(x) for x in _csv(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"seeds must be integers: {text!r}") from e
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from e
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _known(parser, kind: str, names, known) -> None:
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        parser.error(
+            f"unknown {kind} {', '.join(map(repr, unknown))}"
+            " (python -m benchmarks list shows them)"
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    from benchmarks import suite
+
+    parser = _Parser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=_Help
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("l0l1", help="the Inexact Polyak paper's Figure 1 (float64)")
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results/l0l1"))
+    def command(name, text):
+        return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+
+    p = command("l0l1", "the Inexact Polyak paper's Figure 1 (float64)")
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("results/l0l1"),
+        help="output folder",
+    )
     p.add_argument(
         "--steps",
-        type=int,
+        type=_positive,
         default=None,
-        help="steps of DecSPS, AdaSPS and IPS (default 10000)",
+        help="steps of DecSPS, AdaSPS and IPS (default: the paper's 10000)",
     )
 
-    p = sub.add_parser("robustness", help="tuning robustness of annealed schedules")
+    p = command("robustness", "tuning robustness of annealed schedules")
     p.add_argument(
-        "--out", type=pathlib.Path, default=pathlib.Path("results/robustness")
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("results/robustness"),
+        help="output folder",
     )
-    p.add_argument("--seeds", type=int, default=None, help="seeds (default 8)")
-    p.add_argument("--steps", type=int, default=None, help="T (default 3000)")
-    p.add_argument("--problems", type=_csv, default=None, help="lad,logistic,mlp")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds (default: 8)")
+    p.add_argument("--steps", type=_positive, default=None, help="T (default: 3000)")
+    p.add_argument(
+        "--problems", type=_csv, default=None, help="of lad,logistic,mlp (default: all)"
+    )
 
-    sub.add_parser("list", help="tasks, methods and suites")
+    command("list", "tasks, methods and suites")
 
-    p = sub.add_parser("run", help="train methods x tasks; JSON, PNG, Markdown")
-    p.add_argument("--suite", choices=("quick", "full"), default="quick")
-    p.add_argument("--tasks", type=_csv, help="comma-separated (default: suite's)")
-    p.add_argument("--methods", type=_csv, help="comma-separated (default: suite's)")
-    p.add_argument("--seeds", type=_seeds, help="comma-separated ints")
-    p.add_argument("--steps", type=int, help="steps per run (default: suite's)")
-    p.add_argument("--eval-points", type=int, help="evaluations per run")
-    p.add_argument("--out", type=pathlib.Path, default=None)
+    p = command("run", "train methods x tasks; JSON, PNG, Markdown")
+    p.add_argument(
+        "--suite", choices=tuple(suite.SUITES), default="quick", help="what to run"
+    )
+    p.add_argument("--tasks", type=_csv, help="comma-separated (default: the suite's)")
+    p.add_argument(
+        "--methods", type=_csv, help="comma-separated (default: the suite's)"
+    )
+    p.add_argument(
+        "--seeds", type=_seeds, help="comma-separated ints (default: the suite's)"
+    )
+    p.add_argument(
+        "--steps",
+        type=_positive,
+        help="steps per run (default: the suite's, or each task's own budget)",
+    )
+    p.add_argument(
+        "--eval-points",
+        type=_positive,
+        help="held-out evaluations per run (default: the suite's)",
+    )
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="output folder (default: results/<suite>)",
+    )
     p.add_argument(
         "--merge",
         action="store_true",
@@ -68,31 +150,79 @@ def main(argv: list[str] | None = None) -> int:
         " (same steps and seeds): re-run or add methods without the rest",
     )
 
-    p = sub.add_parser("overhead", help="per-step time ratio of each transform")
+    p = command("calibrate", "choose the calibrated baseline's learning rate")
+    p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="comma-separated")
+    p.add_argument(
+        "--targets",
+        type=pathlib.Path,
+        default=None,
+        help="a zoo run's folder to take the targets from (default: run the"
+        " tuned cosine grids here)",
+    )
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("results/calibration"),
+        help="output folder",
+    )
+
+    p = command("overhead", "per-step time ratio of each transform to its base")
     p.add_argument("--tasks", type=_csv, default=("mlp-digits",), help="one task")
     p.add_argument("--methods", type=_csv, help="comma-separated (default: all)")
-    p.add_argument("--steps", type=int, default=200, help="steps per timed scan")
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results/overhead"))
+    p.add_argument("--steps", type=_positive, default=200, help="steps per timed scan")
+    p.add_argument("--repeats", type=_positive, default=7, help="interleaved rounds")
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("results/overhead"),
+        help="output folder",
+    )
 
-    p = sub.add_parser("report", help="rebuild tables and plots from JSON files")
+    p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
-    p.add_argument("--out", type=pathlib.Path, default=None)
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="output folder (default: the first path's folder)",
+    )
+    return parser
 
+
+def _check(parser, args) -> None:
+    """Unknown task or method names: a one-line error, exit status 2."""
+    from benchmarks import methods, tasks
+
+    if args.command in ("run", "overhead"):
+        _known(parser, "task", args.tasks, tasks.registry())
+        _known(parser, "method", args.methods, methods.METHODS)
+
+
+def _progress():
+    """Bars on a terminal; one line per finished run in a log."""
+    if sys.stdout.isatty():
+        return {"progress": tqdm, "log": tqdm.write}
+    return {"progress": None, "log": print, "log_runs": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    _check(parser, args)
     start = time.perf_counter()
+    bar = tqdm if sys.stdout.isatty() else None
     if args.command == "l0l1":
         from benchmarks import l0l1
 
         steps = args.steps or l0l1.LONG_STEPS
-        print(l0l1.run(args.out, long_steps=steps, progress=tqdm))
+        print(l0l1.run(args.out, long_steps=steps, progress=bar))
         print(f"\nwrote {args.out}/l0l1.{{json,md,png}}")
     elif args.command == "robustness":
         from benchmarks import robustness
 
         options = {"seeds": args.seeds, "steps": args.steps, "problems": args.problems}
         options = {k: v for k, v in options.items() if v is not None}
-        print(robustness.run(args.out, progress=tqdm, **options))
+        print(robustness.run(args.out, progress=bar, **options))
         print(f"wrote {args.out}/robustness.{{json,md,png}}")
     elif args.command == "list":
         _list()
@@ -113,15 +243,18 @@ def main(argv: list[str] | None = None) -> int:
             chosen, **{k: v for k, v in overrides.items() if v is not None}
         )
         out = args.out or pathlib.Path("results") / args.suite
-        print(suite.run(chosen, out, progress=tqdm, log=tqdm.write, merge=args.merge))
-        print(f"wrote {out}/results.md, {out}/<task>.json and {out}/<task>.png")
+        print(suite.run(chosen, out, merge=args.merge, **_progress()))
+        print(f"wrote {out}/results.md, profiles.png, <task>.json and <task>.png")
+    elif args.command == "calibrate":
+        from benchmarks import suite
+
+        print(suite.calibrate(args.out, args.seeds, args.targets, **_progress()))
+        print(f"wrote {args.out}/calibration.md")
     elif args.command == "overhead":
         from benchmarks import overhead
 
         task = args.tasks[0]
-        print(
-            overhead.run(args.out, task, args.methods, args.steps, args.repeats, tqdm)
-        )
+        print(overhead.run(args.out, task, args.methods, args.steps, args.repeats, bar))
         print(f"wrote {args.out}/overhead.{{json,md}}")
     elif args.command == "report":
         from benchmarks import report
@@ -141,7 +274,7 @@ def _list() -> None:
     from benchmarks import methods, suite, tasks
 
     print("tasks:")
-    for name in tasks.TASKS:
+    for name in tasks.registry():
         print(f"  {name}")
     print("\nmethods (name, base, family, grid, extra args):")
     for m in methods.METHODS.values():

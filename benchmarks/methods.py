@@ -11,11 +11,15 @@ An entry (:class:`Method`) knows
   :data:`EXTRA_ARGS`; the runner passes exactly these, nothing else.
 * ``base``: the base optimizer it is compared with (``sgd``, ``momentum``,
   ``adam``); ``family``: ``baseline`` (from optax) or ``ours``.
-* optional ``eval_params(opt_state, params)``: the point to evaluate
-  (schedule-free's averaged iterate); ``prepare(task, info)``: a pre-run whose
-  result reaches ``build`` as ``info.prepared`` (e.g. a recording run for a
-  refined schedule; it may call :func:`benchmarks.runner.train`);
-  ``needs_logits``: skip tasks without logits.
+* optional ``eval_params(opt_state, params)``: the point to evaluate (the
+  iterate the method returns: schedule-free's average, Inexact Polyak's best);
+  ``prepare(task, info, train)``: a pre-run whose result reaches ``build`` as
+  ``info.prepared`` (e.g. a recording run for a refined schedule; ``train`` is
+  :func:`benchmarks.runner.train`); ``log(opt_state)``: a scalar to record at
+  every step (GLyDER's ``eta``), named ``log_label``; ``obj_batch``: where the
+  batch of ``obj_fn``/``logits_fn`` comes from (:data:`OBJ_BATCHES`);
+  ``needs_logits``: skip tasks without logits; ``calibrated``: the one frozen
+  configuration used on every workload (the calibrated baseline).
 
 Adding a method is one line (see docs/benchmarks.md)::
 
@@ -33,6 +37,7 @@ import optax
 import optax.contrib
 
 import glyder_optax as go
+from benchmarks.tasks import TaskInfo
 
 # What the runner can pass to update(), each computed only for entries that ask:
 EXTRA_ARGS = {
@@ -41,19 +46,14 @@ EXTRA_ARGS = {
     "logits_fn": "params -> logits on that same next minibatch (classifiers only)",
     "indices": "int32 sample indices of the current minibatch, shape (batch,)",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskInfo:
-    """What a method's builder may know about the task it runs on."""
-
-    task: str
-    total_steps: int
-    n_train: int
-    batch_size: int  # n_train for full-batch tasks.
-    has_logits: bool
-    f_star: float | None
-    prepared: Any = None  # the result of the entry's prepare hook, if any.
+# Where the batch of obj_fn / logits_fn comes from:
+OBJ_BATCHES = {
+    "next": "the next minibatch of the run (independent of the current one)",
+    "same": "the current minibatch (the one the gradient is computed on)",
+    "split": "the current minibatch's second half (the gradient uses the first)",
+    "holdout": "a minibatch of a held-out split of the training set, never"
+    " trained on (the run trains on the rest)",
+}
 
 
 Builder = Callable[[Any, TaskInfo], optax.GradientTransformation]
@@ -68,8 +68,12 @@ class Method:
     base: str = "sgd"
     family: str = "baseline"
     eval_params: Callable[[Any, Any], Any] | None = None
-    prepare: Callable[[Any, TaskInfo], Any] | None = None
+    prepare: Callable[[Any, TaskInfo, Callable], Any] | None = None
+    log: Callable[[Any], Any] | None = None
+    log_label: str = ""
+    obj_batch: str = "next"
     needs_logits: bool = False
+    calibrated: bool = False
     description: str = ""
 
     def __post_init__(self):
@@ -78,10 +82,19 @@ class Method:
             raise ValueError(f"{self.name}: unknown extra args {sorted(unknown)}")
         if self.base not in BASES:
             raise ValueError(f"{self.name}: base must be one of {BASES}")
+        if self.obj_batch not in OBJ_BATCHES:
+            raise ValueError(f"{self.name}: obj_batch must be one of {OBJ_BATCHES}")
 
     @property
     def tuned(self) -> bool:
         return self.grid is not None
+
+    @property
+    def category(self) -> str:
+        """``tuned`` (a grid per workload), ``calibrated`` or ``self-tuning``."""
+        if self.calibrated:
+            return "calibrated"
+        return "tuned" if self.tuned else "self-tuning"
 
     def runs_on(self, task) -> bool:
         return not (self.needs_logits or "logits_fn" in self.extra_args) or (
@@ -185,6 +198,47 @@ register(
     )
 )
 
+register(
+    Method(
+        "schedule_free_adamw-default",
+        lambda lr, info: optax.contrib.schedule_free_adamw(),
+        base="adam",
+        eval_params=optax.contrib.schedule_free_eval_params,
+        description="optax.contrib.schedule_free_adamw at its defaults (lr 0.0025)",
+    )
+)
+
+# The calibrated baseline (Kasimbeg et al. 2025): one NAdamW + warm-up-cosine
+# configuration for every workload. ``nadamw-warmup_cosine`` is its grid;
+# ``python -m benchmarks calibrate`` picks the learning rate with the lowest
+# worst-case held-out ratio over zoo.CALIBRATION; it is frozen here.
+CALIBRATED_LR = 10**-2.5
+
+
+def _nadamw(lr, info):
+    return optax.nadamw(schedule("warmup_cosine", lr, info.total_steps))
+
+
+register(
+    Method(
+        "nadamw-warmup_cosine",
+        _nadamw,
+        grid=GRIDS["adam"],
+        base="adam",
+        family="calibration",  # not a reference for the ratios
+        description="optax.nadamw (weight decay 1e-4), 5% warm-up then cosine",
+    )
+)
+register(
+    Method(
+        "calibrated_nadamw",
+        lambda lr, info: _nadamw(CALIBRATED_LR, info),
+        base="adam",
+        calibrated=True,
+        description=f"nadamw-warmup_cosine at lr {CALIBRATED_LR:.3g} everywhere",
+    )
+)
+
 # Untuned baselines from optax, at their defaults.
 register(Method("prodigy", lambda lr, info: optax.contrib.prodigy(), base="adam"))
 register(
@@ -229,15 +283,30 @@ register(
 # ----------------------------------------------------------------------------
 # Ours (glyder_optax), at their defaults.
 
-register(
-    Method(
-        "inexact_polyak",
-        lambda lr, info: go.inexact_polyak_sgd(total_steps=info.total_steps),
-        extra_args=("value",),
-        base="sgd",
-        family="ours",
+
+def _best_params(opt_state, params):
+    del params  # Inexact Polyak returns its best iterate, not the last one.
+    return go.inexact_polyak_best_params(opt_state)[1]
+
+
+for _name, _best in (("inexact_polyak", True), ("inexact_polyak-last", False)):
+    register(
+        Method(
+            _name,
+            lambda lr, info, best=_best: go.inexact_polyak_sgd(
+                total_steps=info.total_steps, track_best=best
+            ),
+            extra_args=("value",),
+            base="sgd",
+            family="ours",
+            eval_params=_best_params if _best else None,
+            description=(
+                "scored on the iterate it returns (inexact_polyak_best_params)"
+                if _best
+                else "scored on the last iterate"
+            ),
+        )
     )
-)
 register(
     Method(
         "decsps",
@@ -258,55 +327,70 @@ register(
 )
 
 
-# GLyDER over each base direction (unit scale, descent sign), untuned; the
-# alpha-grid entries are the sensitivity study (alpha = glyder's learning_rate).
+# GLyDER over each base direction (unit scale, descent sign), untuned. Each
+# variant is one entry per base, ``glyder-{base}{suffix}``: the defaults (no
+# suffix), the design ablation (``python -m benchmarks run --suite
+# glyder-ablation``) and the alpha grid (alpha = glyder's learning_rate), the
+# sensitivity study. A variant is (glyder kwargs, obj_batch, description).
 GLYDER_BASES = {
     "sgd": optax.identity,
     "momentum": lambda: optax.trace(0.9),
     "adam": optax.scale_by_adam,
 }
+GLYDER_VARIANTS = {
+    "": ({}, "next", "GLyDER at its defaults (hvp, b=0.9, cap 1.05, k=1)"),
+    "-gn": ({"estimator": "gauss_newton"}, "next", "exact Gauss-Newton curvature"),
+    "-gnb": ({"estimator": "gnb"}, "next", "Gauss-Newton-Bartlett (sampled)"),
+    "-k10": ({"refresh_every": 10}, "next", "estimates every 10 steps"),
+    "-b0": ({"smoothing": 0.0}, "next", "no smoothing (b=0)"),
+    "-nocap": ({"max_growth": float("inf")}, "next", "no growth cap"),
+    "-same": ({}, "same", "estimates on the gradient's own batch"),
+    "-split": ({}, "split", "gradient and estimate on the two batch halves"),
+    "-nosecant": ({"secant": False}, "next", "no secant curvature"),
+    "-nofmin": ({"f_min": None}, "next", "no f_min model floor"),
+    "-neither": ({"secant": False, "f_min": None}, "next", "neither safeguard"),
+}
 ALPHA_GRID = geometric(-1.0, 2.0)  # 0.1 ... 100, 7 points
 
+
+def _glyder_eta(opt_state):
+    return go.glyder_state(opt_state).eta
+
+
+def _glyder_entry(name, base, direction, kwargs, obj_batch, description, **more):
+    needs_logits = kwargs.get("estimator", "hvp") != "hvp"
+    return Method(
+        name,
+        lambda lr, info: go.glyder(
+            direction(), **({"learning_rate": lr} if lr is not None else {}), **kwargs
+        ),
+        extra_args=("obj_fn", "logits_fn") if needs_logits else ("obj_fn",),
+        base=base,
+        family="ours",
+        log=_glyder_eta,
+        log_label="GLyDER eta",
+        obj_batch=obj_batch,
+        description=description,
+        **more,
+    )
+
+
 for _base, _direction in GLYDER_BASES.items():
-    register(
-        Method(
-            f"glyder-{_base}",
-            lambda lr, info, d=_direction: go.glyder(d()),
-            extra_args=("obj_fn",),
-            base=_base,
-            family="ours",
-            description="GLyDER (hvp) over the base direction, alpha = 1",
+    for _suffix, (_kwargs, _batch, _text) in GLYDER_VARIANTS.items():
+        register(
+            _glyder_entry(
+                f"glyder-{_base}{_suffix}", _base, _direction, _kwargs, _batch, _text
+            )
         )
-    )
     register(
-        Method(
-            f"glyder-{_base}-gn",
-            lambda lr, info, d=_direction: go.glyder(d(), estimator="gauss_newton"),
-            extra_args=("obj_fn", "logits_fn"),
-            base=_base,
-            family="ours",
-            description="GLyDER (exact Gauss-Newton curvature), alpha = 1",
-        )
-    )
-    register(
-        Method(
-            f"glyder-{_base}-k10",
-            lambda lr, info, d=_direction: go.glyder(d(), refresh_every=10),
-            extra_args=("obj_fn",),
-            base=_base,
-            family="ours",
-            description="GLyDER (hvp), estimates every 10 steps, alpha = 1",
-        )
-    )
-    register(
-        Method(
+        _glyder_entry(
             f"glyder-{_base}-alpha",
-            lambda lr, info, d=_direction: go.glyder(d(), learning_rate=lr),
+            _base,
+            _direction,
+            {},
+            "next",
+            "GLyDER (hvp) with alpha on a grid: sensitivity",
             grid=ALPHA_GRID,
-            extra_args=("obj_fn",),
-            base=_base,
-            family="ours",
-            description="GLyDER (hvp) with alpha on a grid: sensitivity",
         )
     )
 
@@ -331,9 +415,7 @@ for _base, _factory in BASE_FACTORIES.items():
         )
     )
 
-    def _prepare(task, info, base=_base, factory=_factory):
-        from benchmarks import runner
-
+    def _prepare(task, info, train, base=_base, factory=_factory):
         _, ord_ = REFINE_KIND[base]
         recording = Method(
             f"{base}-linear_decay-recorded",
@@ -344,9 +426,9 @@ for _base, _factory in BASE_FACTORIES.items():
             grid=GRIDS[base],
             base=base,
         )
-        res = runner.train(task, recording, seeds=(0,), steps=info.total_steps)
-        final = runner.seed_median(res.evals[task.metric][..., -1:], axis=1)[:, 0]
-        best = int(np.argmin(final))
+        res = train(task, recording, seeds=(0,), steps=info.total_steps)
+        final = res.evals[task.metric][:, 0, -1]  # one seed
+        best = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
         norms = optax.tree.get(res.opt_state, "GradNormRecorderState").norms
         return np.asarray(norms[best, 0])
 

@@ -14,30 +14,12 @@ the loss and gradient (and any extra args the method asks for), as in use.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 
-import jax
 import numpy as np
 
 from benchmarks import common, methods, runner, tasks
-
-
-def _program(task, method, steps):
-    lr = None
-    if method.tuned:
-        lr = np.float32(method.grid[len(method.grid) // 2])
-    # The same entry with a one-point grid.
-    one = dataclasses.replace(method, grid=None if lr is None else (float(lr),))
-    info = runner.task_info(task, steps)
-    if method.prepare is not None:  # e.g. the refined schedule's recording run
-        info = runner.task_info(task, steps, method.prepare(task, info))
-    init, chunk, _ = runner._programs(task, one, info, batched=False)
-    lr_ = jax.numpy.asarray(1.0 if lr is None else lr, jax.numpy.float32)
-    carry = init(lr_, jax.numpy.asarray(0, jax.numpy.int32))
-    t0 = jax.numpy.asarray(0, jax.numpy.int32)
-    return lambda: jax.block_until_ready(chunk(lr_, carry, t0, steps))
 
 
 def measure(
@@ -55,7 +37,7 @@ def measure(
     todo = [m for m in todo if m.runs_on(task)]
     programs = {}
     for m in progress(todo, desc="compile") if progress else todo:
-        programs[m.name] = _program(task, m, steps)
+        programs[m.name] = runner.single_run(task, m, steps)
         programs[m.name]()  # warm-up: compile and first run, not timed
     times: dict[str, list[float]] = {n: [] for n in programs}
     rounds = range(repeats)

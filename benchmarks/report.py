@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import common
+from benchmarks import common, scoring
 
 WITHIN = 1.02
 
@@ -68,6 +68,7 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "curve": curves[best],
             "best_index": best,
             "wall_s": run["wall_s"],
+            "category": run.get("category", "tuned" if grid else "self-tuning"),
         }
     refs = {n: s for n, s in out.items() if s["tuned"] and s["family"] == "baseline"}
     overall = min((s["value"] for s in refs.values()), default=np.nan)
@@ -77,6 +78,15 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
         s["vs_best"] = _ratio(s["value"], overall)
         hit = np.nonzero(s["curve"] <= WITHIN * overall)[0]
         s["cost"] = s["runs"] * payload["eval_steps"][hit[0]] if len(hit) else None
+    goal = scoring.target(out)
+    for s in out.values():
+        s["target"] = goal
+        s["vs_target"] = np.nan if goal is None else _ratio(s["value"], goal)
+        s["time"] = (
+            np.nan
+            if goal is None
+            else scoring.time_to_target(s["curve"], payload["eval_steps"], goal)
+        )
     return out
 
 
@@ -91,7 +101,7 @@ def task_table(payload: dict[str, Any]) -> str:
     metric, secondary = payload["metric"], payload.get("secondary")
     header = ["method", "base", "lr", metric]
     header += [secondary] if secondary else []
-    header += ["vs base", "vs best", "tuning cost", "wall s"]
+    header += ["vs base", "vs best", "time to target", "tuning cost", "wall s"]
     rows = []
     order = sorted(summary, key=lambda n: (summary[n]["family"] != "baseline", n))
     for name in order:
@@ -104,6 +114,7 @@ def task_table(payload: dict[str, Any]) -> str:
         row = [name + (" (ours)" if s["family"] == "ours" else ""), s["base"], lr]
         row += [s["value"]] + ([s["secondary"]] if secondary else [])
         row += [_fmt_ratio(s["vs_base"]), _fmt_ratio(s["vs_best"])]
+        row += [_fmt_ratio(s["time"])]
         row += ["-" if s["cost"] is None else f"{s['cost']:,}", f"{s['wall_s']:.1f}"]
         rows.append(row)
     head = (
@@ -114,9 +125,89 @@ def task_table(payload: dict[str, Any]) -> str:
     return head + common.markdown_table(header, rows)
 
 
+LEGEND = """\
+**How to read these tables.** Every figure is a median over seeds of the
+configuration shown (a diverged seed counts as +inf).
+
+- `lr`: the chosen point of a tuned method's grid (the best final median of
+  the task's metric); `default` for a method without a grid; `edge`: the chosen
+  point is an end of the grid (the grid may be too narrow).
+- the metric column: the task's metric at the end of the budget (lower is
+  better); the next column, where there is one, its secondary metric there.
+- `vs base`: the metric / the best tuned optax baseline of the same base
+  optimizer (sgd, momentum or adam), any schedule; `vs best`: / the best tuned
+  optax baseline overall. `inf`: diverged, or nonzero against a reference of
+  exactly 0; `-`: no reference (no tuned baseline of that base ran).
+- `time to target`: the fraction of the budget at which the method's median
+  curve first reaches the target, the best final metric of the tuned cosine
+  grids (sgd-, momentum-, adam-cosine, any base); `inf`: never; `-`: no
+  target (no tuned cosine ran on the task).
+- `tuning cost`: runs x steps to come within 2% of the best tuned baseline:
+  runs = the grid size for a tuned method, 1 otherwise; steps = the first
+  evaluated step within 2%; `-`: never.
+- Leaderboard: `category` is `self-tuning` (one configuration, the method's
+  defaults, everywhere), `calibrated` (one configuration chosen once on a
+  calibration subset, then frozen) or `tuned` (a grid searched per workload:
+  its cost is not in its score); `profile score` the normalised area under
+  its performance profile (1 = fastest to target on every workload; see
+  `profiles.png`); `reached` the workloads on which it reaches the target;
+  `vs target` the final metric / the target (worst and geometric mean over
+  workloads); `vs base (worst)` the worst `vs base`.
+- `<task>.png`: left, the minibatch training loss (window means); middle,
+  the task's metric at each evaluation; right (when a method logs a value per
+  step, e.g. GLyDER's eta), that value on a log axis: gaps are steps where it
+  is 0 (GLyDER before its first estimate, or while the estimated slope along
+  the direction is not positive), which a log axis cannot show.
+"""
+
+
+def leaderboard(payloads: list[dict[str, Any]]) -> tuple[str, dict, dict]:
+    """The leaderboard over the tasks with a target, and the profile inputs
+    (``{method: ratios}``, ``{method: category}``)."""
+    sums = {p["task"]: summarise(p) for p in payloads}
+    sums = {t: s for t, s in sums.items() if scoring.target(s) is not None}
+    if not sums:
+        return "", {}, {}
+    ratios = scoring.profile_ratios(
+        {t: {m: v["time"] for m, v in s.items()} for t, s in sums.items()}
+    )
+    categories = {m: v["category"] for s in sums.values() for m, v in s.items()}
+    rows = []
+    for m, r in ratios.items():
+        runs = [s[m] for s in sums.values() if m in s]
+        vs = np.asarray([x["vs_target"] for x in runs])
+        base = np.asarray([x["vs_base"] for x in runs])
+        base = base[~np.isnan(base)]
+        times = np.asarray([x["time"] for x in runs])
+        rows.append(
+            [
+                m,
+                categories[m],
+                round(scoring.profile_score(r), 3),
+                f"{int(np.sum(np.isfinite(times)))}/{len(sums)}",
+                _fmt_ratio(float(np.median(times))),
+                _fmt_ratio(float(np.max(vs))),
+                _fmt_ratio(float(np.exp(np.mean(np.log(vs))))),
+                _fmt_ratio(float(np.max(base))) if len(base) else "-",
+            ]
+        )
+    order = {"self-tuning": 0, "calibrated": 1, "tuned": 2}
+    rows.sort(key=lambda row: (order.get(row[1], 3), -row[2]))
+    header = ["method", "category", "profile score", "reached", "median time"]
+    header += ["vs target (worst)", "vs target (geo mean)", "vs base (worst)"]
+    text = (
+        f"### Leaderboard over {len(sums)} workloads (time to target, "
+        f"performance profile tau 1..{scoring.TAU_MAX:g})\n\n"
+        + common.markdown_table(header, rows)
+    )
+    return text, ratios, categories
+
+
 def suite_table(payloads: list[dict[str, Any]]) -> str:
-    """One table per task, then a compact summary of ratios to the best."""
-    parts = [task_table(p) for p in payloads]
+    """The legend, the leaderboard, one table per task, then the ratios."""
+    board, _, _ = leaderboard(payloads)
+    parts = [LEGEND] + ([board] if board else [])
+    parts += [task_table(p) for p in payloads]
     names = sorted({n for p in payloads for n in p["methods"]})
     sums = {p["task"]: summarise(p) for p in payloads}
     rows = [
@@ -139,7 +230,8 @@ def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     summary = summarise(payload)
-    has_eta = any("eta" in run for run in payload["methods"].values())
+    labels = {r["log_label"] for r in payload["methods"].values() if "logged" in r}
+    has_eta = bool(labels)
     fig, axes = plt.subplots(
         1, 3 if has_eta else 2, figsize=(16 if has_eta else 11, 4.2)
     )
@@ -157,8 +249,8 @@ def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
         ax1.plot(run["curve_steps"], np.where(np.isfinite(loss), loss, np.nan), **style)
         curve = np.where(np.isfinite(s["curve"]), s["curve"], np.nan)
         ax2.plot(payload["eval_steps"], curve, **style)
-        if "eta" in run:
-            eta = np.asarray(run["eta"], np.float64)[s["best_index"]]
+        if "logged" in run:
+            eta = np.asarray(run["logged"], np.float64)[s["best_index"]]
             axes[2].plot(run["curve_steps"], np.where(eta > 0, eta, np.nan), **style)
     floor = payload.get("f_star")
     ax1.set_title(
@@ -168,7 +260,10 @@ def plot_task(payload: dict[str, Any], path: pathlib.Path) -> None:
     )
     ax2.set_title(f"{payload['metric']} (median over seeds)", fontsize=9)
     if has_eta:
-        axes[2].set_title("GLyDER eta (window means, median over seeds)", fontsize=9)
+        axes[2].set_title(
+            f"{', '.join(sorted(labels))} (window means, median over seeds; gaps: 0)",
+            fontsize=9,
+        )
         axes[2].legend(fontsize=6)
     for ax in axes:
         ax.set_xlabel("step")
@@ -196,4 +291,12 @@ def write(payloads: list[dict[str, Any]], out: pathlib.Path) -> str:
     (out / "results.md").write_text(table)
     for p in payloads:
         plot_task(p, out / f"{p['task']}.png")
+    write_profiles(payloads, out)
     return table
+
+
+def write_profiles(payloads: list[dict[str, Any]], out: pathlib.Path) -> None:
+    """``out``/profiles.png, where some task has a target."""
+    _, ratios, categories = leaderboard(payloads)
+    if ratios:
+        scoring.plot_profiles(ratios, categories, out / "profiles.png")

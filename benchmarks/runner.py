@@ -27,8 +27,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -37,8 +37,14 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from benchmarks.methods import Method, TaskInfo
-from benchmarks.tasks import Task
+from benchmarks.tasks import Task, TaskInfo, task_info
+
+if TYPE_CHECKING:  # the registry imports nothing from here, nor this from it
+    from benchmarks.methods import Method
+
+# The share of the training set that an ``obj_batch="holdout"`` entry keeps
+# out of training and draws its estimate batches from.
+HOLDOUT_FRACTION = 0.2
 
 
 @dataclasses.dataclass
@@ -50,57 +56,73 @@ class RunResult:
     eval_steps: list[int]  # steps at which metrics were evaluated (0 first).
     evals: dict[str, np.ndarray]  # metric -> (G, S, len(eval_steps)).
     train_loss: np.ndarray  # (G, S, steps): minibatch loss before each update.
-    eta: np.ndarray | None  # (G, S, steps): GLyDER's eta after each update.
+    logged: np.ndarray | None  # (G, S, steps): method.log(state) after each update.
     params: Any  # final params, leaves (G, S, ...).
     opt_state: Any  # final optimizer states, leaves (G, S, ...).
     wall_s: float  # wall time of the run, compilation included.
 
 
-def task_info(task: Task, steps: int, prepared: Any = None) -> TaskInfo:
-    return TaskInfo(
-        task=task.name,
-        total_steps=steps,
-        n_train=task.n_train,
-        batch_size=task.batch_size or task.n_train,
-        has_logits=task.logits is not None,
-        f_star=task.f_star,
-        prepared=prepared,
-    )
+def batch_indices(
+    task: Task, key: jax.Array, t: jax.Array, n: int | None = None
+) -> jax.Array:
+    """Sample indices of step ``t``'s minibatch for the seed with ``key``.
 
-
-def batch_indices(task: Task, key: jax.Array, t: jax.Array) -> jax.Array:
-    """Sample indices of step ``t``'s minibatch for the seed with ``key``."""
-    n, size = task.n_train, task.batch_size
+    ``n`` (default: all of the task's ``n_train``) restricts the draw to the
+    first ``n`` training examples.
+    """
+    n, size = n or task.n_train, task.batch_size
     if size is None:
         return jnp.arange(n, dtype=jnp.int32)
+    size = min(size, n)
     if task.sampling == "replacement":
         return jax.random.randint(jax.random.fold_in(key, t), (size,), 0, n)
+    if task.sampling == "stream":  # consecutive examples from a per-seed start
+        start = jax.random.randint(key, (), 0, n) + t * size
+        return (start + jnp.arange(size, dtype=jnp.int32)) % n
     per_epoch = n // size
     perm = jax.random.permutation(jax.random.fold_in(key, t // per_epoch), n)
     return jax.lax.dynamic_slice(perm, ((t % per_epoch) * size,), (size,))
 
 
-def _extra_args(method: Method, task: Task, key, t, params, idx, value):
+def holdout_split(task: Task) -> tuple[int, int]:
+    """(examples trained on, examples held out) of an ``obj_batch="holdout"`` run."""
+    held = max(1, round(HOLDOUT_FRACTION * task.n_train))
+    return task.n_train - held, held
+
+
+def _batches(method: Method, task: Task, key, t):
+    """(gradient batch indices, a closure gathering the obj_fn batch)."""
+    if method.obj_batch == "holdout":
+        fit, held = holdout_split(task)
+        idx = batch_indices(task, key, t, fit)
+        draw = jax.random.fold_in(jax.random.fold_in(key, 2**30), t)
+        est = fit + jax.random.randint(draw, idx.shape, 0, held)
+        return idx, lambda: task.batch(est)
+    idx = batch_indices(task, key, t)
+    if method.obj_batch == "same":
+        return idx, lambda: task.batch(idx)
+    if method.obj_batch == "split":
+        half = idx.shape[0] // 2
+        return idx[:half], lambda: task.batch(idx[half:])
+    # The next batch is gathered inside the closure, so it is traced where it
+    # is called: inside GLyDER's refresh branch, not paid on held steps.
+    return idx, lambda: task.batch(batch_indices(task, key, t + 1))
+
+
+def _extra_args(method: Method, task: Task, idx, value, obj_batch) -> dict[str, Any]:
     needed, out = method.extra_args, {}
     if "value" in needed:
         out["value"] = value
     if "indices" in needed:
         out["indices"] = idx
-
-    # The independent batch (the next one) is gathered inside the closures,
-    # so it is traced where they are called: inside GLyDER's refresh branch,
-    # not paid on the steps that hold eta.
-    def nxt():
-        return task.batch(batch_indices(task, key, t + 1))
-
     if "obj_fn" in needed:
-        out["obj_fn"] = lambda p: task.loss(p, nxt())
+        out["obj_fn"] = lambda p: task.loss(p, obj_batch())
     if "logits_fn" in needed:
-        out["logits_fn"] = lambda p: task.logits(p, nxt())
+        out["logits_fn"] = lambda p: task.logits(p, obj_batch())
     return out
 
 
-def _programs(task: Task, method: Method, info: TaskInfo, batched: bool = True):
+def programs(task: Task, method: Method, info: TaskInfo, batched: bool = True):
     """(init, chunk, evaluate), each vmapped over (grid, seed) and jitted.
 
     ``batched=False`` gives the same programs for one run (scalar ``lr`` and
@@ -122,14 +144,12 @@ def _programs(task: Task, method: Method, info: TaskInfo, batched: bool = True):
 
         def step(carry, t):
             params, state, key = carry
-            idx = batch_indices(task, key, t)
+            idx, obj_batch = _batches(method, task, key, t)
             value, grad = jax.value_and_grad(task.loss)(params, task.batch(idx))
-            extra = _extra_args(method, task, key, t, params, idx, value)
+            extra = _extra_args(method, task, idx, value, obj_batch)
             updates, state = opt.update(grad, state, params, **extra)
-            # GLyDER's step multiplier, for the eta curves (None otherwise).
-            glyder = optax.tree.get(state, "GlyderState")
-            eta = None if glyder is None else glyder.eta
-            return (optax.apply_updates(params, updates), state, key), (value, eta)
+            logged = None if method.log is None else method.log(state)
+            return (optax.apply_updates(params, updates), state, key), (value, logged)
 
         return jax.lax.scan(step, carry, t0 + jnp.arange(length))
 
@@ -160,6 +180,32 @@ def shard_runs(tree: Any, size: int) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, P("runs")))
 
 
+def _prepared_info(task: Task, method: Method, steps: int, prepared: Any) -> TaskInfo:
+    """The task's info, with the result of the method's prepare hook (run here
+    unless ``prepared`` is given)."""
+    if prepared is None and method.prepare is not None:
+        prepared = method.prepare(task, task_info(task, steps), train)
+    return task_info(task, steps, prepared)
+
+
+def single_run(task: Task, method: Method, steps: int) -> Callable[[], Any]:
+    """One training run as a user runs it, for timing: a callable that runs
+    ``steps`` steps from a fixed start (seed 0; the middle of the grid for a
+    tuned entry) as one jitted, unbatched scan and blocks until it is done.
+
+    Not vmapped: under ``vmap`` a ``lax.cond`` whose predicate is batched (e.g.
+    GLyDER's refresh every k steps) runs both branches, so only an unbatched
+    program shows the per-step cost that one training run pays.
+    """
+    lr = None if not method.tuned else method.grid[len(method.grid) // 2]
+    info = _prepared_info(task, method, steps, None)
+    init, chunk, _ = programs(task, method, info, batched=False)
+    lr = jnp.asarray(1.0 if lr is None else lr, jnp.float32)
+    carry = init(lr, jnp.asarray(0, jnp.int32))
+    t0 = jnp.asarray(0, jnp.int32)
+    return lambda: jax.block_until_ready(chunk(lr, carry, t0, steps))
+
+
 def train(
     task: Task,
     method: Method,
@@ -172,9 +218,9 @@ def train(
     """Runs ``method`` on ``task`` for its whole grid x ``seeds``."""
     start = time.perf_counter()
     steps = steps or task.steps
-    info = task_info(task, steps, prepared)
+    info = _prepared_info(task, method, steps, prepared)
     lrs = method.grid if method.tuned else (1.0,)
-    init, chunk, evaluate = _programs(task, method, info)
+    init, chunk, evaluate = programs(task, method, info)
     lr_arr = shard_runs(jnp.asarray(lrs, jnp.float32), len(lrs))
     carry = init(lr_arr, jnp.asarray(seeds, jnp.int32))
     carry = shard_runs(carry, len(lrs))
@@ -182,18 +228,18 @@ def train(
     n_chunks = max(1, min(eval_points, steps))
     size = steps // n_chunks
     lengths = [size] * (n_chunks - 1) + [steps - size * (n_chunks - 1)]
-    evals, losses, etas, eval_steps, t = [evaluate(carry)], [], [], [0], 0
+    evals, losses, logs, eval_steps, t = [evaluate(carry)], [], [], [0], 0
     bar = (
         progress(total=steps, desc=f"{task.name} {method.name}", leave=False)
         if (progress)
         else None
     )
     for length in lengths:
-        carry, (loss, eta) = chunk(lr_arr, carry, jnp.asarray(t, jnp.int32), length)
+        carry, (loss, logged) = chunk(lr_arr, carry, jnp.asarray(t, jnp.int32), length)
         t += length
         evals.append(evaluate(carry))
         losses.append(loss)
-        etas.append(eta)
+        logs.append(logged)
         eval_steps.append(t)
         if bar is not None:
             jax.block_until_ready(loss)
@@ -208,9 +254,9 @@ def train(
         eval_steps=eval_steps,
         evals=evals,
         train_loss=np.concatenate([np.asarray(x) for x in losses], -1),
-        eta=None
-        if etas[0] is None
-        else np.concatenate([np.asarray(x) for x in etas], -1),
+        logged=None
+        if method.log is None
+        else np.concatenate([np.asarray(x) for x in logs], -1),
         params=params,
         opt_state=state,
         wall_s=time.perf_counter() - start,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import common, methods, report, runner, tasks
+from benchmarks import common, methods, report, runner, scoring, tasks, zoo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,48 @@ QUICK_METHODS = (
     "glyder-adam",
 )
 
+# Every self-tuning method at its defaults, ours and optax's, the calibrated
+# baseline, and the per-workload tuned cosine grids that set the targets.
+ZOO_METHODS = (
+    "sgd-cosine",
+    "momentum-cosine",
+    "adam-cosine",
+    "calibrated_nadamw",
+    "prodigy",
+    "dadapt_adamw",
+    "dog",
+    "mechanize_adam",
+    "cocob",
+    "momo",
+    "momo_adam",
+    "schedule_free_adamw-default",
+    "polyak_sgd",
+    "inexact_polyak",
+    "inexact_polyak-last",
+    "decsps",
+    "adasps",
+    "glyder-sgd",
+    "glyder-momentum",
+    "glyder-adam",
+)
+# Ablation-only variants stay out of the full suite (it has the defaults, -gn,
+# -k10 and the alpha grid).
+FULL_METHODS = tuple(
+    name
+    for name in methods.METHODS
+    if not any(
+        name.endswith(v)
+        for v in methods.GLYDER_VARIANTS
+        if v not in ("", "-gn", "-k10")
+    )
+    and name != "nadamw-warmup_cosine"
+)
+ABLATION_METHODS = tuple(
+    f"glyder-{base}{suffix}"
+    for base in ("sgd", "adam")
+    for suffix in methods.GLYDER_VARIANTS
+)
+
 SUITES = {
     "quick": Suite(
         tasks=("l0l1", "quadratic", "logreg-breast_cancer", "mlp-digits"),
@@ -56,9 +98,30 @@ SUITES = {
         steps=300,
         eval_points=10,
     ),
+    "zoo": Suite(
+        tasks=tuple(zoo.ZOO),
+        methods=ZOO_METHODS,
+        seeds=(0, 1, 2),
+        steps=None,
+        eval_points=25,
+    ),
+    "zoo-quick": Suite(
+        tasks=("zoo-digits-std", "zoo-breast-std", "zoo-wine-std", "zoo-synth-std"),
+        methods=ZOO_METHODS,
+        seeds=(0, 1, 2),
+        steps=300,
+        eval_points=20,
+    ),
+    "glyder-ablation": Suite(
+        tasks=("mlp-digits", "zoo-breast-std", "lad"),
+        methods=ABLATION_METHODS,
+        seeds=(0, 1, 2),
+        steps=600,
+        eval_points=20,
+    ),
     "full": Suite(
         tasks=tuple(tasks.TASKS),
-        methods=tuple(methods.METHODS),
+        methods=FULL_METHODS,
         seeds=(0, 1, 2),
         steps=None,
         eval_points=20,
@@ -78,6 +141,7 @@ def payload(
         runs[name] = {
             "base": method.base,
             "family": method.family,
+            "category": method.category,
             "grid": res.lrs,
             "extra_args": list(method.extra_args),
             "description": method.description,
@@ -88,9 +152,10 @@ def payload(
             "curve_steps": curve_steps,
             "train_loss": runner.seed_median(losses).tolist(),
         }
-        if res.eta is not None:  # GLyDER: eta curve, same windows, [grid][point]
-            runs[name]["eta"] = runner.seed_median(runner.downsample(res.eta)[1])
-            runs[name]["eta"] = runs[name]["eta"].tolist()
+        if res.logged is not None:  # method.log per step, same windows
+            logged = runner.seed_median(runner.downsample(res.logged)[1])
+            runs[name]["logged"] = logged.tolist()  # [grid][point]
+            runs[name]["log_label"] = method.log_label
     out = {
         "benchmark": "harness",
         "task": task.name,
@@ -139,8 +204,13 @@ def run(
     progress=None,
     log=print,
     merge: bool = False,
+    log_runs: bool = False,
 ) -> str:
-    """Runs ``suite``; writes JSON, PNG and Markdown under ``out``."""
+    """Runs ``suite``; writes JSON, PNG and Markdown under ``out``.
+
+    ``progress`` (e.g. tqdm) draws bars; ``log_runs`` logs one line per
+    finished run instead (for logs, where bars do not read well).
+    """
     start = time.perf_counter()
     selected = [methods.get(m) for m in suite.methods]
     payloads = []
@@ -151,19 +221,21 @@ def run(
         results = {}
         bar = progress(todo, desc=task_name) if progress else todo
         for method in bar:
-            prepared = None
-            if method.prepare is not None:
-                prepared = method.prepare(task, runner.task_info(task, steps))
             res = runner.train(
                 task,
                 method,
                 seeds=suite.seeds,
                 steps=steps,
                 eval_points=suite.eval_points,
-                prepared=prepared,
                 progress=progress,
             )
             results[method.name] = (method, res)
+            if log_runs:
+                final = runner.seed_median(res.evals[task.metric][..., -1])
+                log(
+                    f"{task_name} {method.name}: {task.metric} {np.min(final):.4g}"
+                    f" ({res.wall_s:.1f} s)"
+                )
         p = payload(task, steps, suite.seeds, results)
         p["config"] = {**dataclasses.asdict(suite), "steps": steps}
         if merge and (out / f"{task.name}.json").exists():
@@ -175,4 +247,50 @@ def run(
     table = report.suite_table(payloads)
     table += f"\nwall time {time.perf_counter() - start:.0f} s\n"
     (out / "results.md").write_text(table)
+    report.write_profiles(payloads, out)
     return table
+
+
+def calibrate(
+    out: pathlib.Path,
+    seeds: Sequence[int] = (0, 1, 2),
+    targets: pathlib.Path | None = None,
+    **options,
+) -> str:
+    """Chooses the calibrated baseline's learning rate on zoo.CALIBRATION.
+
+    Runs ``nadamw-warmup_cosine``'s grid on the calibration workloads and
+    picks the learning rate whose worst final held-out ratio to the target is
+    the lowest (minimax, as the zoo is scored). The targets come from the
+    ``<task>.json`` files in ``targets`` (a zoo run with the same seeds), or
+    are run here (the tuned cosine grids). ``options`` go to :func:`run`.
+    Freeze the result by hand in ``methods.CALIBRATED_LR``.
+    """
+    grid = "nadamw-warmup_cosine"
+    chosen = Suite(
+        tasks=zoo.CALIBRATION,
+        methods=(grid,) if targets else (*scoring.TARGET_METHODS, grid),
+        seeds=tuple(seeds),
+        steps=None,
+        eval_points=SUITES["zoo"].eval_points,
+    )
+    run(chosen, out, **options)
+    rows, lrs = [], None
+    for t in zoo.CALIBRATION:
+        p = json.loads((out / f"{t}.json").read_text())
+        ref = json.loads(((targets or out) / f"{t}.json").read_text())
+        goal = scoring.target(report.summarise(ref))
+        lrs = p["methods"][grid]["grid"]
+        rows.append(
+            report._median(p["methods"][grid]["evals"][p["metric"]])[:, -1] / goal
+        )
+    worst = np.max(rows, axis=0)
+    best = int(np.argmin(worst))
+    table = [[f"{lr:.3g}", *[r[i] for r in rows], worst[i]] for i, lr in enumerate(lrs)]
+    text = (
+        f"{grid}: final held-out metric / target per calibration workload\n\n"
+        + common.markdown_table(["lr", *zoo.CALIBRATION, "worst"], table)
+        + f"\n\nchosen: lr {lrs[best]:.6g} (worst ratio {worst[best]:.3g})\n"
+    )
+    (out / "calibration.md").write_text(text)
+    return text

@@ -45,9 +45,37 @@ class Task:
     metric: str  # key of evaluate() that tuning and ratios use (lower = better).
     secondary: str | None = None  # a second metric for the tables.
     logits: Callable[[Params, Batch], jax.Array] | None = None  # classifiers, charlm.
-    sampling: str = "epochs"  # 'epochs' (reshuffle each epoch) or 'replacement'.
+    # 'epochs' (reshuffle each epoch), 'replacement', or 'stream' (consecutive
+    # examples of data stored in random order, from a random start per seed:
+    # for data seen about once, where a permutation per step costs too much).
+    sampling: str = "epochs"
     f_star: float | None = None  # optimal training objective, where known.
     description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """What a method's builder may know about the task it runs on."""
+
+    task: str
+    total_steps: int
+    n_train: int
+    batch_size: int  # n_train for full-batch tasks.
+    has_logits: bool
+    f_star: float | None
+    prepared: Any = None  # the result of the entry's prepare hook, if any.
+
+
+def task_info(task: Task, steps: int, prepared: Any = None) -> TaskInfo:
+    return TaskInfo(
+        task=task.name,
+        total_steps=steps,
+        n_train=task.n_train,
+        batch_size=task.batch_size or task.n_train,
+        has_logits=task.logits is not None,
+        f_star=task.f_star,
+        prepared=prepared,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -312,15 +340,36 @@ def _digits():
     )
 
 
-def _classifier(name, init, logits, tr, te, batch_size, steps, description):
+def _classifier(
+    name,
+    init,
+    logits,
+    tr,
+    te,
+    batch_size,
+    steps,
+    description,
+    weight_decay=0.0,
+    sampling="epochs",
+):
+    """A classifier scored on held-out cross-entropy (accuracy secondary).
+
+    ``weight_decay`` adds ``0.5 * weight_decay * ||params||^2`` to the training
+    loss (every method sees it); the held-out loss is the plain cross-entropy.
+    """
+
     def evaluate(params):
         out = logits(params, te)
         return {"test_loss": _xent(out, te["y"]), "test_acc": _accuracy(out, te["y"])}
 
+    def loss(params, batch):
+        value = _xent(logits(params, batch), batch["y"])
+        return value + _l2(params, weight_decay) if weight_decay else value
+
     return Task(
         name=name,
         init=init,
-        loss=lambda params, batch: _xent(logits(params, batch), batch["y"]),
+        loss=loss,
         batch=_gather(tr),
         evaluate=evaluate,
         n_train=int(tr["y"].shape[0]),
@@ -329,6 +378,7 @@ def _classifier(name, init, logits, tr, te, batch_size, steps, description):
         metric="test_loss",
         secondary="test_acc",
         logits=logits,
+        sampling=sampling,
         description=description,
     )
 
@@ -372,7 +422,9 @@ def _nnx_task_parts(make_model: Callable[[jax.Array], Any]):
     return init, apply
 
 
-def cnn_digits(batch_size: int = 64, steps: int = 500) -> Task:
+def cnn_digits(
+    batch_size: int = 64, steps: int = 500, name: str = "cnn-digits"
+) -> Task:
     from flax import nnx
 
     class CNN(nnx.Module):
@@ -390,7 +442,7 @@ def cnn_digits(batch_size: int = 64, steps: int = 500) -> Task:
     init, apply = _nnx_task_parts(lambda key: CNN(nnx.Rngs(key)))
     logits = lambda params, batch: apply(params, batch["x"])
     return _classifier(
-        "cnn-digits",
+        name,
         init,
         logits,
         tr,
@@ -421,6 +473,7 @@ def charlm(
     batch_size: int = 16,
     steps: int = 500,
     eval_windows: int = 128,
+    name: str = "charlm",
 ) -> Task:
     """Held-out nats/char on ``eval_windows`` fixed, evenly spaced windows."""
     from flax import nnx
@@ -476,10 +529,12 @@ def charlm(
         return _xent(logits(params, batch), batch["win"][:, 1:])
 
     def evaluate(params):
-        return {"test_loss": loss(params, {"win": windows(test_tok, eval_starts)})}
+        batch = {"win": windows(test_tok, eval_starts)}
+        out, labels = logits(params, batch), batch["win"][:, 1:]
+        return {"test_loss": _xent(out, labels), "test_acc": _accuracy(out, labels)}
 
     return Task(
-        name="charlm",
+        name=name,
         init=init,
         loss=loss,
         batch=lambda idx: {"win": windows(train_tok, idx)},
@@ -488,6 +543,7 @@ def charlm(
         batch_size=batch_size,
         steps=steps,
         metric="test_loss",
+        secondary="test_acc",  # next-character accuracy
         sampling="replacement",
         logits=logits,
         description=(
@@ -516,9 +572,17 @@ TASKS: dict[str, Callable[..., Task]] = {
 }
 
 
+def registry() -> dict[str, Callable[..., Task]]:
+    """Every task by name: the harness's (:data:`TASKS`) and the zoo's."""
+    from benchmarks import zoo
+
+    return {**TASKS, **zoo.ZOO}
+
+
 @functools.cache
 def get(name: str) -> Task:
     """The task registered as ``name`` (built once per process)."""
-    if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
-    return TASKS[name]()
+    known = registry()
+    if name not in known:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(known)}")
+    return known[name]()

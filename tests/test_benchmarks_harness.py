@@ -51,12 +51,8 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 def test_every_registry_entry_runs_a_few_steps(name):
     method = methods.get(name)
     task = tiny_task()
-    prepared = None
-    if method.prepare is not None:  # as the suite does: the pre-run first
-        prepared = method.prepare(task, runner.task_info(task, 3))
-    res = runner.train(
-        task, method, seeds=(0, 1), steps=3, eval_points=1, prepared=prepared
-    )
+    # An entry with a prepare hook (a refined schedule) runs its pre-run first.
+    res = runner.train(task, method, seeds=(0, 1), steps=3, eval_points=1)
     grid = len(method.grid) if method.tuned else 1
     assert res.train_loss.shape == (grid, 2, 3)
     assert res.evals["loss"].shape == (grid, 2, 2)
@@ -358,11 +354,41 @@ def test_overhead_reports_ratios_against_the_base():
         assert result[name]["ratio"] > 0
 
 
-def test_glyder_runs_record_their_eta_curve_and_others_do_not(tmp_path):
+def test_entries_with_a_log_hook_record_it_per_step_and_others_do_not():
     task = tiny_task()
     glyder = runner.train(task, methods.get("glyder-sgd-alpha"), seeds=(0,), steps=4)
-    assert glyder.eta.shape == (len(methods.ALPHA_GRID), 1, 4)
-    assert np.all(np.isfinite(glyder.eta)) and np.all(glyder.eta >= 0)
-    assert (
-        runner.train(task, methods.get("sgd-cosine"), seeds=(0,), steps=4).eta is None
-    )
+    assert glyder.logged.shape == (len(methods.ALPHA_GRID), 1, 4)
+    assert np.all(np.isfinite(glyder.logged)) and np.all(glyder.logged >= 0)
+    sgd = runner.train(task, methods.get("sgd-cosine"), seeds=(0,), steps=4)
+    assert sgd.logged is None
+
+
+def test_the_generic_runner_and_registry_do_not_import_each_other():
+    import ast
+    import pathlib
+
+    root = pathlib.Path(runner.__file__).parent
+
+    def imports(module):
+        """What ``module`` imports at run time (type-checking imports aside)."""
+        tree = ast.parse((root / f"{module}.py").read_text())
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If)
+            and getattr(node.test, "id", "") == "TYPE_CHECKING"
+            for n in ast.walk(node)
+        }
+        names = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    assert not any(n.endswith("methods") for n in imports("runner"))
+    assert not any(n.endswith("runner") for n in imports("methods"))
+    assert "GlyderState" not in (root / "runner.py").read_text()

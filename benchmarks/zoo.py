@@ -1,0 +1,215 @@
+"""The workload zoo: what users vary on a task, each a workload of its own.
+
+Learning-rate-free methods are judged on many workloads at once (AlgoPerf:
+time to reach a tuned baseline's validation target, over every workload), and
+one bad workload sinks a method. The zoo varies what users change without
+thinking on small offline classifiers: the input scaling (standardised,
+``[0, 1]``, raw), the data size (a small training set trained for many epochs
+without weight decay, prone to overfit; a large synthetic one seen once), weight
+decay on or off, the batch size (16 / 256), the budget (short / long), and it
+keeps the harness's networks (the MLP and the Flax NNX CNN on digits, the
+char-level transformer at a smaller size). Every workload is scored on its
+held-out cross-entropy (``test_loss``; ``test_acc`` secondary) at its own step
+budget.
+
+Data: scikit-learn's bundled data sets (digits, breast cancer, wine) and
+``make_classification`` (fixed seeds), nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import tasks
+
+SCALINGS = ("std", "01", "raw")
+
+
+def _scale(x_train, x_test, scaling: str):
+    """Standardised (train mean and std), min-max to [0, 1] (train range), or raw."""
+    if scaling == "std":
+        return tasks._standardise(x_train, x_test)
+    if scaling == "01":
+        lo, hi = x_train.min(0), x_train.max(0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return (x_train - lo) / span, (x_test - lo) / span
+    if scaling == "raw":
+        return x_train, x_test
+    raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+
+
+@functools.cache
+def _dataset(name: str):
+    """(x, y, n_test) of a bundled data set; ``synth``: 5 classes, 40 features."""
+    from sklearn import datasets
+
+    if name in ("synth", "synth_raw"):
+        x, y = datasets.make_classification(
+            n_samples=74_000,
+            n_features=40,
+            n_informative=20,
+            n_redundant=10,
+            n_classes=5,
+            flip_y=0.05,
+            random_state=1,
+        )
+        if name == "synth_raw":  # features on scales 0.1 ... 100, with offsets
+            rng = np.random.default_rng(1)
+            scale = 10 ** rng.uniform(-1, 2, x.shape[1])
+            x = x * scale + rng.uniform(-10, 10, x.shape[1]) * scale
+        return np.asarray(x, np.float64), np.asarray(y), 10_000
+    loader = {
+        "digits": datasets.load_digits,
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+    }[name]
+    x, y = loader(return_X_y=True)
+    return np.asarray(x, np.float64), np.asarray(y), round(0.3 * len(y))
+
+
+def _mlp_init(sizes: Sequence[int]) -> Callable[[jax.Array], list]:
+    glorot = jax.nn.initializers.glorot_normal()
+
+    def init(key):
+        keys = jax.random.split(key, len(sizes) - 1)
+        return [
+            {"w": glorot(k, (m, n), jnp.float32), "b": jnp.zeros(n, jnp.float32)}
+            for k, (m, n) in zip(keys, itertools.pairwise(sizes))
+        ]
+
+    return init
+
+
+def _mlp_logits(params, batch):
+    h = batch["x"]
+    for layer in params[:-1]:
+        h = jax.nn.relu(h @ layer["w"] + layer["b"])
+    return h @ params[-1]["w"] + params[-1]["b"]
+
+
+def mlp(
+    data: str,
+    scaling: str = "std",
+    n_train: int | None = None,
+    batch_size: int = 64,
+    steps: int = 1000,
+    weight_decay: float = 0.0,
+    hidden: Sequence[int] = (128,),
+    name: str | None = None,
+) -> tasks.Task:
+    """A ReLU MLP classifier on a tabular data set, scored on held-out loss.
+
+    The held-out split is fixed (30% of a bundled set, 10,000 examples of
+    ``synth``); ``n_train`` keeps the first ``n_train`` training examples of a
+    fixed permutation (a small-data workload); the scaling statistics come from
+    the training examples only.
+    """
+    x, y, n_test = _dataset(data)
+    perm = np.random.default_rng(0).permutation(len(y))
+    test, train = perm[:n_test], perm[n_test:]
+    train = train[:n_train] if n_train else train
+    x_train, x_test = _scale(x[train], x[test], scaling)
+    n_classes = int(y.max()) + 1
+    as_device = lambda a, dtype: jnp.asarray(np.asarray(a, dtype))
+    tr = {"x": as_device(x_train, np.float32), "y": as_device(y[train], np.int32)}
+    te = {"x": as_device(x_test, np.float32), "y": as_device(y[test], np.int32)}
+    sizes = (x.shape[1], *hidden, n_classes)
+    epochs = steps * batch_size / len(train)
+    return tasks._classifier(
+        name or f"mlp-{data}-{scaling}",
+        _mlp_init(sizes),
+        _mlp_logits,
+        tr,
+        te,
+        min(batch_size, len(train)),
+        steps,
+        (
+            f"{'-'.join(map(str, sizes))} ReLU MLP, {data} ({scaling} inputs), "
+            f"n_train={len(train)}, {epochs:.3g} epochs"
+            + (f", weight decay {weight_decay:g}" if weight_decay else "")
+        ),
+        weight_decay=weight_decay,
+        sampling="stream" if epochs <= 2 else "epochs",
+    )
+
+
+def _named(builder: Callable[..., tasks.Task], name: str, **kwargs):
+    return functools.partial(builder, name=name, **kwargs)
+
+
+# name -> builder. Budgets: 1000 steps unless the workload varies the budget.
+ZOO: dict[str, Callable[[], tasks.Task]] = {
+    # digits (1258 training examples), batch 64: ~51 epochs at 1000 steps.
+    "zoo-digits-01": _named(mlp, "zoo-digits-01", data="digits", scaling="01"),
+    "zoo-digits-std": _named(mlp, "zoo-digits-std", data="digits", scaling="std"),
+    "zoo-digits-raw": _named(mlp, "zoo-digits-raw", data="digits", scaling="raw"),
+    "zoo-digits-wd": _named(
+        mlp, "zoo-digits-wd", data="digits", scaling="std", weight_decay=1e-3
+    ),
+    "zoo-digits-bs16": _named(
+        mlp, "zoo-digits-bs16", data="digits", scaling="std", batch_size=16
+    ),
+    "zoo-digits-bs256": _named(
+        mlp, "zoo-digits-bs256", data="digits", scaling="std", batch_size=256
+    ),
+    "zoo-digits-short": _named(
+        mlp, "zoo-digits-short", data="digits", scaling="std", steps=200
+    ),
+    "zoo-digits-long": _named(
+        mlp, "zoo-digits-long", data="digits", scaling="std", steps=3000
+    ),
+    "zoo-digits-small": _named(
+        mlp,
+        "zoo-digits-small",
+        data="digits",
+        scaling="std",
+        n_train=200,
+        batch_size=32,
+    ),
+    "zoo-digits-deep": _named(
+        mlp, "zoo-digits-deep", data="digits", scaling="std", hidden=(128, 128, 128)
+    ),
+    # breast cancer (398 training examples), batch 32: ~80 epochs, no decay.
+    "zoo-breast-std": _named(
+        mlp, "zoo-breast-std", data="breast_cancer", scaling="std", batch_size=32
+    ),
+    "zoo-breast-01": _named(
+        mlp, "zoo-breast-01", data="breast_cancer", scaling="01", batch_size=32
+    ),
+    "zoo-breast-raw": _named(
+        mlp, "zoo-breast-raw", data="breast_cancer", scaling="raw", batch_size=32
+    ),
+    "zoo-breast-wd": _named(
+        mlp,
+        "zoo-breast-wd",
+        data="breast_cancer",
+        scaling="std",
+        batch_size=32,
+        weight_decay=1e-3,
+    ),
+    # wine (125 training examples), batch 16, 500 steps: 64 epochs.
+    "zoo-wine-std": _named(
+        mlp, "zoo-wine-std", data="wine", scaling="std", batch_size=16, steps=500
+    ),
+    # synthetic, 64,000 training examples seen once (batch 64 x 1000 steps).
+    "zoo-synth-std": _named(mlp, "zoo-synth-std", data="synth", scaling="std"),
+    "zoo-synth-raw": _named(mlp, "zoo-synth-raw", data="synth_raw", scaling="raw"),
+    "zoo-synth-bs256": _named(
+        mlp, "zoo-synth-bs256", data="synth", scaling="std", batch_size=256, steps=250
+    ),
+    # The harness's networks.
+    "zoo-cnn-digits": functools.partial(tasks.cnn_digits, name="zoo-cnn-digits"),
+    "zoo-charlm-small": functools.partial(
+        tasks.charlm, layers=1, dim=64, steps=300, name="zoo-charlm-small"
+    ),
+}
+
+# Four workloads on which the calibrated baseline's one configuration is chosen
+# (then frozen): different data, scalings, sizes and an NNX network.
+CALIBRATION = ("zoo-digits-01", "zoo-breast-01", "zoo-synth-std", "zoo-cnn-digits")

@@ -1,0 +1,146 @@
+"""The workload zoo, the estimate-batch sources, and the CLI's errors and logs."""
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import methods, runner, suite, tasks, zoo
+
+
+def test_the_zoo_has_at_least_16_held_out_scored_workloads():
+    assert len(zoo.ZOO) >= 16
+    assert set(zoo.CALIBRATION) <= set(zoo.ZOO)
+    assert set(suite.SUITES["zoo"].tasks) == set(zoo.ZOO)
+    for name in zoo.ZOO:
+        task = tasks.get(name)
+        assert task.name == name
+        assert (task.metric, task.secondary) == ("test_loss", "test_acc")
+        assert task.steps > 0 and task.description
+        metrics = task.evaluate(task.init(jax.random.key(0)))
+        assert set(metrics) == {"test_loss", "test_acc"}
+
+
+def test_scalings_are_what_their_names_say():
+    x, _, _ = zoo._dataset("breast_cancer")
+    train, test = x[:300], x[300:]
+    std, _ = zoo._scale(train, test, "std")
+    np.testing.assert_allclose(std.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(std.std(0), 1, atol=1e-9)
+    unit, _ = zoo._scale(train, test, "01")
+    assert unit.min() == 0 and unit.max() == 1
+    np.testing.assert_array_equal(zoo._scale(train, test, "raw")[0], train)
+    with pytest.raises(ValueError, match="scaling must be one of"):
+        zoo._scale(train, test, "log")
+
+
+def test_weight_decay_is_in_the_training_loss_not_the_held_out_one():
+    plain, decayed = tasks.get("zoo-digits-std"), tasks.get("zoo-digits-wd")
+    params = plain.init(jax.random.key(0))
+    batch = plain.batch(jnp.arange(8))
+    l2 = 0.5 * 1e-3 * sum(jnp.sum(x**2) for x in jax.tree.leaves(params))
+    assert decayed.loss(params, batch) == pytest.approx(plain.loss(params, batch) + l2)
+    held_out = decayed.evaluate(params), plain.evaluate(params)
+    chex.assert_trees_all_close(*held_out)
+
+
+def _index_task(n=40, batch_size=4, sampling="epochs"):
+    """A task whose batches are their own sample indices."""
+    return tasks.Task(
+        name="idx",
+        init=lambda key: jnp.zeros(()),
+        loss=lambda p, b: p,
+        batch=lambda idx: idx,
+        evaluate=lambda p: {"m": p},
+        n_train=n,
+        batch_size=batch_size,
+        steps=10,
+        metric="m",
+        sampling=sampling,
+    )
+
+
+def _method(obj_batch):
+    return dataclasses.replace(methods.get("glyder-sgd"), obj_batch=obj_batch)
+
+
+def test_holdout_estimates_come_from_examples_never_trained_on():
+    task = _index_task()
+    fit, held = runner.holdout_split(task)
+    assert (fit, held) == (32, 8)
+    key = jax.random.key(0)
+    for t in range(30):
+        idx, obj = runner._batches(_method("holdout"), task, key, jnp.asarray(t))
+        assert np.all(np.asarray(idx) < fit)
+        assert np.all((np.asarray(obj()) >= fit) & (np.asarray(obj()) < task.n_train))
+
+
+def test_same_split_and_next_estimate_batches():
+    task, key = _index_task(), jax.random.key(1)
+    t = jnp.asarray(3)
+    idx, obj = runner._batches(_method("same"), task, key, t)
+    np.testing.assert_array_equal(obj(), idx)
+    full = runner.batch_indices(task, key, t)
+    idx, obj = runner._batches(_method("split"), task, key, t)
+    np.testing.assert_array_equal(np.concatenate([idx, obj()]), full)
+    idx, obj = runner._batches(_method("next"), task, key, t)
+    np.testing.assert_array_equal(obj(), runner.batch_indices(task, key, t + 1))
+
+
+def test_stream_sampling_sees_every_example_once_per_pass_from_a_seed_start():
+    task = _index_task(sampling="stream")
+    seen = {}
+    for seed in (0, 1):
+        key = jax.random.key(seed)
+        steps = [runner.batch_indices(task, key, jnp.asarray(t)) for t in range(10)]
+        seen[seed] = np.concatenate(steps)
+        np.testing.assert_array_equal(np.sort(seen[seed]), np.arange(40))
+    assert seen[0][0] != seen[1][0]
+
+
+def test_cli_rejects_unknown_names_and_bad_numbers_in_one_line(capsys):
+    for argv in (
+        ["run", "--tasks", "nope"],
+        ["run", "--methods", "glyder-adam,nope"],
+        ["run", "--steps", "0"],
+        ["run", "--seeds", "a"],
+        ["overhead", "--tasks", "nope"],
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
+        assert "nope" in err or "integer" in err
+
+
+def test_cli_help_gives_every_option_a_meaning_and_a_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--suite", "--tasks", "--methods", "--seeds", "--steps", "--out"):
+        assert option in text
+    assert text.count("default") >= 8
+
+
+def test_a_logged_run_prints_one_line_per_finished_run(tmp_path):
+    lines = []
+    chosen = dataclasses.replace(
+        suite.SUITES["zoo-quick"],
+        tasks=("zoo-wine-std",),
+        methods=("glyder-sgd", "dog"),
+        seeds=(0,),
+        steps=4,
+        eval_points=2,
+    )
+    suite.run(chosen, tmp_path, log=lines.append, log_runs=True)
+    assert [line.split(":")[0] for line in lines] == [
+        "zoo-wine-std glyder-sgd",
+        "zoo-wine-std dog",
+        "zoo-wine-std",
+    ]
+    assert (tmp_path / "profiles.png").exists() is False  # no tuned cosine ran
