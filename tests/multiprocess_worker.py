@@ -172,7 +172,8 @@ def main(argv: list[str]) -> int:
     np.savez(argv[-1], **out)
     print(
         f"process {jax.process_index()} of {jax.process_count()}:"
-        f" {jax.local_device_count()} local / {jax.device_count()} global devices, done",
+        f" {jax.local_device_count()} local / {jax.device_count()} global"
+        " devices, done",
         flush=True,
     )
     if mode == "distributed":
