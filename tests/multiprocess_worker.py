@@ -44,7 +44,7 @@ def _configure(mode: str, argv: list[str]) -> None:
         num_processes=num_processes,
         process_id=process_id,
         initialization_timeout=30,
-        heartbeat_timeout_seconds=10,
+        heartbeat_timeout_seconds=30,
         shutdown_timeout_seconds=10,
     )
 
