@@ -110,6 +110,9 @@ def make_opt(name: str, total_steps: int) -> optax.GradientTransformationExtraAr
         return go.glyder(optax.scale_by_adam())
     if name == "glyder_k10":
         return go.glyder(optax.scale_by_adam(), refresh_every=10)
+    if name in ("glyder_k1_shared", "glyder_k10_shared"):
+        k = 1 if name == "glyder_k1_shared" else 10
+        return go.glyder(optax.scale_by_adam(), refresh_every=k, shared_count=True)
     if name == "inexact_polyak":
         return go.inexact_polyak_sgd(total_steps=total_steps)
     if name == "base_if_finite":
@@ -137,10 +140,46 @@ def make_step(name: str, opt):
     return step
 
 
-def make_loop(step, vmapped: bool = False):
+def supports_shared_count() -> bool:
+    """Whether ``go.glyder`` takes ``shared_count`` (a proposed change)."""
+    import inspect
+
+    return "shared_count" in inspect.signature(go.glyder).parameters
+
+
+def shared_count_axes(state: Any) -> tuple[Any, Any]:
+    """A vmapped state with GLyDER's count unbatched, and its ``in_axes``.
+
+    ``state`` is ``jax.vmap(opt.init)(params)``; every ``GlyderState.count``
+    in it (equal across seeds) is replaced by one unbatched count, its axis
+    by ``None``.
+    """
+    is_glyder = lambda x: isinstance(x, go.GlyderState)
+    axes = jax.tree.map(
+        lambda s: (
+            s._replace(**{f: None if f == "count" else 0 for f in s._fields})
+            if is_glyder(s)
+            else 0
+        ),
+        state,
+        is_leaf=is_glyder,
+    )
+    state = jax.tree.map(
+        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
+        state,
+        is_leaf=is_glyder,
+    )
+    return state, axes
+
+
+def make_loop(step, vmapped: bool = False, state_axes: Any = 0):
     """Jitted ``loop(params, state, pool, t0, n)``: ``n`` steps from count ``t0``."""
     if vmapped:
-        step = jax.vmap(step)
+        step = jax.vmap(
+            step,
+            in_axes=(0, state_axes, 0, 0, 0, 0),
+            out_axes=(0, state_axes, 0),
+        )
 
     def loop(params, state, pool, t0, n):
         xs, ys = pool
@@ -291,11 +330,21 @@ def scaling_rows(
 def vmap_rows(
     target: float, seeds: int, repeats: int, min_rep_s: float, max_steps: int
 ) -> dict[str, Any]:
-    """GLyDER k=10 vs k=1 vs base per-step time, vmapped over seeds and not."""
+    """GLyDER k=10 vs k=1 vs base per-step time, vmapped over seeds and not.
+
+    Where ``go.glyder`` takes ``shared_count`` (a proposed change: the refresh
+    predicate on a count that advances every call), the vmapped run adds
+    ``glyder_k{1,10}_shared``: GLyDER's count unbatched (``in_axes=None``),
+    so its ``lax.cond`` stays a cond.
+    """
     width = width_for(target)
     out: dict[str, Any] = {"target": target, "width": width, "seeds": seeds}
-    names = ("base", "glyder_k1", "glyder_k10")
+    shared = supports_shared_count()
+    out["shared_count_supported"] = shared
     for vmapped in (False, True):
+        names = ("base", "glyder_k1", "glyder_k10")
+        if vmapped and shared:
+            names += ("glyder_k1_shared", "glyder_k10_shared")
         pool = data_pool(jax.random.key(1))
         if vmapped:
             keys = jax.random.split(jax.random.key(0), seeds)
@@ -307,8 +356,11 @@ def vmap_rows(
         for name in names:
             opt = make_opt(name, 1000)
             state = jax.vmap(opt.init)(params) if vmapped else opt.init(params)
+            axes = 0
+            if name.endswith("_shared"):
+                state, axes = shared_count_axes(state)
             setups[name] = {
-                "loop": make_loop(make_step(name, opt), vmapped=vmapped),
+                "loop": make_loop(make_step(name, opt), vmapped, axes),
                 # Copies: donated buffers must be distinct (init shares zeros).
                 "carry": jax.tree.map(jnp.copy, (params, state)),
             }
@@ -320,6 +372,11 @@ def vmap_rows(
         out[f"{tag}_k10_over_k1"] = med["glyder_k10"] / med["glyder_k1"]
         out[f"{tag}_k10_over_base"] = med["glyder_k10"] / med["base"]
         out[f"{tag}_k1_over_base"] = med["glyder_k1"] / med["base"]
+        if "glyder_k10_shared" in med:
+            out[f"{tag}_shared_k10_over_k1"] = (
+                med["glyder_k10_shared"] / med["glyder_k1_shared"]
+            )
+            out[f"{tag}_shared_k10_over_base"] = med["glyder_k10_shared"] / med["base"]
     out["params"] = int(optax.tree.size(init_mlp(jax.random.key(0), width)))
     print(
         f"vmap over {seeds} seeds, {out['params']} params: k10/k1 "
@@ -491,6 +548,12 @@ def markdown(result: dict[str, Any]) -> str:
                 f" | {v[f'{tag}_k10_over_k1']:.2f} | {v[f'{tag}_k10_over_base']:.2f}"
                 f" | {v[f'{tag}_k1_over_base']:.2f}"
                 f" | {1e3 * v[f'{tag}_base_step_s']:.3f} |"
+            )
+        if "vmap_shared_k10_over_k1" in v:
+            lines.append(
+                f"| vmapped, GLyDER's count shared (in_axes None)"
+                f" | {v['vmap_shared_k10_over_k1']:.2f}"
+                f" | {v['vmap_shared_k10_over_base']:.2f} | | |"
             )
         lines.append("")
     h = result.get("hlo")
