@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Accelerator check: the device-relevant tests and the cost benchmarks on a GPU.
+#
+#   bash benchmarks/device_check.sh [--dry-run] [--no-venv] [--wheelhouse DIR]
+#
+# Run from the repository root (or anywhere: it cds there). Steps:
+#   1. nvidia-smi: the GPU and the driver's CUDA version
+#   2. a venv (${VENV:-.venv-device}; --no-venv: use ${PYTHON:-python3} as is)
+#   3. the CUDA jax wheel: "jax[cuda12]" (or cuda13 when the driver reports
+#      CUDA >= 13), pinned to ${JAX_VERSION:-0.10.2}; jax 0.10.x's extras are
+#      cuda (= cuda12), cuda12, cuda13 and the *-local variants
+#   4. the package with its test and bench extras: pip install -e ".[test,bench]"
+#   5. jax sees a GPU (jax.default_backend() == "gpu")
+#   6. the device-relevant tests, by file name; files that do not exist (the
+#      modules are being renamed) are skipped, not an error
+#   7. python -m benchmarks overhead --tasks charlm --out $OUT/overhead
+#   8. python -m benchmarks.scaling --vmap --out $OUT/scaling
+# Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
+# seconds) and logs to $OUT/logs/<step>.log; a failed test or benchmark step is
+# recorded and the next one still runs; the exit status is 1 if any failed.
+#
+# --dry-run prints the commands without running anything (no GPU needed).
+# --wheelhouse DIR installs offline: pip --no-index --find-links DIR (for a
+#   machine that cannot reach PyPI: fill DIR elsewhere with
+#   pip download "jax[cuda12]==0.10.2" ".[test,bench]" -d DIR).
+# --no-venv / --skip-install: use the current environment as it is.
+#
+# Environment: OUT (default results/device_check), VENV, BASE_PYTHON (makes
+# the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
+# CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), SCALING_ARGS (default
+# "--vmap --sizes 1e4 1e5 1e6 1e7 1e8"), TIMEOUT_*.
+
+set -euo pipefail
+
+DRY_RUN=0
+USE_VENV=1
+INSTALL=1
+WHEELHOUSE=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --no-venv) USE_VENV=0 ;;
+    --skip-install) INSTALL=0 ;;
+    --wheelhouse) WHEELHOUSE="$2"; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${OUT:-results/device_check}"
+VENV="${VENV:-.venv-device}"
+JAX_VERSION="${JAX_VERSION:-0.10.2}"
+TIMEOUT_INSTALL="${TIMEOUT_INSTALL:-900}"
+TIMEOUT_TESTS="${TIMEOUT_TESTS:-900}"
+TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
+SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8}"
+DEVICE_TESTS=(
+  tests/test_sharding.py
+  tests/test_flax_integration.py
+  tests/test_glyder.py
+  tests/test_curvature.py
+  tests/test_multiprocess.py
+  tests/test_training.py
+)
+FAILED=()
+
+if [[ -z "${CUDA_EXTRA:-}" ]]; then
+  CUDA_EXTRA=cuda12
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    cuda_major="$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\).*/\1/p' | head -n1)"
+    if [[ -n "$cuda_major" && "$cuda_major" -ge 13 ]]; then CUDA_EXTRA=cuda13; fi
+  fi
+fi
+
+if [[ $USE_VENV -eq 1 ]]; then
+  PY="$VENV/bin/python"
+else
+  PY="${PYTHON:-python3}"
+fi
+PIP_OPTS=()
+if [[ -n "$WHEELHOUSE" ]]; then PIP_OPTS=(--no-index --find-links "$WHEELHOUSE"); fi
+
+# step NAME TIMEOUT CRITICAL COMMAND: print it; unless --dry-run, run it under
+# a timeout, logging to $OUT/logs/NAME.log. A critical step's failure ends the
+# check; another's is recorded.
+step() {
+  local name="$1" limit="$2" critical="$3" cmd="$4"
+  echo "[step $name] (timeout ${limit}s) $cmd"
+  if [[ $DRY_RUN -eq 1 ]]; then return 0; fi
+  mkdir -p "$OUT/logs"
+  local rc=0
+  timeout --kill-after=30 "$limit" bash -c "$cmd" 2>&1 | tee "$OUT/logs/$name.log" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "[step $name] FAILED (exit $rc)" >&2
+    if [[ "$critical" == critical ]]; then exit "$rc"; fi
+    FAILED+=("$name")
+  fi
+}
+
+echo "device check: out=$OUT python=$PY jax[$CUDA_EXTRA]==$JAX_VERSION dry_run=$DRY_RUN"
+
+step gpu 60 critical "nvidia-smi | tee $OUT/nvidia-smi.txt"
+if [[ $INSTALL -eq 1 ]]; then
+  if [[ $USE_VENV -eq 1 ]]; then
+    step venv 300 critical "${BASE_PYTHON:-python3} -m venv $VENV && $PY -m pip install -U pip ${PIP_OPTS[*]}"
+  fi
+  step install-jax "$TIMEOUT_INSTALL" critical \
+    "$PY -m pip install ${PIP_OPTS[*]} -U 'jax[$CUDA_EXTRA]==$JAX_VERSION'"
+  step install-package "$TIMEOUT_INSTALL" critical \
+    "$PY -m pip install ${PIP_OPTS[*]} -e '.[test,bench]'"
+fi
+step jax-gpu 120 critical \
+  "$PY -c 'import jax; print(jax.__version__, jax.devices()); assert jax.default_backend() == \"gpu\", jax.default_backend()' && $PY -m pip freeze > $OUT/pip-freeze.txt"
+
+present=()
+for f in "${DEVICE_TESTS[@]}"; do
+  if [[ -f "$f" ]]; then present+=("$f"); else echo "[tests] $f not found (renamed?), skipped"; fi
+done
+# Renamed modules: any other test file naming glyder, sharding, flax or multiprocess.
+for f in tests/test_*glyder*.py tests/test_*shard*.py tests/test_*flax*.py tests/test_*multiprocess*.py; do
+  if [[ -f "$f" && ! " ${present[*]} " == *" $f "* ]]; then present+=("$f"); fi
+done
+if [[ ${#present[@]} -gt 0 ]]; then
+  step tests "$TIMEOUT_TESTS" optional \
+    "$PY -m pytest -q -p no:cacheprovider ${present[*]} --junitxml=$OUT/tests.xml"
+else
+  echo "[tests] no device-relevant test file found" >&2
+  FAILED+=(tests)
+fi
+
+step overhead "$TIMEOUT_BENCH" optional \
+  "$PY -m benchmarks overhead --tasks charlm --out $OUT/overhead"
+step scaling "$TIMEOUT_BENCH" optional \
+  "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
+
+if [[ $DRY_RUN -eq 1 ]]; then
+  echo "dry run: nothing was run"
+  exit 0
+fi
+echo "tables: $OUT/overhead/overhead.md $OUT/scaling/scaling.md"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+  echo "failed steps: ${FAILED[*]}" >&2
+  exit 1
+fi
+echo "device check passed"

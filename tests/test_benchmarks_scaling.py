@@ -1,0 +1,53 @@
+"""``python -m benchmarks.scaling --quick``: the table, the JSON and the HLO count."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_quick_scaling_writes_ratios_state_copies_and_hlo_count(tmp_path):
+    from benchmarks import scaling
+
+    assert scaling.main(["--quick", "--vmap", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "scaling.json").read_text())
+    md = (tmp_path / "scaling.md").read_text()
+    (row,) = result["rows"]
+    assert row["base_time_ratio"] == 1.0
+    for name in scaling.METHODS[:4]:
+        assert row[f"{name}_step_s"] > 0
+        assert len(row[f"{name}_step_s_all"]) == result["repeats"]
+        assert row[f"{name}_memory"]["total"] > 0
+    # Adam: two parameter copies (mu, nu) and a count. GLyDER adds O(1)
+    # scalars, no parameter-sized state; Inexact Polyak keeps none.
+    assert 2 <= row["base_state_copies"] < 2.01
+    for k in ("glyder_k1", "glyder_k10"):
+        assert row[f"{k}_state_elements"] - row["base_state_elements"] < 32
+    assert row["inexact_polyak_state_elements"] < 4
+    # The HLO count: a refresh evaluates obj_fn at two points (params and the
+    # secant probe), one without the secant.
+    hlo = result["hlo"]
+    assert hlo["forward"]["first_layer_dots"] == 1
+    assert hlo["forward_passes_in_refresh"] == 2
+    assert hlo["glyder_update_no_secant"]["first_layer_dots"] == 2
+    assert hlo["glyder_update"]["dots"] > hlo["forward"]["dots"]
+    v = result["vmap"]
+    assert v["seeds"] == 8 and v["vmap_k10_over_k1"] > 0
+    assert "GLyDER k=10" in md and "vmap over 8 seeds" in md
+    assert "Forward passes of `obj_fn` in a refresh: 2" in md
+
+
+def test_width_for_hits_the_target_size():
+    import jax
+    import optax
+
+    from benchmarks import scaling
+
+    for target in (1e3, 1e5):
+        w = scaling.width_for(target)
+        shapes = jax.eval_shape(lambda k: scaling.init_mlp(k, w), jax.random.key(0))
+        n = optax.tree.size(shapes)
+        assert abs(n - target) / target < 0.05

@@ -1,0 +1,73 @@
+"""``benchmarks/device_check.sh --dry-run`` lists its steps and runs nothing."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks/device_check.sh"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
+    out = tmp_path / "device_check"
+    env = {**os.environ, "OUT": str(out), "VENV": str(tmp_path / "venv")}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    steps = [
+        line.split("]")[0].removeprefix("[step ")
+        for line in text.splitlines()
+        if line.startswith("[step ")
+    ]
+    assert steps == [
+        "gpu",
+        "venv",
+        "install-jax",
+        "install-package",
+        "jax-gpu",
+        "tests",
+        "overhead",
+        "scaling",
+    ]
+    assert "'jax[cuda1" in text  # the CUDA wheel, cuda12 or cuda13
+    assert "-e '.[test,bench]'" in text
+    assert "tests/test_multiprocess.py" in text
+    assert "tests/test_sharding.py" in text
+    assert "-m benchmarks overhead --tasks charlm" in text
+    assert "-m benchmarks.scaling" in text
+    assert f"--out {out}/scaling" in text
+    assert "dry run: nothing was run" in text
+    assert not out.exists() and not (tmp_path / "venv").exists()
+
+
+def test_offline_wheelhouse_and_no_venv(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "o"), "PYTHON": "python3"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run", "--no-venv", "--wheelhouse", "/wheels"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[step venv]" not in result.stdout
+    assert "--no-index --find-links /wheels" in result.stdout
+    assert "python3 -m pytest" in result.stdout
+
+
+def test_unknown_argument_fails():
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--bogus"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
