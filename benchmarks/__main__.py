@@ -7,6 +7,7 @@ run         train methods x tasks (grid x seeds as one program each); writes
 calibrate   choose the calibrated baseline's one learning rate on the zoo's
             calibration workloads
 overhead    per-step time of each transform / its base (ratios only)
+scaling     cost vs model size (time, memory, state copies), vmap cost
 report      rebuild results.md and the PNGs from JSON files
 l0l1        the Inexact Polyak paper's Figure 1 (float64)
 robustness  tuning robustness of annealed schedules
@@ -115,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     command("list", "tasks, methods and suites")
+    sub.add_parser(
+        "scaling",
+        help="cost vs model size: per-step time, memory and state copies of"
+        " GLyDER and Inexact Polyak vs their base (its options: scaling --help)",
+        add_help=False,
+    ).add_argument("options", nargs=argparse.REMAINDER)
 
     p = command("run", "train methods x tasks; JSON, PNG, Markdown")
     p.add_argument(
@@ -206,6 +213,11 @@ def _progress():
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["scaling"]:  # its own parser: python -m benchmarks.scaling
+        from benchmarks import scaling
+
+        return scaling.main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     _check(parser, args)
