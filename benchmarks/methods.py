@@ -32,6 +32,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 import optax.contrib
@@ -391,6 +392,93 @@ for _base, _direction in GLYDER_BASES.items():
             "next",
             "GLyDER (hvp) with alpha on a grid: sensitivity",
             grid=ALPHA_GRID,
+        )
+    )
+
+
+# The robustness study: candidates for GLyDER's untuned defaults, judged by
+# the worst case over the workload zoo (``--suite glyder-study``). A candidate
+# is (build(direction, info), obj_batch, description).
+RELATIVE_TRUST = 0.01
+
+
+def _relative_trust(rho: float) -> optax.GradientTransformation:
+    """Scales the update so that ||update|| <= rho * ||params|| (LARS-style)."""
+
+    def update(updates, state, params=None):
+        bound = rho * optax.tree.norm(params)
+        norm = optax.tree.norm(updates)
+        scale = jnp.where(norm > bound, bound / jnp.maximum(norm, 1e-30), 1.0)
+        return optax.tree.scale(scale, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def _decay(info):
+    return go.linear_decay_schedule(1.0, info.total_steps)
+
+
+def _warm_decay(info):
+    """A conservative start (alpha 0.1, x1.05 a step up to 1), then linear decay."""
+    decay = _decay(info)
+    return lambda t: jnp.minimum(1.0, 0.1 * 1.05**t) * decay(t)
+
+
+GLYDER_CANDIDATES = {
+    "-ld": (
+        lambda d, info: go.glyder(d, learning_rate=_decay(info)),
+        "next",
+        "alpha = linear decay from 1 to 0 over the budget",
+    ),
+    "-warm-ld": (
+        lambda d, info: go.glyder(d, learning_rate=_warm_decay(info)),
+        "next",
+        "alpha from 0.1 growing x1.05 a step to 1, then linear decay",
+    ),
+    "-holdout": (
+        lambda d, info: go.glyder(d),
+        "holdout",
+        "estimates on a held-out 20% of the training set, never trained on",
+    ),
+    "-holdout-ld": (
+        lambda d, info: go.glyder(d, learning_rate=_decay(info)),
+        "holdout",
+        "held-out estimates and alpha = linear decay",
+    ),
+    "-tr": (
+        lambda d, info: optax.chain(go.glyder(d), _relative_trust(RELATIVE_TRUST)),
+        "next",
+        f"relative trust region: ||step|| <= {RELATIVE_TRUST:g} ||params||",
+    ),
+}
+
+for _base, _direction in GLYDER_BASES.items():
+    for _suffix, (_build, _batch, _text) in GLYDER_CANDIDATES.items():
+        register(
+            Method(
+                f"glyder-{_base}{_suffix}",
+                lambda lr, info, b=_build, d=_direction: b(d(), info),
+                extra_args=("obj_fn",),
+                base=_base,
+                family="ours",
+                log=_glyder_eta,
+                log_label="GLyDER eta",
+                obj_batch=_batch,
+                description=_text,
+            )
+        )
+
+# Prodigy and D-Adaptation given the same linear-decay shape, as their users do.
+for _name, _factory in (
+    ("prodigy", optax.contrib.prodigy),
+    ("dadapt_adamw", optax.contrib.dadapt_adamw),
+):
+    register(
+        Method(
+            f"{_name}-ld",
+            lambda lr, info, f=_factory: f(learning_rate=_decay(info)),
+            base="adam",
+            description=f"optax.contrib.{_name}, learning rate = linear decay 1 -> 0",
         )
     )
 

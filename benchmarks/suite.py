@@ -72,22 +72,32 @@ ZOO_METHODS = (
     "glyder-momentum",
     "glyder-adam",
 )
-# Ablation-only variants stay out of the full suite (it has the defaults, -gn,
-# -k10 and the alpha grid).
+# Ablation-only variants and the study's candidates stay out of the full suite
+# (it has GLyDER's defaults, -gn, -k10 and the alpha grid).
+STUDY_ONLY = {
+    *(v for v in methods.GLYDER_VARIANTS if v not in ("", "-gn", "-k10")),
+    *methods.GLYDER_CANDIDATES,
+}
 FULL_METHODS = tuple(
     name
     for name in methods.METHODS
-    if not any(
-        name.endswith(v)
-        for v in methods.GLYDER_VARIANTS
-        if v not in ("", "-gn", "-k10")
-    )
-    and name != "nadamw-warmup_cosine"
+    if not any(name.endswith(v) for v in STUDY_ONLY)
+    and name not in ("nadamw-warmup_cosine", "prodigy-ld", "dadapt_adamw-ld")
 )
 ABLATION_METHODS = tuple(
     f"glyder-{base}{suffix}"
     for base in ("sgd", "adam")
     for suffix in methods.GLYDER_VARIANTS
+)
+
+STUDY_METHODS = (
+    *(
+        f"glyder-{base}{suffix}"
+        for base in methods.GLYDER_BASES
+        for suffix in ("-k10", *methods.GLYDER_CANDIDATES)
+    ),
+    "prodigy-ld",
+    "dadapt_adamw-ld",
 )
 
 SUITES = {
@@ -118,6 +128,20 @@ SUITES = {
         seeds=(0, 1, 2),
         steps=600,
         eval_points=20,
+    ),
+    "glyder-study": Suite(
+        tasks=(
+            "zoo-digits-short",
+            "zoo-digits-small",
+            "zoo-digits-01",
+            "zoo-breast-01",
+            "zoo-breast-std",
+            "zoo-synth-std",
+        ),
+        methods=STUDY_METHODS,
+        seeds=(0, 1, 2),
+        steps=None,
+        eval_points=25,
     ),
     "full": Suite(
         tasks=tuple(tasks.TASKS),
