@@ -30,8 +30,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from flax import nnx
-from flax.training import train_state
+
+try:
+    from flax import nnx
+    from flax.training import train_state
+except ImportError as e:  # flax is an optional extra
+    raise ImportError(
+        "glyder_optax.training needs flax, an optional dependency: "
+        'pip install "glyder-optax[flax]"'
+    ) from e
 
 
 def split_batch(batch: Any) -> tuple[Any, Any]:

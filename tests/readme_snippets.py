@@ -1,0 +1,54 @@
+"""The README's fenced code blocks, and its example checked against its output."""
+
+import math
+import pathlib
+import re
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def blocks(text=None):
+    """``(language, body)`` of every fenced block of the README, in order."""
+    text = README.read_text() if text is None else text
+    return [(m.group(1), m.group(2)) for m in _FENCE.finditer(text)]
+
+
+def example():
+    """The README's Python example and the output that it shows under it."""
+    found = blocks()
+    for i, (lang, body) in enumerate(found):
+        if lang == "python" and "import glyder_optax" in body:
+            nxt_lang, nxt_body = found[i + 1]
+            assert nxt_lang == "text", "the example's output block must follow it"
+            return body, nxt_body
+    raise AssertionError("README.md has no python block importing glyder_optax")
+
+
+def outputs_match(got, want, rtol=5e-3):
+    """Same text, numbers equal to ``rtol``."""
+    got_lines, want_lines = got.strip().splitlines(), want.strip().splitlines()
+    if len(got_lines) != len(want_lines):
+        return False
+    for g, w in zip(got_lines, want_lines):
+        if _NUMBER.sub("#", g) != _NUMBER.sub("#", w):
+            return False
+        for a, b in zip(_NUMBER.findall(g), _NUMBER.findall(w)):
+            if not math.isclose(float(a), float(b), rel_tol=rtol):
+                return False
+    return True
+
+
+def run_example(python, cwd):
+    """Runs the README's example with the interpreter ``python`` in ``cwd``."""
+    code, want = example()
+    result = subprocess.run(
+        [python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert outputs_match(result.stdout, want), (
+        f"README example printed\n{result.stdout}\nREADME shows\n{want}"
+    )
