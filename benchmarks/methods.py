@@ -450,6 +450,13 @@ GLYDER_CANDIDATES = {
         "next",
         f"relative trust region: ||step|| <= {RELATIVE_TRUST:g} ||params||",
     ),
+    "-tr-ld": (
+        lambda d, info: optax.chain(
+            go.glyder(d, learning_rate=_decay(info)), _relative_trust(RELATIVE_TRUST)
+        ),
+        "next",
+        "the relative trust region and alpha = linear decay",
+    ),
 }
 
 for _base, _direction in GLYDER_BASES.items():
