@@ -176,7 +176,7 @@ def scale_by_glyder(
     """
     if estimator not in _ESTIMATORS:
         raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}.")
-    _common.check_positive_int("refresh_every", refresh_every)
+    _common.check_int(_NAME, "refresh_every", refresh_every, "estimate every k-th step")
     needs_logits = estimator != "hvp"
 
     def init_fn(params):

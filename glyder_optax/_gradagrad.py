@@ -55,11 +55,6 @@ class GradaGradState(NamedTuple):
     scale: Any  # gamma_k (starts at 1): a scalar, or a tree if per_coordinate.
 
 
-def _wide(x: jax.Array) -> jnp.dtype:
-    """The dtype of ``x`` promoted to at least float32."""
-    return jnp.promote_types(x.dtype, jnp.float32)
-
-
 def _grow(v, a, scale, r):
     """One GradaGrad accumulator/scale update, elementwise or on scalars."""
     v = jnp.where(v >= 0, v, jnp.maximum(v, -r * a))
@@ -118,7 +113,7 @@ def scale_by_gradagrad(
 
     def init_fn(params):
         if per_coordinate:
-            wide = jax.tree.map(lambda p: jnp.zeros(p.shape, _wide(p)), params)
+            wide = _common.wide_zeros(params)
             return GradaGradState(
                 count=jnp.zeros([], jnp.int32),
                 prev_grad=optax.tree.zeros_like(params),
@@ -160,9 +155,7 @@ def scale_by_gradagrad(
         else:
             dtype = state.accumulator.dtype
             grad_sq = _common.sq_norm(updates, dtype)
-            inner = optax.tree.vdot(
-                optax.tree.cast(updates, dtype), optax.tree.cast(state.prev_grad, dtype)
-            )
+            inner = _common.vdot(updates, state.prev_grad, dtype)
             accumulator, scale = _grow(
                 grad_sq - rho * inner, state.accumulator, state.scale, r
             )
@@ -170,9 +163,7 @@ def scale_by_gradagrad(
             new_updates = jax.tree.map(lambda g: (factor * g).astype(g.dtype), updates)
             ok = jnp.isfinite(grad_sq) & jnp.isfinite(inner)
 
-        new_updates = jax.tree.map(
-            lambda u: jnp.where(ok, u, jnp.zeros_like(u)), new_updates
-        )
+        new_updates = _common.zeros_unless(ok, new_updates)
         new_state = GradaGradState(
             count=optax.safe_increment(state.count),
             prev_grad=jax.tree.map(

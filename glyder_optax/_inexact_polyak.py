@@ -100,7 +100,9 @@ def scale_by_inexact_polyak(
       Takezawa et al., `Parameter-free Clipped Gradient Descent Meets Polyak
       <https://arxiv.org/abs/2405.15010>`_, 2024
     """
-    _common.check_positive_int("total_steps", total_steps)
+    _common.check_int(
+        _NAME, "total_steps", total_steps, "the number of steps planned for the run"
+    )
     if variant not in ("ips", "ips+"):
         raise ValueError(f"variant must be 'ips' or 'ips+', got {variant!r}.")
 

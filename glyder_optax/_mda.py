@@ -54,10 +54,6 @@ class MDAState(NamedTuple):
     x0: Any  # the initial parameters: a copy, never an alias, never updated.
 
 
-def _wide(x: jax.Array) -> jnp.dtype:
-    return jnp.promote_types(x.dtype, jnp.float32)
-
-
 def scale_by_mda(
     learning_rate: optax.ScalarOrSchedule,
     momentum: jax.typing.ArrayLike = 0.9,
@@ -96,7 +92,7 @@ def scale_by_mda(
     def init_fn(params):
         return MDAState(
             count=jnp.zeros([], jnp.int32),
-            grad_sum=jax.tree.map(lambda p: jnp.zeros(p.shape, _wide(p)), params),
+            grad_sum=_common.wide_zeros(params),
             x0=jax.tree.map(jnp.copy, params),
         )
 
@@ -126,9 +122,7 @@ def scale_by_mda(
 
         new_updates = jax.tree.map(step, params, state.x0, grad_sum)
         ok = jnp.isfinite(_common.sq_norm(updates, dtype))
-        new_updates = jax.tree.map(
-            lambda u: jnp.where(ok, u, jnp.zeros_like(u)), new_updates
-        )
+        new_updates = _common.zeros_unless(ok, new_updates)
         new_state = MDAState(
             count=optax.safe_increment(state.count), grad_sum=grad_sum, x0=state.x0
         )

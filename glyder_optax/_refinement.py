@@ -110,7 +110,7 @@ def record_grad_norms(
       Defazio et al., `Optimal Linear Decay Learning Rate Schedules and Further
       Refinements <https://arxiv.org/abs/2310.07831>`_, 2023
     """
-    _common.check_positive_int("num_steps", num_steps)
+    _common.check_int(_NAME, "num_steps", num_steps, "the length of the norm buffer")
     if ord not in (1, 2):
         raise ValueError(f"{_NAME}: ord must be 1 or 2, got {ord!r}.")
     num_steps = int(num_steps)
@@ -259,15 +259,13 @@ def refine_schedule(
         )
     x = smooth_norms(norms, tau)
     if total_steps is not None:
-        if (
-            isinstance(total_steps, bool)
-            or not isinstance(total_steps, (int, np.integer))
-            or total_steps < 2
-        ):
-            raise ValueError(
-                "refine_schedule: total_steps must be an int >= 2, got"
-                f" {total_steps!r}."
-            )
+        _common.check_int(
+            "refine_schedule",
+            "total_steps",
+            total_steps,
+            "the length of the refined schedule",
+            minimum=2,
+        )
         if total_steps != x.size:
             x = np.interp(np.linspace(0, x.size - 1, total_steps), np.arange(x.size), x)
     x = x / np.median(x)

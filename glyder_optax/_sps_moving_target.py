@@ -134,7 +134,9 @@ def scale_by_sps_moving_target(
       Gower, Defazio and Rabbat, `Stochastic Polyak Stepsize with a Moving
       Target <https://arxiv.org/abs/2106.11851>`_, 2021
     """
-    _common.check_positive_int("num_samples", num_samples)
+    _common.check_int(
+        _NAME, "num_samples", num_samples, "the number of training samples"
+    )
 
     def init_fn(params):
         dtype = _common.scalar_dtype(params)
@@ -189,9 +191,7 @@ def scale_by_sps_moving_target(
         buffer = jax.tree.map(
             lambda m, u: (beta * m + u).astype(m.dtype), state.momentum_buffer, step
         )
-        new_updates = jax.tree.map(
-            lambda b, u: jnp.where(ok, b, 0).astype(u.dtype), buffer, updates
-        )
+        new_updates = optax.tree.cast_like(_common.zeros_unless(ok, buffer), updates)
         new_state = SPSMovingTargetState(
             count=count,
             targets=targets,

@@ -49,15 +49,6 @@ import optax
 from glyder_optax import _common
 
 
-def _acc_dtype(params: Any) -> jnp.dtype:
-    return _common.scalar_dtype(params)
-
-
-def _vdot(a: Any, b: Any, dtype: jnp.dtype) -> jax.Array:
-    """<a, b> over trees, accumulated in ``dtype``."""
-    return optax.tree.vdot(optax.tree.cast(a, dtype), optax.tree.cast(b, dtype))
-
-
 def hvp(
     obj_fn: Callable[[Any], jax.Array], params: Any, d: Any
 ) -> tuple[Any, jax.Array]:
@@ -86,7 +77,7 @@ def hvp(
     """
     d = optax.tree.cast_like(d, params)
     grad, hd = jax.jvp(jax.grad(obj_fn), (params,), (d,))
-    return grad, _vdot(d, hd, _acc_dtype(params))
+    return grad, _common.vdot(d, hd, _common.scalar_dtype(params))
 
 
 def slope_and_curvature(
@@ -150,7 +141,7 @@ def taylor_along(
       3.0 -2.0 6.0
     """
     d = optax.tree.cast_like(d, params)
-    dtype = _acc_dtype(params)
+    dtype = _common.scalar_dtype(params)
 
     def slope(p):
         value, s = jax.jvp(obj_fn, (p,), (d,))
@@ -167,7 +158,7 @@ def _logits_and_tangent(logits_fn, params, d):
         raise ValueError(
             "logits_fn must return logits of shape (..., num_classes), got a scalar."
         )
-    dtype = _acc_dtype(params)
+    dtype = _common.scalar_dtype(params)
     logits = jnp.asarray(logits).astype(dtype)
     dlogits = jnp.asarray(dlogits).astype(dtype)
     return jax.nn.softmax(logits, axis=-1), dlogits, logits

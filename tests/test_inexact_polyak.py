@@ -49,9 +49,16 @@ def test_inexact_polyak_loss_below_f_min(variant, expected):
     np.testing.assert_allclose(updates, [expected], atol=1e-7)
 
 
-@pytest.mark.parametrize("total_steps", [0, -3, 2.5])
-def test_inexact_polyak_rejects_bad_total_steps(total_steps):
-    with pytest.raises(ValueError, match="total_steps must be a positive integer"):
+@pytest.mark.parametrize(
+    ("total_steps", "error", "match"),
+    [
+        (0, ValueError, "total_steps must be a positive integer"),
+        (-3, ValueError, "total_steps must be a positive integer"),
+        (2.5, TypeError, "total_steps must be a Python int"),
+    ],
+)
+def test_inexact_polyak_rejects_bad_total_steps(total_steps, error, match):
+    with pytest.raises(error, match=match):
         go.inexact_polyak_sgd(total_steps=total_steps)
 
 
