@@ -11,41 +11,42 @@ What is from the paper (Yehudai et al.): the step above; the true-gradient
 inner product estimated with an *additional, independent* minibatch (reusing
 the batch that produced ``d`` biases it upward by the noise and destroys the
 automatic decay); :math:`L` estimated by the "1-d projection" (the second
-derivative along ``d``, a Hessian-vector product) or by the Gauss-Newton-
-Bartlett estimator for cross-entropy losses; the method as a wrapper around
-any base optimizer (SGD, momentum, Adam), with one remaining scale, the
-"learning rate", at 1 by default, and no warm-up or decay schedule.
+derivative along ``d``) or by the Gauss-Newton-Bartlett estimator for
+cross-entropy losses; the method as a wrapper around any base optimizer (SGD,
+momentum, Adam), with one remaining scale, the "learning rate", at 1 by
+default, and no warm-up or decay schedule.
 
-What is our design (the paper body was not available to us; evidence in
-docs/glyder.md and ``python -m benchmarks.glyder_ablation``):
+What is our design (the paper body was not available to us; evidence in the
+repository's ``docs/glyder.md`` and ``python -m benchmarks.glyder_ablation``):
 
-1. At a refresh, one forward pass over the independent batch's ``obj_fn``
-   gives :math:`f_B`, :math:`n = \langle g_B, d\rangle` and
-   :math:`c = d^\top H_B d` (forward over forward,
-   :func:`glyder_optax.curvature.taylor_along`);
-   the Gauss-Newton modes take :math:`c` from ``logits_fn`` instead
+1. At a refresh, one pass over the independent batch's ``obj_fn`` gives
+   :math:`f_B`, :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
+   (``estimator='taylor'``: forward over forward,
+   :func:`glyder_optax.curvature.taylor_along`); the Gauss-Newton modes take
+   :math:`c` from ``logits_fn`` instead
    (:func:`~glyder_optax.curvature.gauss_newton`, exact, our addition, or
    :func:`~glyder_optax.curvature.gnb`, sampled).
 2. Ratio of debiased EMAs: :math:`N \leftarrow bN + (1-b)n`,
    :math:`C \leftarrow bC + (1-b)c`, :math:`\eta = \max(\hat N, 0)/\hat C`
    (an EMA of ratios is biased and heavy-tailed); ``smoothing=0`` is no
    smoothing.
-3. Safeguards. Each curvature estimate is raised to the largest of: the
-   secant curvature over the last step, :math:`(n - n^-)/\eta_{prev}` with
-   :math:`n^- = \langle \nabla f_B(x - \eta_{prev} d), d\rangle` (one more
-   forward-mode pass, same batch: the mean curvature the step actually
-   crosses; it is what keeps piecewise-linear losses such as LAD, whose
-   Hessian is 0, from diverging); the model floor
-   :math:`n^2 / (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not
-   fall below a known lower bound ``f_min`` of the loss, 0 by default; it
-   bounds the first step, before there is a secant); and ``min_curvature *
-   ||d||^2`` (negative curvature off convexity cannot cancel positive
-   estimates in the EMA). On a quadratic bounded below by ``f_min`` none of
-   them binds: exact line search is kept. ``eta`` may grow at most by
-   ``max_growth`` per step (``max_growth ** k`` between refreshes ``k`` steps
-   apart; decreases are not capped); an optional ``eta_max``; a non-finite
-   estimate (value, slope, curvature, or the secant probe's slope) keeps the
-   previous state; dot products in float32 or wider.
+3. Safeguards. Each curvature estimate is raised to the largest of three
+   floors: the secant curvature over the last step,
+   :math:`(n - n^-)/\eta_{prev}` with :math:`n^- = \langle \nabla f_B(x -
+   \eta_{prev} d), d\rangle` (one more forward-mode pass, same batch: the mean
+   curvature the step actually crosses; it keeps piecewise-linear losses such
+   as LAD, whose Hessian is 0, from diverging); the model floor :math:`n^2 /
+   (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not fall below a
+   known lower bound ``f_min`` of the loss: the step is at most twice the
+   Polyak step; it bounds the first step, before there is a secant; not
+   applied while :math:`f_B \le f_{min}`); and ``min_curvature * ||d||^2``
+   (negative curvature off convexity cannot cancel positive estimates in the
+   EMA). On a quadratic bounded below by ``f_min`` none of them binds: exact
+   line search is kept. ``eta`` may grow at most by ``max_growth`` per step
+   (``max_growth ** k`` between refreshes ``k`` steps apart; decreases are not
+   capped); an optional ``eta_max``; a non-finite estimate (value, slope,
+   curvature, or the secant probe's slope) keeps the previous state; dot
+   products in float32 or wider.
 4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
    held in between.
 
@@ -55,33 +56,28 @@ The update is :math:`-\alpha\,\eta_t d_t`, with :math:`\alpha` the
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from glyder_optax import _common, curvature
+from glyder_optax._glyder_parts import (
+    Estimator,
+    GlyderState,
+    Safeguards,
+    check_update_args,
+    estimator_from_name,
+    refresh_state,
+)
 
 _NAME = "scale_by_glyder"
-_ESTIMATORS = ("hvp", "gauss_newton", "gnb")
-
-
-class GlyderState(NamedTuple):
-    """State of :func:`scale_by_glyder`. Scalars in float32 or wider."""
-
-    count: jax.Array  # int32, finite steps taken (refresh when count % k == 0).
-    refreshes: jax.Array  # int32, estimates folded into the EMAs (debiasing).
-    numerator_ema: jax.Array  # EMA of n = <g_B, d> (not debiased).
-    curvature_ema: jax.Array  # EMA of the floored c = d^T H_B d (not debiased).
-    eta: jax.Array  # the current step multiplier (0 before the first refresh).
-    numerator: jax.Array  # last finite raw n, for logging.
-    curvature: jax.Array  # last finite raw c (before the floor), for logging.
-    key: jax.Array  # uint32 PRNG key for the gnb estimator's sampled labels.
 
 
 def scale_by_glyder(
-    estimator: str = "hvp",
+    estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     smoothing: jax.typing.ArrayLike = 0.9,
     refresh_every: int = 1,
     min_curvature: jax.typing.ArrayLike = 1e-8,
@@ -91,48 +87,37 @@ def scale_by_glyder(
     f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
-    r"""Scales the incoming direction by the locally optimal stepsize (sign kept).
+    r"""Scales the incoming direction ``d`` by the locally optimal stepsize.
 
-    Receives :math:`d` (the previous transform's output in a chain, e.g. a base
-    optimizer's direction at unit learning rate) and returns :math:`\eta d`,
-    :math:`\eta = \max(\hat N, 0) / \hat C`, the ratio of debiased EMAs of
-    :math:`n = \langle \nabla f_B, d\rangle` and :math:`c = d^\top \nabla^2
-    f_B\, d`, with :math:`f_B` the extra argument ``obj_fn``: the loss on an
-    *independent* batch (not the one that produced ``d``). Chain
-    :func:`optax.scale_by_learning_rate` after it, or use :func:`glyder`.
-
-    With exact gradients, ``smoothing=0`` and ``refresh_every=1`` this is
-    exact line search along ``d`` on a quadratic (tested).
+    Returns :math:`\eta d` (sign kept), :math:`\eta` as in the module
+    docstring, estimated on ``obj_fn``: the loss on an *independent* batch
+    (not the one that produced ``d``). With exact gradients,
+    ``smoothing=0`` and ``refresh_every=1`` this is exact line search along
+    ``d`` on a quadratic (tested).
 
     Args:
-      estimator: the curvature: ``'hvp'`` (the paper's 1-d projection, any
-        loss), ``'gauss_newton'`` (exact directional Gauss-Newton of the mean
-        softmax cross-entropy, our addition) or ``'gnb'``
-        (Gauss-Newton-Bartlett, sampled labels). The Gauss-Newton modes need
-        the extra argument ``logits_fn``.
+      estimator: the curvature: ``'taylor'`` (the paper's 1-d projection, the
+        second directional derivative by forward-over-forward mode, any loss;
+        ``'hvp'`` is its deprecated name), ``'gauss_newton'`` (exact
+        directional Gauss-Newton of the mean softmax cross-entropy, our
+        addition), ``'gnb'`` (Gauss-Newton-Bartlett, sampled labels), or any
+        :class:`glyder_optax.curvature.DirectionalEstimator`. The
+        Gauss-Newton modes need the extra argument ``logits_fn``.
       smoothing: :math:`b`, the EMA decay of the numerator and the curvature;
         0 for none.
       refresh_every: :math:`k`: estimate every ``k`` steps (at counts 0, k,
         2k...), hold ``eta`` in between. A static argument under
         :func:`optax.inject_hyperparams`.
-      secant: raise each curvature estimate to the secant curvature over
-        the previous step, :math:`(n - n^-)/\eta_{prev}` with :math:`n^-` the
-        slope along ``d`` at :math:`x - \eta_{prev} d` on the same batch (one
-        more forward-mode pass per refresh). ``learning_rate`` is not seen
-        here: the probe is at ``eta`` times ``d``, the step at alpha = 1.
-      min_curvature: each curvature estimate is raised to ``min_curvature *
-        ||d||^2`` (a floor on the directional smoothness :math:`c/\|d\|^2`).
-      f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or
-        absolute errors). Each curvature estimate is raised to
-        :math:`n^2 / (2 (f_B - f_{min}))`, the least curvature for which the
-        quadratic model along ``d`` stays above ``f_min``: the step is at most
-        :math:`2 (f_B - f_{min}) / n`, twice the Polyak step. This bounds
-        ``eta`` where the curvature vanishes (piecewise-linear losses) or the
-        loss nears its bound. Not applied while :math:`f_B \le f_{min}`;
-        ``None`` to drop it (objectives with no known bound).
+      min_curvature: the floor ``min_curvature * ||d||^2`` on each estimate.
       max_growth: ``eta`` may grow by at most this factor per step since the
         last refresh; ``jnp.inf`` for no cap.
       eta_max: an optional upper bound on ``eta``.
+      secant: apply the secant floor (one more forward-mode pass per
+        refresh). The probe is at ``eta`` times ``d``: ``learning_rate`` is
+        not seen here.
+      f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or
+        absolute errors) for the model floor; ``None`` to drop it
+        (objectives with no known bound).
       seed: seeds the PRNG key of ``'gnb'``. A static argument under
         :func:`optax.inject_hyperparams`.
 
@@ -174,14 +159,16 @@ def scale_by_glyder(
       Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
-    if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}.")
-    _common.check_int(_NAME, "refresh_every", refresh_every, "estimate every k-th step")
-    needs_logits = estimator != "hvp"
+    est = estimator_from_name(estimator, seed)
+    refresh_every = _common.check_int(
+        _NAME, "refresh_every", refresh_every, "estimate every k-th step"
+    )
+    guards = Safeguards(
+        smoothing, refresh_every, min_curvature, max_growth, eta_max, f_min
+    )
 
-    def init_fn(params):
-        dtype = _common.scalar_dtype(params)
-        zero = jnp.zeros([], dtype)
+    def init_fn(params: optax.Params) -> GlyderState:
+        zero = jnp.zeros([], _common.scalar_dtype(params))
         return GlyderState(
             count=jnp.zeros([], jnp.int32),
             refreshes=jnp.zeros([], jnp.int32),
@@ -190,137 +177,53 @@ def scale_by_glyder(
             eta=zero,
             numerator=zero,
             curvature=zero,
-            key=jax.random.PRNGKey(seed),
+            estimator_state=est.init(params),
         )
-
-    def estimate(obj_fn, logits_fn, params, d, key):
-        """(value, n, c) of the independent batch along d."""
-        if estimator == "hvp":
-            return curvature.taylor_along(obj_fn, params, d)
-        dtype = _common.scalar_dtype(params)
-        d_p = optax.tree.cast_like(d, params)
-        value, n = (
-            jnp.asarray(x).astype(dtype) for x in jax.jvp(obj_fn, (params,), (d_p,))
-        )
-        if estimator == "gauss_newton":
-            return value, n, curvature.gauss_newton(logits_fn, params, d)
-        return value, n, curvature.gnb(logits_fn, params, d, key)
 
     def update_fn(
-        updates, state, params=None, *, obj_fn=None, logits_fn=None, **extra_args
-    ):
+        updates: optax.Updates,
+        state: GlyderState,
+        params: optax.Params | None = None,
+        *,
+        obj_fn: Callable[[optax.Params], jax.Array] | None = None,
+        logits_fn: Callable[[optax.Params], jax.Array] | None = None,
+        **extra_args: Any,
+    ) -> tuple[optax.Updates, GlyderState]:
         del extra_args
-        _common.require("obj_fn", obj_fn, _NAME, "loss_on_another_batch")
-        if needs_logits:
-            _common.require("logits_fn", logits_fn, _NAME, "logits_on_another_batch")
-        if params is None:
-            raise ValueError(f"{_NAME} needs `params` in `update`.")
-        if _has_masked_leaves(params):
-            raise ValueError(
-                f"{_NAME} got params with masked-out leaves (optax.MaskedNode):"
-                " it is inside optax.masked or optax.partition, so it cannot"
-                " call obj_fn, which needs every parameter. Put the mask inside"
-                " GLyDER instead: glyder(optax.partition({'train': base,"
-                " 'frozen': optax.set_to_zero()}, labels)), or mask the base"
-                " with optax.masked and zero the other leaves (see"
-                " docs/integrations/optax_wrappers.md)."
-            )
-        dtype = state.eta.dtype
-        b = jnp.asarray(smoothing, dtype)
-        d_sq = _common.sq_norm(updates, dtype)
+        check_update_args(params, obj_fn, logits_fn, est.needs_logits)
+        d_sq = _common.sq_norm(updates, state.eta.dtype)
         finite = jnp.isfinite(d_sq)
         # A zero direction (e.g. a base that rejected a non-finite gradient)
         # is not a step: no estimate, the state is left as it was.
         active = finite & (d_sq > 0)
-        refresh = active & (state.count % refresh_every == 0)
 
-        def do_refresh():
-            key, sub = jax.random.split(state.key)
-            value, n, c = estimate(obj_fn, logits_fn, params, updates, sub)
-            value, n, c = value.astype(dtype), n.astype(dtype), c.astype(dtype)
-            c_floored = jnp.maximum(c, jnp.asarray(min_curvature, dtype) * d_sq)
+        def refresh(state: GlyderState) -> GlyderState:
+            estimate, est_state = est.estimate(
+                state.estimator_state,
+                params,
+                updates,
+                obj_fn=obj_fn,
+                logits_fn=logits_fn,
+            )
+            n_probe = None
             if secant:
-                # Mean curvature over the last step's length along d: the
-                # slope's change from x to x - eta_prev d (same batch).
-                probe = jax.tree.map(
-                    lambda p, u: p - state.eta.astype(p.dtype) * u.astype(p.dtype),
-                    params,
-                    updates,
-                )
-                d_p = optax.tree.cast_like(updates, params)
-                n_probe = jnp.asarray(jax.jvp(obj_fn, (probe,), (d_p,))[1])
-                c_sec = (n - n_probe.astype(dtype)) / jnp.where(
-                    state.eta > 0, state.eta, 1
-                )
-                c_floored = jnp.maximum(c_floored, jnp.where(state.eta > 0, c_sec, 0))
-            if f_min is not None:
-                # The quadratic model along d must not dip below f_min.
-                gap = value - jnp.asarray(f_min, dtype)
-                model = n**2 / (2 * jnp.where(gap > 0, gap, 1))
-                c_floored = jnp.maximum(c_floored, jnp.where(gap > 0, model, 0))
-            num = b * state.numerator_ema + (1 - b) * n
-            cur = b * state.curvature_ema + (1 - b) * c_floored
-            refreshes = optax.safe_increment(state.refreshes)
-            debias = 1 - b ** refreshes.astype(dtype)
-            num_hat = num / debias
-            cur_hat = cur / debias
-            ratio = jnp.where(
-                cur_hat > 0,
-                jnp.maximum(num_hat, 0) / jnp.where(cur_hat > 0, cur_hat, 1),
-                jnp.inf,
-            )
-            growth = jnp.asarray(max_growth, dtype) ** refresh_every
-            cap = jnp.where(state.eta > 0, state.eta * growth, jnp.inf)
-            if eta_max is not None:
-                cap = jnp.minimum(cap, jnp.asarray(eta_max, dtype))
-            eta = jnp.minimum(ratio, cap)
-            new = (refreshes, num, cur, eta, n, c)
-            # Nothing non-finite enters the state: this covers every estimate,
-            # the secant probe's slope included (through cur).
-            ok = (
-                (d_sq > 0)
-                & jnp.isfinite(value)
-                & jnp.all(jnp.isfinite(jnp.stack(new[1:])))
-            )
-            old = (
-                state.refreshes,
-                state.numerator_ema,
-                state.curvature_ema,
-                state.eta,
-                state.numerator,
-                state.curvature,
-            )
-            kept = jax.tree.map(lambda a, o: jnp.where(ok, a, o), new, old)
-            return (*kept, key)
+                n_probe = curvature.slope_at(obj_fn, params, updates, state.eta)
+            state = refresh_state(state, estimate, n_probe, d_sq, guards)
+            return state._replace(estimator_state=est_state)
 
-        def hold():
-            return (
-                state.refreshes,
-                state.numerator_ema,
-                state.curvature_ema,
-                state.eta,
-                state.numerator,
-                state.curvature,
-                state.key,
-            )
-
-        refreshes, num, cur, eta, n, c, key = jax.lax.cond(refresh, do_refresh, hold)
-        new_updates = _common.scale_or_zero(eta, finite, updates)
+        due = active & (state.count % refresh_every == 0)
+        state = jax.lax.cond(due, refresh, lambda s: s, state)
+        new_updates = _common.scale_or_zero(state.eta, finite, updates)
         count = jnp.where(active, optax.safe_increment(state.count), state.count)
-        return new_updates, GlyderState(count, refreshes, num, cur, eta, n, c, key)
+        return new_updates, state._replace(count=count)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def _has_masked_leaves(tree: Any) -> bool:
-    is_masked = lambda x: isinstance(x, optax.MaskedNode)
-    return any(map(is_masked, jax.tree.leaves(tree, is_leaf=is_masked)))
 
 
 def glyder(
     base: optax.GradientTransformation,
     learning_rate: optax.ScalarOrSchedule = 1.0,
-    estimator: str = "hvp",
+    estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     smoothing: jax.typing.ArrayLike = 0.9,
     refresh_every: int = 1,
     min_curvature: jax.typing.ArrayLike = 1e-8,
@@ -394,7 +297,7 @@ def glyder(
     )
 
 
-def glyder_state(opt_state: Any) -> GlyderState:
+def glyder_state(opt_state: optax.OptState) -> GlyderState:
     """Returns the :class:`GlyderState` inside an optimizer state, for logging.
 
     Works on the state of :func:`glyder` or any chain or wrapper holding

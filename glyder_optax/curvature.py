@@ -25,6 +25,16 @@ params), never in the params' low precision.
   from the same forward-mode pass as :func:`gauss_newton` (no backward pass);
   the result is the same number as the reverse-mode formula (tested).
 
+:func:`scale_by_glyder <glyder_optax.scale_by_glyder>` takes them through one
+interface, a :class:`DirectionalEstimator` (``init``, ``estimate``), as
+:func:`optax.contrib.sophia` takes its Hessian estimator: each estimator keeps
+its own state (:func:`gnb_estimator` its PRNG key; the others none).
+:func:`taylor_estimator` gives :math:`(f, \nabla f^\top d, d^\top H d)` from
+:func:`taylor_along`; :func:`gauss_newton_estimator` and :func:`gnb_estimator`
+take :math:`f` and the slope from :func:`value_and_slope` and the curvature
+from the logits. :func:`slope_at` is the secant probe: the slope along ``d``
+at a point on the line.
+
 Conventions (chosen so that the three agree on multinomial logistic
 regression): ``obj_fn(params)`` is the *mean* loss over the batch;
 ``logits_fn(params)`` returns logits of shape ``(..., num_classes)``, every
@@ -40,7 +50,7 @@ regulariser) are not seen by the Gauss-Newton estimators.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -233,3 +243,115 @@ def gnb(
     batch = p.size // p.shape[-1]
     u_dot_d = jnp.sum((p - onehot) * dz) / batch
     return batch * u_dot_d**2
+
+
+def value_and_slope(
+    obj_fn: Callable[[Any], jax.Array], params: Any, d: Any
+) -> tuple[jax.Array, jax.Array]:
+    r"""Value and slope :math:`\nabla f^\top d` of ``obj_fn``, one forward pass.
+
+    Returns:
+      ``(value, slope)``, scalars in float32 or wider.
+    """
+    d = optax.tree.cast_like(d, params)
+    dtype = _common.scalar_dtype(params)
+    value, slope = jax.jvp(obj_fn, (params,), (d,))
+    return jnp.asarray(value).astype(dtype), jnp.asarray(slope).astype(dtype)
+
+
+def slope_at(
+    obj_fn: Callable[[Any], jax.Array], params: Any, d: Any, step: jax.Array
+) -> jax.Array:
+    r"""The slope along ``d`` at ``params - step * d`` (the secant probe).
+
+    With :math:`n` the slope at ``params``, :math:`(n - n^-)/s` is the mean
+    curvature along ``d`` over the segment of length :math:`s`.
+
+    Returns:
+      A scalar in float32 or wider.
+    """
+    probe = jax.tree.map(
+        lambda p, u: p - step.astype(p.dtype) * u.astype(p.dtype), params, d
+    )
+    return value_and_slope(obj_fn, probe, d)[1]
+
+
+class DirectionalEstimate(NamedTuple):
+    """What an estimator returns: the second-order model along ``d``."""
+
+    value: jax.Array  # f_B at params.
+    slope: jax.Array  # n = <grad f_B, d>.
+    curvature: jax.Array  # c = d^T H_B d, or its Gauss-Newton estimate.
+
+
+class _EstimateFn(Protocol):
+    def __call__(
+        self,
+        state: Any,
+        params: optax.Params,
+        d: optax.Updates,
+        *,
+        obj_fn: Callable[[Any], jax.Array],
+        logits_fn: Callable[[Any], jax.Array] | None,
+    ) -> tuple[DirectionalEstimate, Any]: ...
+
+
+class DirectionalEstimator(NamedTuple):
+    """A curvature estimator along a direction, with its own state.
+
+    ``init(params) -> state``; ``estimate(state, params, d, *, obj_fn,
+    logits_fn) -> (DirectionalEstimate, state)``. ``needs_logits`` says
+    whether ``logits_fn`` is required.
+    """
+
+    init: Callable[[optax.Params], Any]
+    estimate: _EstimateFn
+    needs_logits: bool
+
+
+def _no_state(params: optax.Params) -> optax.EmptyState:
+    del params
+    return optax.EmptyState()
+
+
+def taylor_estimator() -> DirectionalEstimator:
+    """Value, slope and :math:`d^\top H d` from :func:`taylor_along`; any loss."""
+
+    def estimate(state, params, d, *, obj_fn, logits_fn):
+        del logits_fn
+        return DirectionalEstimate(*taylor_along(obj_fn, params, d)), state
+
+    return DirectionalEstimator(_no_state, estimate, needs_logits=False)
+
+
+def gauss_newton_estimator() -> DirectionalEstimator:
+    """Value and slope of ``obj_fn``, curvature from :func:`gauss_newton`."""
+
+    def estimate(state, params, d, *, obj_fn, logits_fn):
+        value, slope = value_and_slope(obj_fn, params, d)
+        c = gauss_newton(logits_fn, params, d)
+        return DirectionalEstimate(value, slope, c), state
+
+    return DirectionalEstimator(_no_state, estimate, needs_logits=True)
+
+
+class GNBState(NamedTuple):
+    """State of :func:`gnb_estimator`."""
+
+    key: jax.Array  # uint32 PRNG key for the sampled labels.
+
+
+def gnb_estimator(seed: int = 0) -> DirectionalEstimator:
+    """Value and slope of ``obj_fn``, curvature from :func:`gnb` (sampled)."""
+
+    def init(params):
+        del params
+        return GNBState(key=jax.random.PRNGKey(seed))
+
+    def estimate(state, params, d, *, obj_fn, logits_fn):
+        key, sub = jax.random.split(state.key)
+        value, slope = value_and_slope(obj_fn, params, d)
+        c = gnb(logits_fn, params, d, sub)
+        return DirectionalEstimate(value, slope, c), GNBState(key)
+
+    return DirectionalEstimator(init, estimate, needs_logits=True)

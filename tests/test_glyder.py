@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -420,6 +421,37 @@ def test_missing_extra_args_say_how_to_pass_them():
         gn.update(x, gn.init(x), x, obj_fn=quad)
     with pytest.raises(ValueError, match="params"):
         opt.update(x, opt.init(x), obj_fn=quad)
+
+
+def test_hvp_is_a_deprecated_name_of_taylor():
+    x = jnp.asarray(X0)
+    with pytest.warns(DeprecationWarning, match="'taylor'"):
+        old = go.glyder(optax.identity(), estimator="hvp")
+    new = go.glyder(optax.identity(), estimator="taylor")
+    outs = []
+    for opt in (old, new):
+        updates, state = opt.update(quad_grad(x), opt.init(x), x, obj_fn=quad)
+        outs.append((updates, state))
+    chex.assert_trees_all_equal(outs[0], outs[1])
+
+
+def test_a_custom_estimator_plugs_in_with_its_own_state():
+    taylor = go.curvature.taylor_estimator()
+    calls = go.curvature.DirectionalEstimator(
+        init=lambda params: jnp.zeros([], jnp.int32),
+        estimate=lambda state, params, d, **kw: (
+            taylor.estimate(None, params, d, **kw)[0],
+            state + 1,
+        ),
+        needs_logits=False,
+    )
+    opt = go.glyder(optax.identity(), estimator=calls, refresh_every=2)
+    x = jnp.asarray(X0)
+    state = opt.init(x)
+    for _ in range(5):
+        updates, state = opt.update(quad_grad(x), state, x, obj_fn=quad)
+        x = optax.apply_updates(x, updates)
+    assert int(go.glyder_state(state).estimator_state) == 3  # counts 0, 2, 4
 
 
 def test_bad_constructor_arguments():
