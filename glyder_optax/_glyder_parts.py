@@ -33,7 +33,7 @@ class GlyderState(NamedTuple):
     eta: jax.Array  # the current step multiplier (0 before the first refresh).
     numerator: jax.Array  # last finite raw n, for logging.
     curvature: jax.Array  # last finite raw c (before the floor), for logging.
-    estimator_state: Any  # the curvature estimator's (gnb: its PRNG key).
+    estimator_state: optax.OptState  # the estimator's own (gnb: its PRNG key).
 
 
 def estimator_from_name(

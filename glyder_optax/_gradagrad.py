@@ -37,7 +37,7 @@ non-finite gradient gives a zero update and leaves the state as it was.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,9 +50,11 @@ class GradaGradState(NamedTuple):
     """State of :func:`scale_by_gradagrad`."""
 
     count: jax.Array  # number of finite steps taken, int32.
-    prev_grad: Any  # g_{k-1}, the previous input gradient (zeros at first).
-    accumulator: Any  # a_k: a scalar, or a tree like params if per_coordinate.
-    scale: Any  # gamma_k (starts at 1): a scalar, or a tree if per_coordinate.
+    prev_grad: optax.Updates  # g_{k-1}, the previous input gradient (zeros at first).
+    # a_k: a scalar, or a tree like params if per_coordinate.
+    accumulator: jax.Array | optax.Updates
+    # gamma_k (starts at 1): a scalar, or a tree if per_coordinate.
+    scale: jax.Array | optax.Updates
 
 
 def _grow(v, a, scale, r):
@@ -111,7 +113,7 @@ def scale_by_gradagrad(
       Stochastic Gradient Method <https://arxiv.org/abs/2206.06900>`_, 2022
     """
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         if per_coordinate:
             wide = _common.wide_zeros(params)
             return GradaGradState(
@@ -128,7 +130,9 @@ def scale_by_gradagrad(
             scale=jnp.ones([], dtype),
         )
 
-    def update_fn(updates, state, params=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates, state, params: optax.Params | None = None, **extra_args
+    ):
         del params, extra_args
         if per_coordinate:
             v = jax.tree.map(

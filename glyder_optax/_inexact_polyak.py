@@ -25,7 +25,7 @@ was. Evidence: ``python -m benchmarks l0l1`` (docs/inexact_polyak.md).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,14 +40,15 @@ class InexactPolyakState(NamedTuple):
     """State of :func:`scale_by_inexact_polyak`."""
 
     best_value: jax.Array  # lowest finite loss seen so far (inf before any).
-    best_params: Any  # params at best_value; None unless track_best=True.
+    # params at best_value; None unless track_best=True.
+    best_params: optax.Params | None
 
 
 def scale_by_inexact_polyak(
     total_steps: int,
     f_min: jax.typing.ArrayLike = 0.0,
     eps: jax.typing.ArrayLike = 0.0,
-    variant: str = "ips",
+    variant: Literal["ips", "ips+"] = "ips",
     track_best: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales updates by the Inexact Polyak stepsize (sign preserved).
@@ -106,7 +107,7 @@ def scale_by_inexact_polyak(
     if variant not in ("ips", "ips+"):
         raise ValueError(f"variant must be 'ips' or 'ips+', got {variant!r}.")
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         # A copy, so the state never aliases (or donates) the live params.
         best_params = jax.tree.map(jnp.copy, params) if track_best else None
@@ -114,7 +115,14 @@ def scale_by_inexact_polyak(
             best_value=jnp.asarray(jnp.inf, dtype), best_params=best_params
         )
 
-    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        **extra_args,
+    ):
         del extra_args
         _common.require("value", value, _NAME, "loss")
         dtype = state.best_value.dtype
@@ -149,7 +157,7 @@ def inexact_polyak_sgd(
     f_min: jax.typing.ArrayLike = 0.0,
     learning_rate: optax.ScalarOrSchedule = 1.0,
     eps: jax.typing.ArrayLike = 0.0,
-    variant: str = "ips",
+    variant: Literal["ips", "ips+"] = "ips",
     track_best: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Gradient descent with the Inexact Polyak stepsize.

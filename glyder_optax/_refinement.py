@@ -42,7 +42,7 @@ the bound is for convex problems, and for networks the result is a heuristic.
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -62,7 +62,7 @@ class GradNormRecorderState(NamedTuple):
 
 
 def record_grad_norms(
-    num_steps: int, ord: int = 2
+    num_steps: int, ord: Literal[1, 2] = 2
 ) -> optax.GradientTransformationExtraArgs:
     r"""Records each step's gradient norm in the state; identity on the updates.
 
@@ -115,13 +115,20 @@ def record_grad_norms(
         raise ValueError(f"{_NAME}: ord must be 1 or 2, got {ord!r}.")
     num_steps = int(num_steps)
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         return GradNormRecorderState(
             count=jnp.zeros([], jnp.int32),
             norms=jnp.zeros([num_steps], _common.scalar_dtype(params)),
         )
 
-    def update_fn(updates, state, params=None, *, grad=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        grad=None,
+        **extra_args,
+    ):
         del params, extra_args
         dtype = state.norms.dtype
         source = optax.tree.cast(updates if grad is None else grad, dtype)
@@ -211,7 +218,7 @@ def smooth_norms(norms: Any, tau: float = 0.1) -> np.ndarray:
 
 def refine_schedule(
     norms: Any,
-    kind: str = "sgd",
+    kind: Literal["sgd", "adam"] = "sgd",
     tau: float = 0.1,
     total_steps: int | None = None,
 ) -> np.ndarray:

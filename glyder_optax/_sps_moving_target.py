@@ -56,7 +56,7 @@ Ours:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +74,7 @@ class SPSMovingTargetState(NamedTuple):
     targets: jax.Array  # alpha: one scalar per training sample, shape (n,).
     mean_target: jax.Array  # the mean of alpha (kept in step, not recomputed).
     tau: jax.Array  # the total target.
-    momentum_buffer: Any  # m = x_{k-1} - x_k (heavy-ball form), like params.
+    momentum_buffer: optax.Updates  # m = x_{k-1} - x_k (heavy-ball form), like params.
 
 
 def default_learning_rate(reg: jax.typing.ArrayLike) -> jax.Array:
@@ -138,7 +138,7 @@ def scale_by_sps_moving_target(
         _NAME, "num_samples", num_samples, "the number of training samples"
     )
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         return SPSMovingTargetState(
             count=jnp.zeros([], jnp.int32),
@@ -148,7 +148,15 @@ def scale_by_sps_moving_target(
             momentum_buffer=optax.tree.zeros_like(params),
         )
 
-    def update_fn(updates, state, params=None, *, value=None, indices=None, **extra):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        indices=None,
+        **extra,
+    ):
         del params, extra
         _common.require("value", value, _NAME, "loss")
         _common.require("indices", indices, _NAME, "batch_indices")
