@@ -72,6 +72,47 @@ def _step(g, a, scale):
     return jnp.where(ok, scale * g * jax.lax.rsqrt(jnp.where(ok, a, 1)), 0)
 
 
+def _per_coordinate_step(updates, state, rho, r):
+    """(updates, accumulator, scale, finite) with one accumulator a coordinate."""
+    v = jax.tree.map(
+        lambda g, h, a: (
+            g.astype(a.dtype) * (g.astype(a.dtype) - rho * h.astype(a.dtype))
+        ),
+        updates,
+        state.prev_grad,
+        state.accumulator,
+    )
+    grown = jax.tree.map(
+        lambda v_, a, s: _grow(v_, a, s, r), v, state.accumulator, state.scale
+    )
+    accumulator, scale = jax.tree.transpose(
+        jax.tree.structure(v), jax.tree.structure((0, 0)), grown
+    )
+    new_updates = jax.tree.map(
+        lambda g, a, s: _step(g.astype(a.dtype), a, s).astype(g.dtype),
+        updates,
+        accumulator,
+        scale,
+    )
+    return (
+        new_updates,
+        accumulator,
+        scale,
+        jnp.isfinite(_common.sq_norm(updates, jnp.float32)),
+    )
+
+
+def _global_step(updates, state, rho, r):
+    """(updates, accumulator, scale, finite) with one accumulator for the tree."""
+    dtype = state.accumulator.dtype
+    grad_sq = _common.sq_norm(updates, dtype)
+    inner = _common.vdot(updates, state.prev_grad, dtype)
+    accumulator, scale = _grow(grad_sq - rho * inner, state.accumulator, state.scale, r)
+    factor = _step(jnp.ones([], dtype), accumulator, scale)
+    new_updates = jax.tree.map(lambda g: (factor * g).astype(g.dtype), updates)
+    return new_updates, accumulator, scale, jnp.isfinite(grad_sq) & jnp.isfinite(inner)
+
+
 def scale_by_gradagrad(
     rho: jax.typing.ArrayLike = 2.0,
     r: jax.typing.ArrayLike = 1.0,
@@ -115,58 +156,24 @@ def scale_by_gradagrad(
 
     def init_fn(params: optax.Params):
         if per_coordinate:
-            wide = _common.wide_zeros(params)
-            return GradaGradState(
-                count=jnp.zeros([], jnp.int32),
-                prev_grad=optax.tree.zeros_like(params),
-                accumulator=wide,
-                scale=jax.tree.map(jnp.ones_like, wide),
-            )
-        dtype = _common.scalar_dtype(params)
+            accumulator = _common.wide_zeros(params)
+            scale = jax.tree.map(jnp.ones_like, accumulator)
+        else:
+            accumulator = jnp.zeros([], _common.scalar_dtype(params))
+            scale = jnp.ones_like(accumulator)
         return GradaGradState(
             count=jnp.zeros([], jnp.int32),
             prev_grad=optax.tree.zeros_like(params),
-            accumulator=jnp.zeros([], dtype),
-            scale=jnp.ones([], dtype),
+            accumulator=accumulator,
+            scale=scale,
         )
 
     def update_fn(
         updates: optax.Updates, state, params: optax.Params | None = None, **extra_args
     ):
         del params, extra_args
-        if per_coordinate:
-            v = jax.tree.map(
-                lambda g, h, a: (
-                    g.astype(a.dtype) * (g.astype(a.dtype) - rho * h.astype(a.dtype))
-                ),
-                updates,
-                state.prev_grad,
-                state.accumulator,
-            )
-            grown = jax.tree.map(
-                lambda v_, a, s: _grow(v_, a, s, r), v, state.accumulator, state.scale
-            )
-            accumulator, scale = jax.tree.transpose(
-                jax.tree.structure(v), jax.tree.structure((0, 0)), grown
-            )
-            new_updates = jax.tree.map(
-                lambda g, a, s: _step(g.astype(a.dtype), a, s).astype(g.dtype),
-                updates,
-                accumulator,
-                scale,
-            )
-            ok = jnp.isfinite(_common.sq_norm(updates, jnp.float32))
-        else:
-            dtype = state.accumulator.dtype
-            grad_sq = _common.sq_norm(updates, dtype)
-            inner = _common.vdot(updates, state.prev_grad, dtype)
-            accumulator, scale = _grow(
-                grad_sq - rho * inner, state.accumulator, state.scale, r
-            )
-            factor = _step(jnp.ones([], dtype), accumulator, scale)
-            new_updates = jax.tree.map(lambda g: (factor * g).astype(g.dtype), updates)
-            ok = jnp.isfinite(grad_sq) & jnp.isfinite(inner)
-
+        step = _per_coordinate_step if per_coordinate else _global_step
+        new_updates, accumulator, scale, ok = step(updates, state, rho, r)
         new_updates = _common.zeros_unless(ok, new_updates)
         new_state = GradaGradState(
             count=optax.safe_increment(state.count),

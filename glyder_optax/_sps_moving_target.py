@@ -83,6 +83,40 @@ def default_learning_rate(reg: jax.typing.ArrayLike) -> jax.Array:
     return 1 / (1 + 0.25 * reg * jnp.exp(reg))
 
 
+def _check_indices(indices: jax.typing.ArrayLike) -> jax.Array:
+    indices = jnp.reshape(jnp.asarray(indices), (-1,))
+    if not jnp.issubdtype(indices.dtype, jnp.integer):
+        raise TypeError(
+            f"{_NAME}: `indices` must be integer sample indices, got dtype"
+            f" {indices.dtype}."
+        )
+    return indices
+
+
+def _target_step(targets, mean_target, indices, value, grad_sq, lr):
+    """Gamma, and the targets moved by the Polyak step on (x, alpha_B)."""
+    n, batch = targets.shape[0], indices.shape[0]
+    valid = (indices >= 0) & (indices < n)
+    batch_targets = jnp.where(valid, targets[jnp.clip(indices, 0, n - 1)], 0)
+    gap = value - jnp.sum(batch_targets) / batch
+    gamma = gap / (grad_sq + 1 / batch)
+    increment = jnp.where(valid, lr * gamma / batch, 0)
+    targets = targets.at[indices].add(increment, mode="drop")
+    return gamma, targets, mean_target + jnp.sum(increment) / n
+
+
+def _epoch_update(end_of_epoch, tau, targets, mean_target, t_lr, lr):
+    """At the end of an epoch: move tau, shift every target towards it."""
+    n = targets.shape[0]
+    new_tau = (1 - t_lr) * tau + t_lr * (n / (n + 1)) * mean_target
+    shift = lr * (new_tau - mean_target)
+    return (
+        jnp.where(end_of_epoch, new_tau, tau),
+        jnp.where(end_of_epoch, targets + shift, targets),
+        jnp.where(end_of_epoch, mean_target + shift, mean_target),
+    )
+
+
 def scale_by_sps_moving_target(
     num_samples: int,
     learning_rate: jax.typing.ArrayLike = 1.0,
@@ -162,12 +196,7 @@ def scale_by_sps_moving_target(
         _common.require("indices", indices, _NAME, "batch_indices")
         dtype = state.targets.dtype
         value = _common.scalar_value(value, dtype, _NAME)
-        indices = jnp.reshape(jnp.asarray(indices), (-1,))
-        if not jnp.issubdtype(indices.dtype, jnp.integer):
-            raise TypeError(
-                f"{_NAME}: `indices` must be integer sample indices, got dtype"
-                f" {indices.dtype}."
-            )
+        indices = _check_indices(indices)
         batch = indices.shape[0]
         n = state.targets.shape[0]
         beta = jnp.asarray(momentum, dtype)
@@ -177,22 +206,15 @@ def scale_by_sps_moving_target(
 
         # The Polyak step on (x, alpha_B) towards f_B(x) = mean(alpha_B).
         grad_sq = _common.sq_norm(updates, dtype)
-        valid = (indices >= 0) & (indices < n)
-        batch_targets = jnp.where(valid, state.targets[jnp.clip(indices, 0, n - 1)], 0)
-        gap = value - jnp.sum(batch_targets) / batch
-        gamma = gap / (grad_sq + 1 / batch)
-        increment = jnp.where(valid, lr * gamma / batch, 0)
-        targets = state.targets.at[indices].add(increment, mode="drop")
-        mean_target = state.mean_target + jnp.sum(increment) / n
+        gamma, targets, mean_target = _target_step(
+            state.targets, state.mean_target, indices, value, grad_sq, lr
+        )
 
-        # Once per epoch (every ceil(n / |B|) steps): move tau, shift all targets.
         count = optax.safe_increment(state.count)
         end_of_epoch = count % (-(-n // batch)) == 0
-        new_tau = (1 - t_lr) * state.tau + t_lr * (n / (n + 1)) * mean_target
-        shift = lr * (new_tau - mean_target)
-        tau = jnp.where(end_of_epoch, new_tau, state.tau)
-        targets = jnp.where(end_of_epoch, targets + shift, targets)
-        mean_target = jnp.where(end_of_epoch, mean_target + shift, mean_target)
+        tau, targets, mean_target = _epoch_update(
+            end_of_epoch, state.tau, targets, mean_target, t_lr, lr
+        )
 
         ok = jnp.isfinite(value) & jnp.isfinite(grad_sq)
         step = _common.scale_or_zero((1 - beta) * lr * gamma, ok, updates)
