@@ -13,10 +13,12 @@ from glyder_optax._gradagrad import GradaGradState, gradagrad, scale_by_gradagra
 from glyder_optax._inexact_polyak import (
     InexactPolyakState,
     inexact_polyak_best_params,
+    inexact_polyak_best_value,
     inexact_polyak_sgd,
     scale_by_inexact_polyak,
 )
 from glyder_optax._mda import MDAState, mda, scale_by_mda
+from glyder_optax._readers import skipped_steps
 from glyder_optax._refinement import (
     GradNormRecorderState,
     record_grad_norms,
@@ -59,6 +61,7 @@ __all__ = [
     "glyder_state",
     "gradagrad",
     "inexact_polyak_best_params",
+    "inexact_polyak_best_value",
     "inexact_polyak_sgd",
     "linear_decay_schedule",
     "mda",
@@ -73,6 +76,7 @@ __all__ = [
     "scale_by_mda",
     "scale_by_sps_moving_target",
     "schedule_from_array",
+    "skipped_steps",
     "smooth_norms",
     "sps_moving_target",
     "training",

@@ -121,6 +121,12 @@ def sq_norm(tree: Any, dtype: jnp.dtype) -> jax.Array:
     return optax.tree.norm(optax.tree.cast(tree, dtype), squared=True)
 
 
+def all_finite(tree: Any) -> jax.Array:
+    """Whether every entry of every leaf is finite (no overflow, unlike a norm)."""
+    leaves = jax.tree.leaves(tree)
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
 def zeros_unless(ok: jax.Array, tree: Any) -> Any:
     """``tree`` where ``ok``, else zeros: the one way a step is skipped.
 

@@ -16,8 +16,9 @@ cross-entropy losses; the method as a wrapper around any base optimizer (SGD,
 momentum, Adam), with one remaining scale, the "learning rate", at 1 by
 default, and no warm-up or decay schedule.
 
-What is our design (the paper body was not available to us; evidence in the
-repository's ``docs/glyder.md`` and ``python -m benchmarks.glyder_ablation``):
+What is our design (the paper body was not available to us; evidence in
+https://github.com/glyder-optax/glyder_optax/blob/main/docs/glyder.md,
+measured with the repository's benchmark harness):
 
 1. At a refresh, one pass over the independent batch's ``obj_fn`` gives
    :math:`f_B`, :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
@@ -68,7 +69,9 @@ from glyder_optax._glyder_parts import (
     Estimator,
     GlyderState,
     Safeguards,
+    apply_sign,
     check_update_args,
+    detect_sign,
     estimator_from_name,
     refresh_state,
 )
@@ -177,6 +180,8 @@ def scale_by_glyder(
             eta=zero,
             numerator=zero,
             curvature=zero,
+            sign=jnp.zeros([], jnp.int32),
+            skipped=jnp.zeros([], jnp.int32),
             estimator_state=est.init(params),
         )
 
@@ -187,15 +192,20 @@ def scale_by_glyder(
         *,
         obj_fn: Callable[[optax.Params], jax.Array] | None = None,
         logits_fn: Callable[[optax.Params], jax.Array] | None = None,
+        grad: optax.Updates | None = None,
         **extra_args: Any,
     ) -> tuple[optax.Updates, GlyderState]:
         del extra_args
-        check_update_args(params, obj_fn, logits_fn, est.needs_logits)
+        obj_fn = check_update_args(params, obj_fn, logits_fn, est.needs_logits)
         d_sq = _common.sq_norm(updates, state.eta.dtype)
         finite = jnp.isfinite(d_sq)
         # A zero direction (e.g. a base that rejected a non-finite gradient)
         # is not a step: no estimate, the state is left as it was.
         active = finite & (d_sq > 0)
+        sign = detect_sign(state.sign, active, grad, updates, state.eta.dtype)
+        updates = apply_sign(sign, updates)
+        skip = ~finite if grad is None else ~finite | ~_common.all_finite(grad)
+        skipped = jnp.where(skip, optax.safe_increment(state.skipped), state.skipped)
 
         def refresh(state: GlyderState) -> GlyderState:
             estimate, est_state = est.estimate(
@@ -215,7 +225,7 @@ def scale_by_glyder(
         state = jax.lax.cond(due, refresh, lambda s: s, state)
         new_updates = _common.scale_or_zero(state.eta, finite, updates)
         count = jnp.where(active, optax.safe_increment(state.count), state.count)
-        return new_updates, state._replace(count=count)
+        return new_updates, state._replace(count=count, sign=sign, skipped=skipped)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -236,20 +246,26 @@ def glyder(
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
-    ``base`` is any optax transform that outputs a *descent-sign* direction at
-    unit scale, as optax's ``scale_by_*`` do: ``optax.identity()`` (SGD),
-    ``optax.trace(0.9)`` (heavy-ball momentum), ``optax.scale_by_adam()``,
+    ``base`` is any optax transform that outputs a direction, as optax's
+    ``scale_by_*`` do: ``optax.identity()`` (SGD), ``optax.trace(0.9)``
+    (heavy-ball momentum), ``optax.scale_by_adam()``,
     ``optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(wd))``
-    (AdamW). A full optimizer such as ``optax.adamw(1.0)`` already negates its
-    output: flip it back, ``optax.chain(optax.adamw(1.0), optax.scale(-1.0))``
-    (otherwise :math:`\langle g, d\rangle < 0` and ``eta`` stays 0).
-    ``learning_rate`` multiplies the locally optimal step; 1.0 is the method
-    and needs no tuning. With ``skip_non_finite`` (the default) the base is
-    wrapped in ``optax.apply_if_finite``: a non-finite gradient gives a zero
-    update and leaves the base's state (e.g. Adam's moments) and GLyDER's as
-    they were. See :func:`scale_by_glyder` for the other arguments and the
-    extra arguments of ``update`` (``obj_fn``, and ``logits_fn`` for the
-    Gauss-Newton modes).
+    (AdamW). A full optimizer such as ``optax.adam(1e-3)``, whose output is
+    already negated, works too: on the first step with a nonzero direction
+    the sign of :math:`\langle g, d\rangle` (positive for any descent-sign
+    base: :math:`\|g\|^2` for SGD, :math:`\sum_i |g_i|` for Adam) is stored
+    in :attr:`GlyderState.sign` and applied to ``d`` thereafter; the base's
+    own learning rate cancels (``eta d`` does not depend on the scale of
+    ``d``, unless ``eta_max`` is set). ``learning_rate`` multiplies the
+    locally optimal step; 1.0 is the method and needs no tuning. With
+    ``skip_non_finite`` (the default) the base is wrapped in
+    ``optax.apply_if_finite``: a non-finite gradient gives a zero update,
+    leaves the base's state (e.g. Adam's moments) and GLyDER's as they were,
+    and is counted in :attr:`GlyderState.skipped` (read it with
+    :func:`glyder_optax.skipped_steps`). ``update`` passes the incoming
+    gradient to :func:`scale_by_glyder` as ``grad`` (unless given). See
+    :func:`scale_by_glyder` for the other arguments and the extra arguments
+    of ``update`` (``obj_fn``, and ``logits_fn`` for the Gauss-Newton modes).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -280,7 +296,7 @@ def glyder(
     """
     if skip_non_finite:
         base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
-    return optax.chain(
+    inner = optax.chain(
         base,
         scale_by_glyder(
             estimator=estimator,
@@ -295,6 +311,18 @@ def glyder(
         ),
         optax.scale_by_learning_rate(learning_rate),
     )
+
+    def update_fn(
+        updates: optax.Updates,
+        state: optax.OptState,
+        params: optax.Params | None = None,
+        **extra_args: Any,
+    ) -> tuple[optax.Updates, optax.OptState]:
+        # The raw gradient, for the sign of the base (optax's name: `grad`).
+        extra_args.setdefault("grad", updates)
+        return inner.update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(inner.init, update_fn)
 
 
 def glyder_state(opt_state: optax.OptState) -> GlyderState:

@@ -33,6 +33,11 @@ class GlyderState(NamedTuple):
     eta: jax.Array  # the current step multiplier (0 before the first refresh).
     numerator: jax.Array  # last finite raw n, for logging.
     curvature: jax.Array  # last finite raw c (before the floor), for logging.
+    # int32, the base's sign: +1 descent (optax.scale_by_adam()), -1 already
+    # negated (optax.adam(1e-3)), set on the first active step from <grad, d>
+    # (+1 when update gets no `grad`); 0 before. Applied to d thereafter.
+    sign: jax.Array
+    skipped: jax.Array  # int32, steps with a non-finite direction or gradient.
     estimator_state: optax.OptState  # the estimator's own (gnb: its PRNG key).
 
 
@@ -68,8 +73,60 @@ def _has_masked_leaves(tree: Any) -> bool:
     return any(map(is_masked, jax.tree.leaves(tree, is_leaf=is_masked)))
 
 
-def check_update_args(params, obj_fn, logits_fn, needs_logits: bool) -> None:
-    _common.require("obj_fn", obj_fn, _NAME, "loss_on_another_batch")
+_OBJ_FN_HELP = (
+    " `obj_fn` maps the params pytree that `update` got to the mean loss on an"
+    " independent batch. With a Flax Linen TrainState use"
+    " `glyder_optax.training.TrainState` (Flax's own `apply_gradients` passes"
+    " no extra argument to `tx.update`) or"
+    " `glyder_optax.training.make_linen_train_step`; with Flax NNX,"
+    " `glyder_optax.training.make_nnx_train_step`; in a plain optax loop,"
+    " `glyder_optax.training.make_train_step`."
+)
+
+
+def _is_nnx_state(params: Any) -> bool:
+    return type(params).__module__.startswith("flax.nnx")
+
+
+def _explain_nnx_errors(obj_fn: Callable, params: Any) -> Callable:
+    """obj_fn, whose TypeError on an nnx.State says how to write it."""
+
+    def wrapped(p):
+        try:
+            return obj_fn(p)
+        except TypeError as e:
+            raise TypeError(
+                f"{_NAME}: obj_fn raised {type(e).__name__}: {e}. Under"
+                " nnx.Optimizer, obj_fn receives the params as an nnx.State"
+                f" ({type(params).__name__}), not the model: rebuild it with"
+                " `nnx.merge(graphdef, params, rest)`, or build the step with"
+                " `glyder_optax.training.make_nnx_train_step(loss_fn)`, which"
+                " does it for you."
+            ) from e
+
+    return wrapped
+
+
+def check_scalar_loss(value: jax.Array) -> None:
+    """obj_fn must return a scalar (checked on shapes, at trace time)."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(
+            f"{_NAME}: `obj_fn` must return a scalar loss (the mean over the"
+            f" independent batch), got an array of shape {jnp.shape(value)}."
+            " Reduce it with `jnp.mean` inside obj_fn."
+        )
+
+
+def check_update_args(
+    params: Any, obj_fn: Callable | None, logits_fn: Any, needs_logits: bool
+) -> Callable:
+    """Raises on a missing or misplaced argument; returns obj_fn to call."""
+    if obj_fn is None:
+        raise ValueError(
+            f"{_NAME} needs the extra argument `obj_fn`: pass it as a keyword"
+            " to `update`, e.g. `opt.update(grads, state, params,"
+            " obj_fn=loss_on_another_batch)`." + _OBJ_FN_HELP
+        )
     if needs_logits:
         _common.require("logits_fn", logits_fn, _NAME, "logits_on_another_batch")
     if params is None:
@@ -83,6 +140,20 @@ def check_update_args(params, obj_fn, logits_fn, needs_logits: bool) -> None:
             " 'frozen': optax.set_to_zero()}, labels)), or mask the base"
             " with optax.masked and zero the other leaves."
         )
+    return _explain_nnx_errors(obj_fn, params) if _is_nnx_state(params) else obj_fn
+
+
+def detect_sign(
+    sign: jax.Array, active: jax.Array, grad: Any, d: Any, dtype: jnp.dtype
+) -> jax.Array:
+    """The base's sign, set once, on the first active step: <grad, d> < 0 is -1."""
+    found = 1 if grad is None else jnp.where(_common.vdot(grad, d, dtype) < 0, -1, 1)
+    return jnp.where((sign == 0) & active, found, sign).astype(sign.dtype)
+
+
+def apply_sign(sign: jax.Array, d: Any) -> Any:
+    """d, negated where the base's sign is -1."""
+    return jax.tree.map(lambda u: jnp.where(sign < 0, -u, u), d)
 
 
 class Safeguards(NamedTuple):
@@ -139,6 +210,7 @@ def refresh_state(
     """Folds one estimate into the EMAs; a non-finite one keeps the state."""
     dtype = state.eta.dtype
     cast = lambda x: jnp.asarray(x, dtype)
+    check_scalar_loss(estimate.value)
     value, n, c = (x.astype(dtype) for x in estimate)
     floors = [_min_curvature_floor(cast(guards.min_curvature), d_sq)]
     if n_probe is not None:

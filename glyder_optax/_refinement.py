@@ -89,6 +89,10 @@ def record_grad_norms(
       num_steps: the buffer length, usually the run's ``total_steps``.
       ord: 2 or 1, the norm recorded.
 
+    Both are structural Python ints: under :func:`optax.inject_hyperparams`
+    pass ``static_args=('num_steps', 'ord')`` (a JAX array is rejected with a
+    message that says so).
+
     Returns:
       An :class:`optax.GradientTransformationExtraArgs` that passes the updates
       through unchanged; its state is a :class:`GradNormRecorderState`.
@@ -110,10 +114,23 @@ def record_grad_norms(
       Defazio et al., `Optimal Linear Decay Learning Rate Schedules and Further
       Refinements <https://arxiv.org/abs/2310.07831>`_, 2023
     """
-    _common.check_int(_NAME, "num_steps", num_steps, "the length of the norm buffer")
+    for name, value in (("num_steps", num_steps), ("ord", ord)):
+        if isinstance(value, jax.Array):  # traced, or made an array by a wrapper
+            raise ValueError(
+                f"{_NAME}: `{name}` is structural (it fixes the buffer's shape or"
+                " the norm computed), so it must be a Python int, got a JAX"
+                " array. Under optax.inject_hyperparams, list it in static_args:"
+                " optax.inject_hyperparams(go.record_grad_norms,"
+                " static_args=('num_steps', 'ord'))(num_steps=..., ord=...)."
+            )
+    num_steps = _common.check_int(
+        _NAME, "num_steps", num_steps, "the length of the norm buffer"
+    )
     if ord not in (1, 2):
-        raise ValueError(f"{_NAME}: ord must be 1 or 2, got {ord!r}.")
-    num_steps = int(num_steps)
+        raise ValueError(
+            f"{_NAME}: ord must be 1 (l1 norms, for Adam refinement) or 2 (l2,"
+            f" for SGD), got {ord!r}."
+        )
 
     def init_fn(params: optax.Params):
         return GradNormRecorderState(

@@ -47,7 +47,7 @@ Ours:
 * Momentum is applied in its heavy-ball form, :math:`m \leftarrow \beta m +
   (1-\beta)\,\eta\Gamma g`, :math:`x \leftarrow x - m` (with the pre-scaled
   :math:`\eta`), which equals the code's averaging form :math:`z, x` exactly
-  (stochastic primal averaging, see ``tests/test_primal_averaging.py``) and
+  (stochastic primal averaging; tested against the code's form) and
   needs no ``params``; the buffer :math:`m` is kept even when :math:`\beta = 0`
   so that the state's structure does not depend on a hyperparameter.
 * A non-finite loss or gradient gives a zero update and leaves the state as it

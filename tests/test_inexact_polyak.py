@@ -81,9 +81,11 @@ def test_inexact_polyak_tracks_best_iterate():
     state = opt.init(params_seen[0])
     for value, params in zip(values, params_seen):
         _, state = opt.update(jnp.ones(2), state, params, value=value)
-    best_value, best_params = go.inexact_polyak_best_params(state)
-    assert best_value == 1.0
-    np.testing.assert_array_equal(best_params, params_seen[1])
+    np.testing.assert_array_equal(go.inexact_polyak_best_params(state), params_seen[1])
+    assert go.inexact_polyak_best_value(state) == 1.0
+    # The NaN loss was skipped and counted; the step size is the last finite one.
+    assert int(go.skipped_steps(state)) == 1
+    np.testing.assert_allclose(state[0].step_size, 0.5)  # 2 / (sqrt(4) * 2)
 
 
 def test_best_params_accessor_explains_missing_tracking():
