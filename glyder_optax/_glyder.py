@@ -69,10 +69,10 @@ from glyder_optax._glyder_parts import (
     Estimator,
     GlyderState,
     Safeguards,
-    apply_sign,
     check_update_args,
-    detect_sign,
     estimator_from_name,
+    init_state,
+    observe_direction,
     refresh_state,
 )
 
@@ -171,19 +171,7 @@ def scale_by_glyder(
     )
 
     def init_fn(params: optax.Params) -> GlyderState:
-        zero = jnp.zeros([], _common.scalar_dtype(params))
-        return GlyderState(
-            count=jnp.zeros([], jnp.int32),
-            refreshes=jnp.zeros([], jnp.int32),
-            numerator_ema=zero,
-            curvature_ema=zero,
-            eta=zero,
-            numerator=zero,
-            curvature=zero,
-            sign=jnp.zeros([], jnp.int32),
-            skipped=jnp.zeros([], jnp.int32),
-            estimator_state=est.init(params),
-        )
+        return init_state(params, est.init(params))
 
     def update_fn(
         updates: optax.Updates,
@@ -197,23 +185,12 @@ def scale_by_glyder(
     ) -> tuple[optax.Updates, GlyderState]:
         del extra_args
         obj_fn = check_update_args(params, obj_fn, logits_fn, est.needs_logits)
-        d_sq = _common.sq_norm(updates, state.eta.dtype)
-        finite = jnp.isfinite(d_sq)
-        # A zero direction (e.g. a base that rejected a non-finite gradient)
-        # is not a step: no estimate, the state is left as it was.
-        active = finite & (d_sq > 0)
-        sign = detect_sign(state.sign, active, grad, updates, state.eta.dtype)
-        updates = apply_sign(sign, updates)
-        skip = ~finite if grad is None else ~finite | ~_common.all_finite(grad)
-        skipped = jnp.where(skip, optax.safe_increment(state.skipped), state.skipped)
+        updates, d_sq, finite, active, state = observe_direction(state, updates, grad)
 
         def refresh(state: GlyderState) -> GlyderState:
+            extras = {"obj_fn": obj_fn, "logits_fn": logits_fn}
             estimate, est_state = est.estimate(
-                state.estimator_state,
-                params,
-                updates,
-                obj_fn=obj_fn,
-                logits_fn=logits_fn,
+                state.estimator_state, params, updates, **extras
             )
             n_probe = None
             if secant:
@@ -225,7 +202,7 @@ def scale_by_glyder(
         state = jax.lax.cond(due, refresh, lambda s: s, state)
         new_updates = _common.scale_or_zero(state.eta, finite, updates)
         count = jnp.where(active, optax.safe_increment(state.count), state.count)
-        return new_updates, state._replace(count=count, sign=sign, skipped=skipped)
+        return new_updates, state._replace(count=count)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

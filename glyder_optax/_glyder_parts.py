@@ -143,7 +143,24 @@ def check_update_args(
     return _explain_nnx_errors(obj_fn, params) if _is_nnx_state(params) else obj_fn
 
 
-def detect_sign(
+def init_state(params: optax.Params, estimator_state: optax.OptState) -> GlyderState:
+    zero = jnp.zeros([], _common.scalar_dtype(params))
+    int0 = jnp.zeros([], jnp.int32)
+    return GlyderState(
+        count=int0,
+        refreshes=int0,
+        numerator_ema=zero,
+        curvature_ema=zero,
+        eta=zero,
+        numerator=zero,
+        curvature=zero,
+        sign=int0,
+        skipped=int0,
+        estimator_state=estimator_state,
+    )
+
+
+def _detect_sign(
     sign: jax.Array, active: jax.Array, grad: Any, d: Any, dtype: jnp.dtype
 ) -> jax.Array:
     """The base's sign, set once, on the first active step: <grad, d> < 0 is -1."""
@@ -151,9 +168,21 @@ def detect_sign(
     return jnp.where((sign == 0) & active, found, sign).astype(sign.dtype)
 
 
-def apply_sign(sign: jax.Array, d: Any) -> Any:
-    """d, negated where the base's sign is -1."""
-    return jax.tree.map(lambda u: jnp.where(sign < 0, -u, u), d)
+def observe_direction(state: GlyderState, d: optax.Updates, grad: Any):
+    """The direction, signed; its squared norm; whether it is finite and a step.
+
+    A zero direction (e.g. a base that rejected a non-finite gradient) is not
+    a step: no estimate, the state is left as it was. The state comes back
+    with the base's sign and the count of skipped steps brought up to date.
+    """
+    d_sq = _common.sq_norm(d, state.eta.dtype)
+    finite = jnp.isfinite(d_sq)
+    active = finite & (d_sq > 0)
+    sign = _detect_sign(state.sign, active, grad, d, state.eta.dtype)
+    skip = ~finite if grad is None else ~finite | ~_common.all_finite(grad)
+    skipped = jnp.where(skip, optax.safe_increment(state.skipped), state.skipped)
+    signed = jax.tree.map(lambda u: jnp.where(sign < 0, -u, u), d)
+    return signed, d_sq, finite, active, state._replace(sign=sign, skipped=skipped)
 
 
 class Safeguards(NamedTuple):
