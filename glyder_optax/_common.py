@@ -68,12 +68,26 @@ def check_int(
     return value
 
 
-def require(name: str, value: Any, fn_name: str, how: str) -> None:
-    """Raises a ValueError naming a missing extra argument and how to pass it."""
+FLAX_HELP = (
+    " With a Flax Linen TrainState use `glyder_optax.training.TrainState`"
+    " (Flax's own `apply_gradients` passes no extra argument to `tx.update`)"
+    " or `glyder_optax.training.make_linen_train_step`; with Flax NNX,"
+    " `glyder_optax.training.make_nnx_train_step`; in a plain optax loop,"
+    " `glyder_optax.training.make_train_step`."
+)
+
+
+def require(name: str, value: Any, fn_name: str, how: str, what: str = "") -> None:
+    """Raises a ValueError naming a missing extra argument and how to pass it.
+
+    ``what`` says what the argument is (a sentence, may be empty); the message
+    ends with where the train-step helpers of ``glyder_optax.training`` fit.
+    """
     if value is None:
         raise ValueError(
             f"{fn_name} needs the extra argument `{name}`: pass it as a keyword to"
             f" `update`, e.g. `opt.update(grads, state, params, {name}={how})`."
+            f"{what}{FLAX_HELP}"
         )
 
 

@@ -73,17 +73,6 @@ def _has_masked_leaves(tree: Any) -> bool:
     return any(map(is_masked, jax.tree.leaves(tree, is_leaf=is_masked)))
 
 
-_OBJ_FN_HELP = (
-    " `obj_fn` maps the params pytree that `update` got to the mean loss on an"
-    " independent batch. With a Flax Linen TrainState use"
-    " `glyder_optax.training.TrainState` (Flax's own `apply_gradients` passes"
-    " no extra argument to `tx.update`) or"
-    " `glyder_optax.training.make_linen_train_step`; with Flax NNX,"
-    " `glyder_optax.training.make_nnx_train_step`; in a plain optax loop,"
-    " `glyder_optax.training.make_train_step`."
-)
-
-
 def _is_nnx_state(params: Any) -> bool:
     return type(params).__module__.startswith("flax.nnx")
 
@@ -121,12 +110,14 @@ def check_update_args(
     params: Any, obj_fn: Callable | None, logits_fn: Any, needs_logits: bool
 ) -> Callable:
     """Raises on a missing or misplaced argument; returns obj_fn to call."""
-    if obj_fn is None:
-        raise ValueError(
-            f"{_NAME} needs the extra argument `obj_fn`: pass it as a keyword"
-            " to `update`, e.g. `opt.update(grads, state, params,"
-            " obj_fn=loss_on_another_batch)`." + _OBJ_FN_HELP
-        )
+    _common.require(
+        "obj_fn",
+        obj_fn,
+        _NAME,
+        "loss_on_another_batch",
+        " `obj_fn` receives the params pytree that `update` got and returns the"
+        " mean loss on an independent batch (not the gradient's).",
+    )
     if needs_logits:
         _common.require("logits_fn", logits_fn, _NAME, "logits_on_another_batch")
     if params is None:
