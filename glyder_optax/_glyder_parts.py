@@ -240,9 +240,10 @@ def refresh_state(
     c_floored = functools.reduce(jnp.maximum, floors, c)
 
     b = cast(guards.smoothing)
-    num, cur = optax.tree.update_moment(
-        (n, c_floored), (state.numerator_ema, state.curvature_ema), b, 1
-    )
+    # The EMAs, written as before optax.tree.update_moment (whose operand
+    # order gives other roundings under the CPU's fused multiply-add).
+    num = b * state.numerator_ema + (1 - b) * n
+    cur = b * state.curvature_ema + (1 - b) * c_floored
     refreshes = optax.safe_increment(state.refreshes)
     num_hat, cur_hat = optax.tree.bias_correction(
         (num, cur), b, refreshes.astype(dtype)
