@@ -120,7 +120,7 @@ def record_grad_norms(
                 f"{_NAME}: `{name}` is structural (it fixes the buffer's shape or"
                 " the norm computed), so it must be a Python int, got a JAX"
                 " array. Under optax.inject_hyperparams, list it in static_args:"
-                " optax.inject_hyperparams(go.record_grad_norms,"
+                " optax.inject_hyperparams(glyder_optax.record_grad_norms,"
                 " static_args=('num_steps', 'ord'))(num_steps=..., ord=...)."
             )
     num_steps = _common.check_int(
