@@ -1,26 +1,33 @@
-"""glyder_optax: learning-rate-free optax transforms."""
+"""glyder_optax: learning-rate-free optax transforms.
+
+The methods live in private modules (``_glyder``, ``_inexact_polyak``...) and
+are re-exported here, as optax does; ``curvature`` and ``training`` are public
+modules.
+"""
 
 from glyder_optax import curvature
-from glyder_optax.adasps import AdaSPSState, adasps, scale_by_adasps
-from glyder_optax.decsps import DecSPSState, decsps, scale_by_decsps
-from glyder_optax.glyder import GlyderState, glyder, glyder_state, scale_by_glyder
-from glyder_optax.gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
-from glyder_optax.inexact_polyak import (
+from glyder_optax._adasps import AdaSPSState, adasps, scale_by_adasps
+from glyder_optax._decsps import DecSPSState, decsps, scale_by_decsps
+from glyder_optax._glyder import GlyderState, glyder, glyder_state, scale_by_glyder
+from glyder_optax._gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
+from glyder_optax._inexact_polyak import (
     InexactPolyakState,
     inexact_polyak_best_params,
+    inexact_polyak_best_value,
     inexact_polyak_sgd,
     scale_by_inexact_polyak,
 )
-from glyder_optax.mda import MDAState, mda, scale_by_mda
-from glyder_optax.refinement import (
+from glyder_optax._mda import MDAState, mda, scale_by_mda
+from glyder_optax._readers import skipped_steps
+from glyder_optax._refinement import (
     GradNormRecorderState,
     record_grad_norms,
     recorded_grad_norms,
     refine_schedule,
     smooth_norms,
 )
-from glyder_optax.schedules import linear_decay_schedule, schedule_from_array
-from glyder_optax.sps_moving_target import (
+from glyder_optax._schedules import linear_decay_schedule, schedule_from_array
+from glyder_optax._sps_moving_target import (
     SPSMovingTargetState,
     scale_by_sps_moving_target,
     sps_moving_target,
@@ -54,6 +61,7 @@ __all__ = [
     "glyder_state",
     "gradagrad",
     "inexact_polyak_best_params",
+    "inexact_polyak_best_value",
     "inexact_polyak_sgd",
     "linear_decay_schedule",
     "mda",
@@ -68,6 +76,7 @@ __all__ = [
     "scale_by_mda",
     "scale_by_sps_moving_target",
     "schedule_from_array",
+    "skipped_steps",
     "smooth_norms",
     "sps_moving_target",
     "training",

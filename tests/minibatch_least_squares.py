@@ -40,6 +40,23 @@ def run_optax(opt, n_steps, x0):
         return np.array(xs), state
 
 
+def run_on_gradients(opt, n_steps, x0, grad_at):
+    """Runs ``opt`` in float64 on ``grad_at(x, t)`` (NumPy); no extra args.
+
+    Returns the iterates, shape ``(n_steps, *x0.shape)``, and the last state.
+    """
+    with jax.enable_x64(True):
+        x = jnp.asarray(x0)
+        state = opt.init(x)
+        xs = []
+        for t in range(n_steps):
+            grad = jnp.asarray(grad_at(np.asarray(x), t))
+            updates, state = opt.update(grad, state, x)
+            x = optax.apply_updates(x, updates)
+            xs.append(np.asarray(x))
+        return np.array(xs), state
+
+
 def run_numpy(step_size_fn, n_steps, x0):
     x, xs = np.array(x0, float), []
     for t, idx in enumerate(batches(n_steps)):

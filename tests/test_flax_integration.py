@@ -23,6 +23,7 @@ from conformance_registry import CASES, Case
 from flax import linen as nn
 from flax import nnx
 
+import glyder_optax as go
 from glyder_optax import training
 
 # A 3-class problem on 4 features, 128 samples, batches of 32 (4 per epoch).
@@ -199,3 +200,40 @@ def test_every_extra_arg_of_the_registry_is_built():
     needed = {n for c in CASES for n in c.extra_args}
     assert needed <= set(STEP_EXTRAS), needed - set(STEP_EXTRAS)
     assert {"value", "obj_fn", "indices"} <= needed
+
+
+# --- the messages a Flax user gets when obj_fn is passed the wrong way ----------
+
+
+def test_flax_own_train_state_is_told_to_use_ours():
+    from flax.training import train_state
+
+    model = LinenMLP()
+    params = model.init(jax.random.key(0), FULL[0][:1])
+    state = train_state.TrainState.create(
+        apply_fn=model.apply, params=params, tx=go.glyder(optax.identity())
+    )
+    x, y = batch_at(0)
+    grads = jax.grad(lambda p: ce(model.apply(p, x), y))(params)
+    obj_fn = lambda p: ce(model.apply(p, x), y)
+    # Flax's apply_gradients calls tx.update without the extra arguments.
+    with pytest.raises(ValueError) as e:
+        state.apply_gradients(grads=grads, obj_fn=obj_fn)
+    msg = str(e.value)
+    assert "glyder_optax.training.TrainState" in msg
+    assert "params pytree that `update` got" in msg
+    assert "glyder_optax.training.make_nnx_train_step" in msg
+
+
+def test_an_nnx_obj_fn_that_wants_the_model_is_told_how_to_fix_it():
+    model = NNXMLP(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, go.glyder(optax.identity()), wrt=nnx.Param)
+    x, y = batch_at(0)
+    loss = lambda m: ce(m(x), y)
+    grads = nnx.grad(loss)(model)
+    with pytest.raises(TypeError) as e:
+        optimizer.update(model, grads, obj_fn=loss)  # loss takes the model
+    msg = str(e.value)
+    assert "'State' object is not callable" in msg
+    assert "nnx.merge" in msg
+    assert "glyder_optax.training.make_nnx_train_step" in msg

@@ -49,9 +49,16 @@ def test_inexact_polyak_loss_below_f_min(variant, expected):
     np.testing.assert_allclose(updates, [expected], atol=1e-7)
 
 
-@pytest.mark.parametrize("total_steps", [0, -3, 2.5])
-def test_inexact_polyak_rejects_bad_total_steps(total_steps):
-    with pytest.raises(ValueError, match="total_steps must be a positive integer"):
+@pytest.mark.parametrize(
+    ("total_steps", "error", "match"),
+    [
+        (0, ValueError, "total_steps must be a positive integer"),
+        (-3, ValueError, "total_steps must be a positive integer"),
+        (2.5, TypeError, "total_steps must be a Python int"),
+    ],
+)
+def test_inexact_polyak_rejects_bad_total_steps(total_steps, error, match):
+    with pytest.raises(error, match=match):
         go.inexact_polyak_sgd(total_steps=total_steps)
 
 
@@ -74,9 +81,11 @@ def test_inexact_polyak_tracks_best_iterate():
     state = opt.init(params_seen[0])
     for value, params in zip(values, params_seen):
         _, state = opt.update(jnp.ones(2), state, params, value=value)
-    best_value, best_params = go.inexact_polyak_best_params(state)
-    assert best_value == 1.0
-    np.testing.assert_array_equal(best_params, params_seen[1])
+    np.testing.assert_array_equal(go.inexact_polyak_best_params(state), params_seen[1])
+    assert go.inexact_polyak_best_value(state) == 1.0
+    # The NaN loss was skipped and counted; the step size is the last finite one.
+    assert int(go.skipped_steps(state)) == 1
+    np.testing.assert_allclose(state[0].step_size, 0.5)  # 2 / (sqrt(4) * 2)
 
 
 def test_best_params_accessor_explains_missing_tracking():

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from minibatch_least_squares import run_on_gradients
 
 import glyder_optax as go
 
@@ -33,17 +34,7 @@ def reference(lr_at, momentum, n_steps):
 
 
 def run(opt, n_steps):
-    with jax.enable_x64(True):
-        x = jnp.asarray(X0)
-        state = opt.init(x)
-        xs = []
-        for t in range(n_steps):
-            updates, state = opt.update(
-                jnp.asarray(grad_at(np.asarray(x), t)), state, x
-            )
-            x = optax.apply_updates(x, updates)
-            xs.append(np.asarray(x))
-        return np.array(xs), state
+    return run_on_gradients(opt, n_steps, X0, grad_at)
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])

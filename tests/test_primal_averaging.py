@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from minibatch_least_squares import run_on_gradients
 
 RNG = np.random.default_rng(4)
 A = RNG.normal(size=(10, 4))
@@ -39,17 +40,7 @@ def spa(eta, c):
 
 
 def run_optax(opt):
-    with jax.enable_x64(True):
-        x = jnp.asarray(X0)
-        state = opt.init(x)
-        xs = []
-        for k in range(STEPS):
-            updates, state = opt.update(
-                jnp.asarray(grad_at(np.asarray(x), k)), state, x
-            )
-            x = optax.apply_updates(x, updates)
-            xs.append(np.asarray(x))
-        return np.array(xs)
+    return run_on_gradients(opt, STEPS, X0, grad_at)[0]
 
 
 @pytest.mark.parametrize(("lr", "momentum"), [(0.1, 0.9), (0.05, 0.5), (0.3, 0.0)])

@@ -361,3 +361,19 @@ def test_workflow_record_refine_rerun_uses_the_refined_schedule():
         p = jax.tree.map(lambda x, gx: x - lr * np.asarray(gx, np.float64), p, g)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(p)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("static_args", [("num_steps",), ()])
+def test_recorder_under_inject_hyperparams_needs_static_args(static_args):
+    injected = optax.inject_hyperparams(go.record_grad_norms, static_args=static_args)
+    with pytest.raises(ValueError, match=r"structural.*static_args=\('num_steps'"):
+        injected(num_steps=3, ord=1).init(jnp.ones(2))
+
+
+def test_recorder_under_inject_hyperparams_with_static_args_runs_under_jit():
+    injected = optax.inject_hyperparams(
+        go.record_grad_norms, static_args=("num_steps", "ord")
+    )(num_steps=3, ord=1)
+    state = injected.init(jnp.ones(2))
+    _, state = jax.jit(injected.update)(jnp.array([1.0, -2.0]), state)
+    np.testing.assert_allclose(go.recorded_grad_norms(state), [3.0])

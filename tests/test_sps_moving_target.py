@@ -157,7 +157,14 @@ def test_non_finite_loss_gives_zero_update_and_keeps_state():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("num_samples", [0, -1, 2.5])
-def test_rejects_bad_num_samples(num_samples):
-    with pytest.raises(ValueError, match="num_samples must be a positive integer"):
+@pytest.mark.parametrize(
+    ("num_samples", "error", "match"),
+    [
+        (0, ValueError, "num_samples must be a positive integer"),
+        (-1, ValueError, "num_samples must be a positive integer"),
+        (2.5, TypeError, "num_samples must be a Python int"),
+    ],
+)
+def test_rejects_bad_num_samples(num_samples, error, match):
+    with pytest.raises(error, match=match):
         go.sps_moving_target(num_samples)

@@ -158,7 +158,7 @@ class NNXMLP(nnx.Module):
         return self.out(jnp.tanh(self.hidden(x)))
 
 
-@pytest.mark.parametrize("estimator", ["hvp", "gauss_newton"])
+@pytest.mark.parametrize("estimator", ["taylor", "gauss_newton"])
 def test_nnx_optimizer_step_trains(estimator):
     model = NNXMLP(nnx.Rngs(0))
     opt = go.glyder(optax.scale_by_adam(), estimator=estimator)

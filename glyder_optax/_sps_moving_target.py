@@ -47,7 +47,7 @@ Ours:
 * Momentum is applied in its heavy-ball form, :math:`m \leftarrow \beta m +
   (1-\beta)\,\eta\Gamma g`, :math:`x \leftarrow x - m` (with the pre-scaled
   :math:`\eta`), which equals the code's averaging form :math:`z, x` exactly
-  (stochastic primal averaging, see ``tests/test_primal_averaging.py``) and
+  (stochastic primal averaging; tested against the code's form) and
   needs no ``params``; the buffer :math:`m` is kept even when :math:`\beta = 0`
   so that the state's structure does not depend on a hyperparameter.
 * A non-finite loss or gradient gives a zero update and leaves the state as it
@@ -56,7 +56,7 @@ Ours:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,13 +74,47 @@ class SPSMovingTargetState(NamedTuple):
     targets: jax.Array  # alpha: one scalar per training sample, shape (n,).
     mean_target: jax.Array  # the mean of alpha (kept in step, not recomputed).
     tau: jax.Array  # the total target.
-    momentum_buffer: Any  # m = x_{k-1} - x_k (heavy-ball form), like params.
+    momentum_buffer: optax.Updates  # m = x_{k-1} - x_k (heavy-ball form), like params.
 
 
 def default_learning_rate(reg: jax.typing.ArrayLike) -> jax.Array:
     r"""The authors' convex default :math:`\eta = 1/(1 + 0.25\,\lambda e^\lambda)`."""
     reg = jnp.asarray(reg)
     return 1 / (1 + 0.25 * reg * jnp.exp(reg))
+
+
+def _check_indices(indices: jax.typing.ArrayLike) -> jax.Array:
+    indices = jnp.reshape(jnp.asarray(indices), (-1,))
+    if not jnp.issubdtype(indices.dtype, jnp.integer):
+        raise TypeError(
+            f"{_NAME}: `indices` must be integer sample indices, got dtype"
+            f" {indices.dtype}."
+        )
+    return indices
+
+
+def _target_step(targets, mean_target, indices, value, grad_sq, lr):
+    """Gamma, and the targets moved by the Polyak step on (x, alpha_B)."""
+    n, batch = targets.shape[0], indices.shape[0]
+    valid = (indices >= 0) & (indices < n)
+    batch_targets = jnp.where(valid, targets[jnp.clip(indices, 0, n - 1)], 0)
+    gap = value - jnp.sum(batch_targets) / batch
+    gamma = gap / (grad_sq + 1 / batch)
+    increment = jnp.where(valid, lr * gamma / batch, 0)
+    targets = targets.at[indices].add(increment, mode="drop")
+    return gamma, targets, mean_target + jnp.sum(increment) / n
+
+
+def _epoch_update(end_of_epoch, tau, targets, mean_target, t_lr, lr):
+    """At the end of an epoch: move tau, shift every target towards it."""
+    n = targets.shape[0]
+    new_tau = (1 - t_lr) * tau + t_lr * (n / (n + 1)) * mean_target
+    shift = lr * (new_tau - mean_target)
+    return (
+        jnp.where(end_of_epoch, new_tau, tau),
+        jnp.where(end_of_epoch, targets + shift, targets),
+        jnp.where(end_of_epoch, mean_target + shift, mean_target),
+    )
 
 
 def scale_by_sps_moving_target(
@@ -134,9 +168,11 @@ def scale_by_sps_moving_target(
       Gower, Defazio and Rabbat, `Stochastic Polyak Stepsize with a Moving
       Target <https://arxiv.org/abs/2106.11851>`_, 2021
     """
-    _common.check_positive_int("num_samples", num_samples)
+    _common.check_int(
+        _NAME, "num_samples", num_samples, "the number of training samples"
+    )
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         return SPSMovingTargetState(
             count=jnp.zeros([], jnp.int32),
@@ -146,18 +182,21 @@ def scale_by_sps_moving_target(
             momentum_buffer=optax.tree.zeros_like(params),
         )
 
-    def update_fn(updates, state, params=None, *, value=None, indices=None, **extra):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        indices=None,
+        **extra,
+    ):
         del params, extra
         _common.require("value", value, _NAME, "loss")
         _common.require("indices", indices, _NAME, "batch_indices")
         dtype = state.targets.dtype
         value = _common.scalar_value(value, dtype, _NAME)
-        indices = jnp.reshape(jnp.asarray(indices), (-1,))
-        if not jnp.issubdtype(indices.dtype, jnp.integer):
-            raise TypeError(
-                f"{_NAME}: `indices` must be integer sample indices, got dtype"
-                f" {indices.dtype}."
-            )
+        indices = _check_indices(indices)
         batch = indices.shape[0]
         n = state.targets.shape[0]
         beta = jnp.asarray(momentum, dtype)
@@ -167,31 +206,22 @@ def scale_by_sps_moving_target(
 
         # The Polyak step on (x, alpha_B) towards f_B(x) = mean(alpha_B).
         grad_sq = _common.sq_norm(updates, dtype)
-        valid = (indices >= 0) & (indices < n)
-        batch_targets = jnp.where(valid, state.targets[jnp.clip(indices, 0, n - 1)], 0)
-        gap = value - jnp.sum(batch_targets) / batch
-        gamma = gap / (grad_sq + 1 / batch)
-        increment = jnp.where(valid, lr * gamma / batch, 0)
-        targets = state.targets.at[indices].add(increment, mode="drop")
-        mean_target = state.mean_target + jnp.sum(increment) / n
+        gamma, targets, mean_target = _target_step(
+            state.targets, state.mean_target, indices, value, grad_sq, lr
+        )
 
-        # Once per epoch (every ceil(n / |B|) steps): move tau, shift all targets.
         count = optax.safe_increment(state.count)
         end_of_epoch = count % (-(-n // batch)) == 0
-        new_tau = (1 - t_lr) * state.tau + t_lr * (n / (n + 1)) * mean_target
-        shift = lr * (new_tau - mean_target)
-        tau = jnp.where(end_of_epoch, new_tau, state.tau)
-        targets = jnp.where(end_of_epoch, targets + shift, targets)
-        mean_target = jnp.where(end_of_epoch, mean_target + shift, mean_target)
+        tau, targets, mean_target = _epoch_update(
+            end_of_epoch, state.tau, targets, mean_target, t_lr, lr
+        )
 
         ok = jnp.isfinite(value) & jnp.isfinite(grad_sq)
         step = _common.scale_or_zero((1 - beta) * lr * gamma, ok, updates)
         buffer = jax.tree.map(
             lambda m, u: (beta * m + u).astype(m.dtype), state.momentum_buffer, step
         )
-        new_updates = jax.tree.map(
-            lambda b, u: jnp.where(ok, b, 0).astype(u.dtype), buffer, updates
-        )
+        new_updates = optax.tree.cast_like(_common.zeros_unless(ok, buffer), updates)
         new_state = SPSMovingTargetState(
             count=count,
             targets=targets,

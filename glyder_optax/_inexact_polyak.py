@@ -20,12 +20,13 @@ or clip, and the best iterate returned. What is ours: ``eps`` and the
 ``'ips+'`` variant (the gap clamped at 0 when a minibatch loss dips below
 ``f_min``), both off by default; a zero gradient gives a zero update; a
 non-finite loss or gradient gives a zero update and leaves the state as it
-was. Evidence: ``python -m benchmarks l0l1`` (docs/inexact_polyak.md).
+was. Evidence:
+https://github.com/glyder-optax/glyder_optax/blob/main/docs/inexact_polyak.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,14 +41,17 @@ class InexactPolyakState(NamedTuple):
     """State of :func:`scale_by_inexact_polyak`."""
 
     best_value: jax.Array  # lowest finite loss seen so far (inf before any).
-    best_params: Any  # params at best_value; None unless track_best=True.
+    # params at best_value; None unless track_best=True.
+    best_params: optax.Params | None
+    step_size: jax.Array  # the last step size taken (0 before any), for logging.
+    skipped: jax.Array  # int32, steps with a non-finite loss or gradient.
 
 
 def scale_by_inexact_polyak(
     total_steps: int,
     f_min: jax.typing.ArrayLike = 0.0,
     eps: jax.typing.ArrayLike = 0.0,
-    variant: str = "ips",
+    variant: Literal["ips", "ips+"] = "ips",
     track_best: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales updates by the Inexact Polyak stepsize (sign preserved).
@@ -100,19 +104,31 @@ def scale_by_inexact_polyak(
       Takezawa et al., `Parameter-free Clipped Gradient Descent Meets Polyak
       <https://arxiv.org/abs/2405.15010>`_, 2024
     """
-    _common.check_positive_int("total_steps", total_steps)
+    _common.check_int(
+        _NAME, "total_steps", total_steps, "the number of steps planned for the run"
+    )
     if variant not in ("ips", "ips+"):
         raise ValueError(f"variant must be 'ips' or 'ips+', got {variant!r}.")
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         # A copy, so the state never aliases (or donates) the live params.
         best_params = jax.tree.map(jnp.copy, params) if track_best else None
         return InexactPolyakState(
-            best_value=jnp.asarray(jnp.inf, dtype), best_params=best_params
+            best_value=jnp.asarray(jnp.inf, dtype),
+            best_params=best_params,
+            step_size=jnp.zeros([], dtype),
+            skipped=jnp.zeros([], jnp.int32),
         )
 
-    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        **extra_args,
+    ):
         del extra_args
         _common.require("value", value, _NAME, "loss")
         dtype = state.best_value.dtype
@@ -137,7 +153,10 @@ def scale_by_inexact_polyak(
                     f"{_NAME}(track_best=True) needs `params` in `update`."
                 )
             best_params = optax.tree.where(improved, params, best_params)
-        return new_updates, InexactPolyakState(best_value, best_params)
+        step_size = jnp.where(ok, step, state.step_size)
+        skipped = jnp.where(finite, state.skipped, optax.safe_increment(state.skipped))
+        new_state = InexactPolyakState(best_value, best_params, step_size, skipped)
+        return new_updates, new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -147,7 +166,7 @@ def inexact_polyak_sgd(
     f_min: jax.typing.ArrayLike = 0.0,
     learning_rate: optax.ScalarOrSchedule = 1.0,
     eps: jax.typing.ArrayLike = 0.0,
-    variant: str = "ips",
+    variant: Literal["ips", "ips+"] = "ips",
     track_best: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Gradient descent with the Inexact Polyak stepsize.
@@ -186,19 +205,30 @@ def inexact_polyak_sgd(
     )
 
 
-def inexact_polyak_best_params(opt_state: Any) -> tuple[jax.Array, Any]:
-    """Returns ``(best_value, best_params)`` from an optimizer state.
+def _tracked_state(opt_state: optax.OptState, fn_name: str) -> InexactPolyakState:
+    found = optax.tree.get(opt_state, "InexactPolyakState")
+    if found is None:
+        raise ValueError(f"{fn_name}: opt_state holds no InexactPolyakState.")
+    if found.best_params is None:
+        raise ValueError(
+            f"{fn_name}: the best params were not tracked: build the optimizer"
+            " with track_best=True, e.g. inexact_polyak_sgd(total_steps,"
+            " track_best=True)."
+        )
+    return found
+
+
+def inexact_polyak_best_params(opt_state: optax.OptState) -> optax.Params:
+    """Returns the params at the lowest loss seen, from an optimizer state.
 
     Works on the state of :func:`inexact_polyak_sgd`, or any chain or wrapper
     holding exactly one :class:`InexactPolyakState` built with
-    ``track_best=True``. ``best_value`` is the lowest loss passed as ``value``
-    and ``best_params`` the params it was passed with.
+    ``track_best=True``: the params passed to ``update`` with the lowest
+    ``value``. That value is :func:`inexact_polyak_best_value`.
     """
-    found = optax.tree.get(opt_state, "InexactPolyakState")
-    if found is None:
-        raise ValueError("opt_state holds no InexactPolyakState.")
-    if found.best_params is None:
-        raise ValueError(
-            "best params were not tracked: build the optimizer with track_best=True."
-        )
-    return found.best_value, found.best_params
+    return _tracked_state(opt_state, "inexact_polyak_best_params").best_params
+
+
+def inexact_polyak_best_value(opt_state: optax.OptState) -> jax.Array:
+    """Returns the lowest loss passed as ``value`` (with ``track_best=True``)."""
+    return _tracked_state(opt_state, "inexact_polyak_best_value").best_value

@@ -35,7 +35,7 @@ does.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,12 +50,9 @@ class MDAState(NamedTuple):
     """State of :func:`scale_by_mda`."""
 
     count: jax.Array  # k: number of finite steps taken, int32.
-    grad_sum: Any  # s_k = sum_{i<k} lambda_i g_i, like params (float32 or wider).
-    x0: Any  # the initial parameters: a copy, never an alias, never updated.
-
-
-def _wide(x: jax.Array) -> jnp.dtype:
-    return jnp.promote_types(x.dtype, jnp.float32)
+    # s_k = sum_{i<k} lambda_i g_i, like params (float32 or wider).
+    grad_sum: optax.Updates
+    x0: optax.Params  # the initial parameters: a copy, never an alias, never updated.
 
 
 def scale_by_mda(
@@ -93,14 +90,16 @@ def scale_by_mda(
       Learning Optimization <https://arxiv.org/abs/2010.10502>`_, 2020
     """
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         return MDAState(
             count=jnp.zeros([], jnp.int32),
-            grad_sum=jax.tree.map(lambda p: jnp.zeros(p.shape, _wide(p)), params),
+            grad_sum=_common.wide_zeros(params),
             x0=jax.tree.map(jnp.copy, params),
         )
 
-    def update_fn(updates, state, params=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates, state, params: optax.Params | None = None, **extra_args
+    ):
         del extra_args
         if params is None:
             raise ValueError(
@@ -126,9 +125,7 @@ def scale_by_mda(
 
         new_updates = jax.tree.map(step, params, state.x0, grad_sum)
         ok = jnp.isfinite(_common.sq_norm(updates, dtype))
-        new_updates = jax.tree.map(
-            lambda u: jnp.where(ok, u, jnp.zeros_like(u)), new_updates
-        )
+        new_updates = _common.zeros_unless(ok, new_updates)
         new_state = MDAState(
             count=optax.safe_increment(state.count), grad_sum=grad_sum, x0=state.x0
         )

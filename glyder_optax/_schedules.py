@@ -34,20 +34,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from glyder_optax import _common
+
 
 def _check_total_steps(total_steps: Any, fn_name: str) -> int:
-    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
-        raise TypeError(
-            f"{fn_name}: total_steps must be a Python int (the number of steps of"
-            f" the run), got {total_steps!r}."
-        )
-    if total_steps < 2:
-        raise ValueError(
-            f"{fn_name}: total_steps must be at least 2 (the schedule ends at 0 on"
-            f" step total_steps - 1, so a shorter run never moves), got"
-            f" {total_steps}."
-        )
-    return int(total_steps)
+    return _common.check_int(
+        fn_name,
+        "total_steps",
+        total_steps,
+        "the number of steps of the run; the schedule is 0 on step"
+        " total_steps - 1, so a shorter run never moves",
+        minimum=2,
+    )
 
 
 def linear_decay_schedule(
@@ -92,20 +90,15 @@ def linear_decay_schedule(
       Refinements <https://arxiv.org/abs/2310.07831>`_, 2023
     """
     total_steps = _check_total_steps(total_steps, "linear_decay_schedule")
-    if isinstance(warmup_steps, bool) or not isinstance(
-        warmup_steps, (int, np.integer)
-    ):
-        raise TypeError(
-            f"linear_decay_schedule: warmup_steps must be a Python int, got"
-            f" {warmup_steps!r}."
-        )
-    if not 0 <= warmup_steps <= total_steps - 2:
-        raise ValueError(
-            "linear_decay_schedule: warmup_steps must satisfy 0 <= warmup_steps <="
-            f" total_steps - 2 = {total_steps - 2} (the peak must come before the"
-            f" last step, which is 0), got {warmup_steps}."
-        )
-    warmup = int(warmup_steps)
+    warmup = _common.check_int(
+        "linear_decay_schedule",
+        "warmup_steps",
+        warmup_steps,
+        f"steps of warm-up, at most total_steps - 2 = {total_steps - 2}: the"
+        " peak must come before the last step, which is 0",
+        minimum=0,
+        maximum=total_steps - 2,
+    )
     decay = total_steps - 1 - warmup  # >= 1
 
     def schedule(count):

@@ -79,7 +79,7 @@ def scale_by_adasps(
       <https://arxiv.org/abs/2308.06058>`_, 2023
     """
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         return AdaSPSState(
             count=jnp.zeros([], jnp.int32),
@@ -88,7 +88,14 @@ def scale_by_adasps(
             c_p=jnp.asarray(0.0 if c_p is None else c_p, dtype),
         )
 
-    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        **extra_args,
+    ):
         del params, extra_args
         _common.require("value", value, _NAME, "loss")
         dtype = state.gap_sum.dtype

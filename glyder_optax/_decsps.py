@@ -78,14 +78,21 @@ def scale_by_decsps(
       <https://arxiv.org/abs/2205.04583>`_, 2022
     """
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         dtype = _common.scalar_dtype(params)
         return DecSPSState(
             count=jnp.zeros([], jnp.int32),
             bound=jnp.asarray(c0 * gamma_b, dtype),
         )
 
-    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        value=None,
+        **extra_args,
+    ):
         del params, extra_args
         _common.require("value", value, _NAME, "loss")
         dtype = state.bound.dtype

@@ -42,7 +42,7 @@ the bound is for convex problems, and for networks the result is a heuristic.
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -62,7 +62,7 @@ class GradNormRecorderState(NamedTuple):
 
 
 def record_grad_norms(
-    num_steps: int, ord: int = 2
+    num_steps: int, ord: Literal[1, 2] = 2
 ) -> optax.GradientTransformationExtraArgs:
     r"""Records each step's gradient norm in the state; identity on the updates.
 
@@ -89,6 +89,10 @@ def record_grad_norms(
       num_steps: the buffer length, usually the run's ``total_steps``.
       ord: 2 or 1, the norm recorded.
 
+    Both are structural Python ints: under :func:`optax.inject_hyperparams`
+    pass ``static_args=('num_steps', 'ord')`` (a JAX array is rejected with a
+    message that says so).
+
     Returns:
       An :class:`optax.GradientTransformationExtraArgs` that passes the updates
       through unchanged; its state is a :class:`GradNormRecorderState`.
@@ -110,18 +114,38 @@ def record_grad_norms(
       Defazio et al., `Optimal Linear Decay Learning Rate Schedules and Further
       Refinements <https://arxiv.org/abs/2310.07831>`_, 2023
     """
-    _common.check_positive_int("num_steps", num_steps)
+    for name, value in (("num_steps", num_steps), ("ord", ord)):
+        if isinstance(value, jax.Array):  # traced, or made an array by a wrapper
+            raise ValueError(
+                f"{_NAME}: `{name}` is structural (it fixes the buffer's shape or"
+                " the norm computed), so it must be a Python int, got a JAX"
+                " array. Under optax.inject_hyperparams, list it in static_args:"
+                " optax.inject_hyperparams(glyder_optax.record_grad_norms,"
+                " static_args=('num_steps', 'ord'))(num_steps=..., ord=...)."
+            )
+    num_steps = _common.check_int(
+        _NAME, "num_steps", num_steps, "the length of the norm buffer"
+    )
     if ord not in (1, 2):
-        raise ValueError(f"{_NAME}: ord must be 1 or 2, got {ord!r}.")
-    num_steps = int(num_steps)
+        raise ValueError(
+            f"{_NAME}: ord must be 1 (l1 norms, for Adam refinement) or 2 (l2,"
+            f" for SGD), got {ord!r}."
+        )
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         return GradNormRecorderState(
             count=jnp.zeros([], jnp.int32),
             norms=jnp.zeros([num_steps], _common.scalar_dtype(params)),
         )
 
-    def update_fn(updates, state, params=None, *, grad=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates,
+        state,
+        params: optax.Params | None = None,
+        *,
+        grad=None,
+        **extra_args,
+    ):
         del params, extra_args
         dtype = state.norms.dtype
         source = optax.tree.cast(updates if grad is None else grad, dtype)
@@ -211,7 +235,7 @@ def smooth_norms(norms: Any, tau: float = 0.1) -> np.ndarray:
 
 def refine_schedule(
     norms: Any,
-    kind: str = "sgd",
+    kind: Literal["sgd", "adam"] = "sgd",
     tau: float = 0.1,
     total_steps: int | None = None,
 ) -> np.ndarray:
@@ -259,15 +283,13 @@ def refine_schedule(
         )
     x = smooth_norms(norms, tau)
     if total_steps is not None:
-        if (
-            isinstance(total_steps, bool)
-            or not isinstance(total_steps, (int, np.integer))
-            or total_steps < 2
-        ):
-            raise ValueError(
-                "refine_schedule: total_steps must be an int >= 2, got"
-                f" {total_steps!r}."
-            )
+        _common.check_int(
+            "refine_schedule",
+            "total_steps",
+            total_steps,
+            "the length of the refined schedule",
+            minimum=2,
+        )
         if total_steps != x.size:
             x = np.interp(np.linspace(0, x.size - 1, total_steps), np.arange(x.size), x)
     x = x / np.median(x)

@@ -37,7 +37,7 @@ non-finite gradient gives a zero update and leaves the state as it was.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,14 +50,11 @@ class GradaGradState(NamedTuple):
     """State of :func:`scale_by_gradagrad`."""
 
     count: jax.Array  # number of finite steps taken, int32.
-    prev_grad: Any  # g_{k-1}, the previous input gradient (zeros at first).
-    accumulator: Any  # a_k: a scalar, or a tree like params if per_coordinate.
-    scale: Any  # gamma_k (starts at 1): a scalar, or a tree if per_coordinate.
-
-
-def _wide(x: jax.Array) -> jnp.dtype:
-    """The dtype of ``x`` promoted to at least float32."""
-    return jnp.promote_types(x.dtype, jnp.float32)
+    prev_grad: optax.Updates  # g_{k-1}, the previous input gradient (zeros at first).
+    # a_k: a scalar, or a tree like params if per_coordinate.
+    accumulator: jax.Array | optax.Updates
+    # gamma_k (starts at 1): a scalar, or a tree if per_coordinate.
+    scale: jax.Array | optax.Updates
 
 
 def _grow(v, a, scale, r):
@@ -73,6 +70,47 @@ def _step(g, a, scale):
     """gamma * g / sqrt(a) (in a wide dtype), zero where a == 0."""
     ok = a > 0
     return jnp.where(ok, scale * g * jax.lax.rsqrt(jnp.where(ok, a, 1)), 0)
+
+
+def _per_coordinate_step(updates, state, rho, r):
+    """(updates, accumulator, scale, finite) with one accumulator a coordinate."""
+    v = jax.tree.map(
+        lambda g, h, a: (
+            g.astype(a.dtype) * (g.astype(a.dtype) - rho * h.astype(a.dtype))
+        ),
+        updates,
+        state.prev_grad,
+        state.accumulator,
+    )
+    grown = jax.tree.map(
+        lambda v_, a, s: _grow(v_, a, s, r), v, state.accumulator, state.scale
+    )
+    accumulator, scale = jax.tree.transpose(
+        jax.tree.structure(v), jax.tree.structure((0, 0)), grown
+    )
+    new_updates = jax.tree.map(
+        lambda g, a, s: _step(g.astype(a.dtype), a, s).astype(g.dtype),
+        updates,
+        accumulator,
+        scale,
+    )
+    return (
+        new_updates,
+        accumulator,
+        scale,
+        jnp.isfinite(_common.sq_norm(updates, jnp.float32)),
+    )
+
+
+def _global_step(updates, state, rho, r):
+    """(updates, accumulator, scale, finite) with one accumulator for the tree."""
+    dtype = state.accumulator.dtype
+    grad_sq = _common.sq_norm(updates, dtype)
+    inner = _common.vdot(updates, state.prev_grad, dtype)
+    accumulator, scale = _grow(grad_sq - rho * inner, state.accumulator, state.scale, r)
+    factor = _step(jnp.ones([], dtype), accumulator, scale)
+    new_updates = jax.tree.map(lambda g: (factor * g).astype(g.dtype), updates)
+    return new_updates, accumulator, scale, jnp.isfinite(grad_sq) & jnp.isfinite(inner)
 
 
 def scale_by_gradagrad(
@@ -116,63 +154,27 @@ def scale_by_gradagrad(
       Stochastic Gradient Method <https://arxiv.org/abs/2206.06900>`_, 2022
     """
 
-    def init_fn(params):
+    def init_fn(params: optax.Params):
         if per_coordinate:
-            wide = jax.tree.map(lambda p: jnp.zeros(p.shape, _wide(p)), params)
-            return GradaGradState(
-                count=jnp.zeros([], jnp.int32),
-                prev_grad=optax.tree.zeros_like(params),
-                accumulator=wide,
-                scale=jax.tree.map(jnp.ones_like, wide),
-            )
-        dtype = _common.scalar_dtype(params)
+            accumulator = _common.wide_zeros(params)
+            scale = jax.tree.map(jnp.ones_like, accumulator)
+        else:
+            accumulator = jnp.zeros([], _common.scalar_dtype(params))
+            scale = jnp.ones_like(accumulator)
         return GradaGradState(
             count=jnp.zeros([], jnp.int32),
             prev_grad=optax.tree.zeros_like(params),
-            accumulator=jnp.zeros([], dtype),
-            scale=jnp.ones([], dtype),
+            accumulator=accumulator,
+            scale=scale,
         )
 
-    def update_fn(updates, state, params=None, **extra_args):
+    def update_fn(
+        updates: optax.Updates, state, params: optax.Params | None = None, **extra_args
+    ):
         del params, extra_args
-        if per_coordinate:
-            v = jax.tree.map(
-                lambda g, h, a: (
-                    g.astype(a.dtype) * (g.astype(a.dtype) - rho * h.astype(a.dtype))
-                ),
-                updates,
-                state.prev_grad,
-                state.accumulator,
-            )
-            grown = jax.tree.map(
-                lambda v_, a, s: _grow(v_, a, s, r), v, state.accumulator, state.scale
-            )
-            accumulator, scale = jax.tree.transpose(
-                jax.tree.structure(v), jax.tree.structure((0, 0)), grown
-            )
-            new_updates = jax.tree.map(
-                lambda g, a, s: _step(g.astype(a.dtype), a, s).astype(g.dtype),
-                updates,
-                accumulator,
-                scale,
-            )
-            ok = jnp.isfinite(_common.sq_norm(updates, jnp.float32))
-        else:
-            dtype = state.accumulator.dtype
-            grad_sq = _common.sq_norm(updates, dtype)
-            inner = optax.tree.vdot(
-                optax.tree.cast(updates, dtype), optax.tree.cast(state.prev_grad, dtype)
-            )
-            accumulator, scale = _grow(
-                grad_sq - rho * inner, state.accumulator, state.scale, r
-            )
-            factor = _step(jnp.ones([], dtype), accumulator, scale)
-            new_updates = jax.tree.map(lambda g: (factor * g).astype(g.dtype), updates)
-            ok = jnp.isfinite(grad_sq) & jnp.isfinite(inner)
-
-        new_updates = jax.tree.map(
-            lambda u: jnp.where(ok, u, jnp.zeros_like(u)), new_updates
-        )
+        step = _per_coordinate_step if per_coordinate else _global_step
+        new_updates, accumulator, scale, ok = step(updates, state, rho, r)
+        new_updates = _common.zeros_unless(ok, new_updates)
         new_state = GradaGradState(
             count=optax.safe_increment(state.count),
             prev_grad=jax.tree.map(

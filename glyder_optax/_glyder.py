@@ -1,0 +1,314 @@
+r"""GLyDER: the locally optimal stepsize along any base direction.
+
+For an :math:`L`-smooth :math:`f` and a step :math:`x^+ = x - \eta d`, the
+descent lemma bounds :math:`f(x^+) \le f(x) - \eta \langle\nabla f(x), d\rangle
++ \tfrac{L}{2}\eta^2\|d\|^2`; maximising the guaranteed decrease gives the
+locally optimal step :math:`\eta^\star = \langle\nabla f(x), d\rangle /
+(L\|d\|^2)`. With :math:`L\|d\|^2` replaced by the curvature along ``d``,
+:math:`d^\top H d`, the step is exact line search on the local quadratic model.
+
+What is from the paper (Yehudai et al.): the step above; the true-gradient
+inner product estimated with an *additional, independent* minibatch (reusing
+the batch that produced ``d`` biases it upward by the noise and destroys the
+automatic decay); :math:`L` estimated by the "1-d projection" (the second
+derivative along ``d``) or by the Gauss-Newton-Bartlett estimator for
+cross-entropy losses; the method as a wrapper around any base optimizer (SGD,
+momentum, Adam), with one remaining scale, the "learning rate", at 1 by
+default, and no warm-up or decay schedule.
+
+What is our design (the paper body was not available to us; evidence in
+https://github.com/glyder-optax/glyder_optax/blob/main/docs/glyder.md,
+measured with the repository's benchmark harness):
+
+1. At a refresh, one pass over the independent batch's ``obj_fn`` gives
+   :math:`f_B`, :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
+   (``estimator='taylor'``: forward over forward,
+   :func:`glyder_optax.curvature.taylor_along`); the Gauss-Newton modes take
+   :math:`c` from ``logits_fn`` instead
+   (:func:`~glyder_optax.curvature.gauss_newton`, exact, our addition, or
+   :func:`~glyder_optax.curvature.gnb`, sampled).
+2. Ratio of debiased EMAs: :math:`N \leftarrow bN + (1-b)n`,
+   :math:`C \leftarrow bC + (1-b)c`, :math:`\eta = \max(\hat N, 0)/\hat C`
+   (an EMA of ratios is biased and heavy-tailed); ``smoothing=0`` is no
+   smoothing.
+3. Safeguards. Each curvature estimate is raised to the largest of three
+   floors: the secant curvature over the last step,
+   :math:`(n - n^-)/\eta_{prev}` with :math:`n^- = \langle \nabla f_B(x -
+   \eta_{prev} d), d\rangle` (one more forward-mode pass, same batch: the mean
+   curvature the step actually crosses; it keeps piecewise-linear losses such
+   as LAD, whose Hessian is 0, from diverging); the model floor :math:`n^2 /
+   (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not fall below a
+   known lower bound ``f_min`` of the loss: the step is at most twice the
+   Polyak step; it bounds the first step, before there is a secant; not
+   applied while :math:`f_B \le f_{min}`); and ``min_curvature * ||d||^2``
+   (negative curvature off convexity cannot cancel positive estimates in the
+   EMA). On a quadratic bounded below by ``f_min`` none of them binds: exact
+   line search is kept. ``eta`` may grow at most by ``max_growth`` per step
+   (``max_growth ** k`` between refreshes ``k`` steps apart; decreases are not
+   capped); an optional ``eta_max``; a non-finite estimate (value, slope,
+   curvature, or the secant probe's slope) keeps the previous state; dot
+   products in float32 or wider.
+4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
+   held in between.
+
+The update is :math:`-\alpha\,\eta_t d_t`, with :math:`\alpha` the
+``learning_rate`` of :func:`glyder` (1 by default; may be a schedule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from glyder_optax import _common, curvature
+from glyder_optax._glyder_parts import (
+    Estimator,
+    GlyderState,
+    Safeguards,
+    check_update_args,
+    estimator_from_name,
+    init_state,
+    observe_direction,
+    refresh_state,
+)
+
+_NAME = "scale_by_glyder"
+
+
+def scale_by_glyder(
+    estimator: Estimator | curvature.DirectionalEstimator = "taylor",
+    smoothing: jax.typing.ArrayLike = 0.9,
+    refresh_every: int = 1,
+    min_curvature: jax.typing.ArrayLike = 1e-8,
+    max_growth: jax.typing.ArrayLike = 1.05,
+    eta_max: jax.typing.ArrayLike | None = None,
+    secant: bool = True,
+    f_min: jax.typing.ArrayLike | None = 0.0,
+    seed: int = 0,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Scales the incoming direction ``d`` by the locally optimal stepsize.
+
+    Returns :math:`\eta d` (sign kept), :math:`\eta` as in the module
+    docstring, estimated on ``obj_fn``: the loss on an *independent* batch
+    (not the one that produced ``d``). With exact gradients,
+    ``smoothing=0`` and ``refresh_every=1`` this is exact line search along
+    ``d`` on a quadratic (tested).
+
+    Args:
+      estimator: the curvature: ``'taylor'`` (the paper's 1-d projection, the
+        second directional derivative by forward-over-forward mode, any loss;
+        ``'hvp'`` is its deprecated name), ``'gauss_newton'`` (exact
+        directional Gauss-Newton of the mean softmax cross-entropy, our
+        addition), ``'gnb'`` (Gauss-Newton-Bartlett, sampled labels), or any
+        :class:`glyder_optax.curvature.DirectionalEstimator`. The
+        Gauss-Newton modes need the extra argument ``logits_fn``.
+      smoothing: :math:`b`, the EMA decay of the numerator and the curvature;
+        0 for none.
+      refresh_every: :math:`k`: estimate every ``k`` steps (at counts 0, k,
+        2k...), hold ``eta`` in between. A static argument under
+        :func:`optax.inject_hyperparams`.
+      min_curvature: the floor ``min_curvature * ||d||^2`` on each estimate.
+      max_growth: ``eta`` may grow by at most this factor per step since the
+        last refresh; ``jnp.inf`` for no cap.
+      eta_max: an optional upper bound on ``eta``.
+      secant: apply the secant floor (one more forward-mode pass per
+        refresh). The probe is at ``eta`` times ``d``: ``learning_rate`` is
+        not seen here.
+      f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or
+        absolute errors) for the model floor; ``None`` to drop it
+        (objectives with no known bound).
+      seed: seeds the PRNG key of ``'gnb'``. A static argument under
+        :func:`optax.inject_hyperparams`.
+
+    Returns:
+      A :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
+      ``params`` and the extra keyword arguments ``obj_fn`` (params -> mean
+      loss on an independent batch, the name of :func:`optax.contrib.sophia`)
+      and, for the Gauss-Newton modes, ``logits_fn`` (params -> that batch's
+      logits, shape ``(..., num_classes)``; see
+      :mod:`glyder_optax.curvature` for the conventions). Read ``eta`` and the
+      estimates with :func:`glyder_state`.
+
+    Raises:
+      ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
+        integer, a missing ``params``, ``obj_fn`` or ``logits_fn``, or
+        params with masked-out leaves (GLyDER inside :func:`optax.masked` or
+        :func:`optax.partition`: mask the base instead, inside GLyDER).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> from glyder_optax import scale_by_glyder
+      >>> A = jnp.diag(jnp.array([1.0, 10.0]))
+      >>> f = lambda x: 0.5 * x @ A @ x
+      >>> # Exact line search: no smoothing, no growth cap, exact gradients.
+      >>> glyder = scale_by_glyder(smoothing=0.0, max_growth=jnp.inf)
+      >>> tx = optax.chain(glyder, optax.scale_by_learning_rate(1.0))
+      >>> x = jnp.array([1.0, 1.0])
+      >>> state = tx.init(x)
+      >>> for _ in range(3):
+      ...   g = jax.grad(f)(x)
+      ...   updates, state = tx.update(g, state, x, obj_fn=f)
+      ...   print(f"eta={state[0].eta:.4f} f={f(x + updates):.5f}")
+      ...   x = x + updates
+      eta=0.1009 f=0.40460
+      eta=0.9182 f=0.02976
+      eta=0.1009 f=0.00219
+
+    References:
+      Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
+      <https://arxiv.org/abs/2311.13877>`_, 2025
+    """
+    est = estimator_from_name(estimator, seed)
+    refresh_every = _common.check_int(
+        _NAME, "refresh_every", refresh_every, "estimate every k-th step"
+    )
+    guards = Safeguards(
+        smoothing, refresh_every, min_curvature, max_growth, eta_max, f_min
+    )
+
+    def init_fn(params: optax.Params) -> GlyderState:
+        return init_state(params, est.init(params))
+
+    def update_fn(
+        updates: optax.Updates,
+        state: GlyderState,
+        params: optax.Params | None = None,
+        *,
+        obj_fn: Callable[[optax.Params], jax.Array] | None = None,
+        logits_fn: Callable[[optax.Params], jax.Array] | None = None,
+        grad: optax.Updates | None = None,
+        **extra_args: Any,
+    ) -> tuple[optax.Updates, GlyderState]:
+        del extra_args
+        obj_fn = check_update_args(params, obj_fn, logits_fn, est.needs_logits)
+        updates, d_sq, finite, active, state = observe_direction(state, updates, grad)
+
+        def refresh(state: GlyderState) -> GlyderState:
+            extras = {"obj_fn": obj_fn, "logits_fn": logits_fn}
+            estimate, est_state = est.estimate(
+                state.estimator_state, params, updates, **extras
+            )
+            n_probe = None
+            if secant:
+                n_probe = curvature.slope_at(obj_fn, params, updates, state.eta)
+            state = refresh_state(state, estimate, n_probe, d_sq, guards)
+            return state._replace(estimator_state=est_state)
+
+        due = active & (state.count % refresh_every == 0)
+        state = jax.lax.cond(due, refresh, lambda s: s, state)
+        new_updates = _common.scale_or_zero(state.eta, finite, updates)
+        count = jnp.where(active, optax.safe_increment(state.count), state.count)
+        return new_updates, state._replace(count=count)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def glyder(
+    base: optax.GradientTransformation,
+    learning_rate: optax.ScalarOrSchedule = 1.0,
+    estimator: Estimator | curvature.DirectionalEstimator = "taylor",
+    smoothing: jax.typing.ArrayLike = 0.9,
+    refresh_every: int = 1,
+    min_curvature: jax.typing.ArrayLike = 1e-8,
+    max_growth: jax.typing.ArrayLike = 1.05,
+    eta_max: jax.typing.ArrayLike | None = None,
+    secant: bool = True,
+    f_min: jax.typing.ArrayLike | None = 0.0,
+    seed: int = 0,
+    skip_non_finite: bool = True,
+) -> optax.GradientTransformationExtraArgs:
+    r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
+
+    ``base`` is any optax transform that outputs a direction, as optax's
+    ``scale_by_*`` do: ``optax.identity()`` (SGD), ``optax.trace(0.9)``
+    (heavy-ball momentum), ``optax.scale_by_adam()``,
+    ``optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(wd))``
+    (AdamW). A full optimizer such as ``optax.adam(1e-3)``, whose output is
+    already negated, works too: on the first step with a nonzero direction
+    the sign of :math:`\langle g, d\rangle` (positive for any descent-sign
+    base: :math:`\|g\|^2` for SGD, :math:`\sum_i |g_i|` for Adam) is stored
+    in :attr:`GlyderState.sign` and applied to ``d`` thereafter; the base's
+    own learning rate cancels (``eta d`` does not depend on the scale of
+    ``d``, unless ``eta_max`` is set). ``learning_rate`` multiplies the
+    locally optimal step; 1.0 is the method and needs no tuning. With
+    ``skip_non_finite`` (the default) the base is wrapped in
+    ``optax.apply_if_finite``: a non-finite gradient gives a zero update,
+    leaves the base's state (e.g. Adam's moments) and GLyDER's as they were,
+    and is counted in :attr:`GlyderState.skipped` (read it with
+    :func:`glyder_optax.skipped_steps`). ``update`` passes the incoming
+    gradient to :func:`scale_by_glyder` as ``grad`` (unless given). See
+    :func:`scale_by_glyder` for the other arguments and the extra arguments
+    of ``update`` (``obj_fn``, and ``logits_fn`` for the Gauss-Newton modes).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import glyder_optax as go
+      >>> kx, kw = jax.random.split(jax.random.key(0))
+      >>> X = jax.random.normal(kx, (64, 5))
+      >>> y = X @ jax.random.normal(kw, (5,))
+      >>> loss = lambda w, i: jnp.mean((X[i] @ w - y[i]) ** 2)
+      >>> opt = go.glyder(optax.trace(0.9))
+      >>> @jax.jit
+      ... def step(w, state, t):
+      ...   i = jnp.arange(16) + 16 * (t % 4)
+      ...   j = jnp.arange(16) + 16 * ((t + 1) % 4)  # the next batch
+      ...   g = jax.grad(loss)(w, i)
+      ...   # obj_fn: the loss on an independent batch.
+      ...   updates, state = opt.update(g, state, w, obj_fn=lambda p: loss(p, j))
+      ...   return optax.apply_updates(w, updates), state
+      >>> w = jnp.zeros(5)
+      >>> state = opt.init(w)
+      >>> for t in range(100):
+      ...   w, state = step(w, state, t)
+      >>> print(f"{loss(w, jnp.arange(64)):.0e}")
+      1e-04
+
+    References:
+      Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
+      <https://arxiv.org/abs/2311.13877>`_, 2025
+    """
+    if skip_non_finite:
+        base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
+    inner = optax.chain(
+        base,
+        scale_by_glyder(
+            estimator=estimator,
+            smoothing=smoothing,
+            refresh_every=refresh_every,
+            min_curvature=min_curvature,
+            max_growth=max_growth,
+            eta_max=eta_max,
+            secant=secant,
+            f_min=f_min,
+            seed=seed,
+        ),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+    def update_fn(
+        updates: optax.Updates,
+        state: optax.OptState,
+        params: optax.Params | None = None,
+        **extra_args: Any,
+    ) -> tuple[optax.Updates, optax.OptState]:
+        # The raw gradient, for the sign of the base (optax's name: `grad`).
+        extra_args.setdefault("grad", updates)
+        return inner.update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(inner.init, update_fn)
+
+
+def glyder_state(opt_state: optax.OptState) -> GlyderState:
+    """Returns the :class:`GlyderState` inside an optimizer state, for logging.
+
+    Works on the state of :func:`glyder` or any chain or wrapper holding
+    exactly one :class:`GlyderState` (``eta``, ``numerator``, ``curvature``...).
+    """
+    found = optax.tree.get(opt_state, "GlyderState")
+    if found is None:
+        raise ValueError("opt_state holds no GlyderState.")
+    return found
