@@ -287,7 +287,7 @@ register(
 
 def _best_params(opt_state, params):
     del params  # Inexact Polyak returns its best iterate, not the last one.
-    return go.inexact_polyak_best_params(opt_state)[1]
+    return go.inexact_polyak_best_params(opt_state)
 
 
 for _name, _best in (("inexact_polyak", True), ("inexact_polyak-last", False)):

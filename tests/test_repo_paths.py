@@ -21,10 +21,6 @@ PATH = re.compile(
 )
 OUTSIDE = re.compile(r"(?<![\w-])(\.\./shared\b|shared/|specs/)")
 URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
-# Reported, to be fixed in the library (whose files this branch does not edit):
-# glyder_optax/curvature.py's slope_and_curvature docstring cites
-# shared/specs/optax_conventions.md, which is not in the repository.
-KNOWN_IN_LIBRARY = {"shared/specs/optax_conventions.md"}
 
 
 def bad_paths(text, *bases):
@@ -84,14 +80,8 @@ def test_bad_paths(text, bad):
 
 
 def test_library_strings_name_only_files_the_repository_has():
-    found = sorted(v for v in library_violations() if v[1] not in KNOWN_IN_LIBRARY)
+    found = sorted(library_violations())
     assert not found, f"docstrings/messages naming missing paths: {found}"
-
-
-@pytest.mark.xfail(reason="reported: a glyder_optax docstring cites shared/specs/")
-def test_no_known_library_violation_is_left():
-    # When this passes (XPASS), the library was fixed: empty KNOWN_IN_LIBRARY.
-    assert not {v for v in library_violations() if v[1] in KNOWN_IN_LIBRARY}
 
 
 def test_markdown_names_only_files_the_repository_has():
