@@ -213,7 +213,9 @@ register(
 # configuration for every workload. ``nadamw-warmup_cosine`` is its grid;
 # ``python -m benchmarks calibrate`` picks the learning rate with the lowest
 # worst-case held-out ratio over zoo.CALIBRATION; it is frozen here.
-CALIBRATED_LR = 10**-2.5
+CALIBRATED_LR = (
+    1e-2  # python -m benchmarks calibrate --targets results/zoo (2026-12-03)
+)
 
 
 def _nadamw(lr, info):
