@@ -404,18 +404,6 @@ for _base, _direction in GLYDER_BASES.items():
 RELATIVE_TRUST = 0.01
 
 
-def _relative_trust(rho: float) -> optax.GradientTransformation:
-    """Scales the update so that ||update|| <= rho * ||params|| (LARS-style)."""
-
-    def update(updates, state, params=None):
-        bound = rho * optax.tree.norm(params)
-        norm = optax.tree.norm(updates)
-        scale = jnp.where(norm > bound, bound / jnp.maximum(norm, 1e-30), 1.0)
-        return optax.tree.scale(scale, updates), state
-
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
-
-
 def _decay(info):
     return go.linear_decay_schedule(1.0, info.total_steps)
 
@@ -448,13 +436,13 @@ GLYDER_CANDIDATES = {
         "held-out estimates and alpha = linear decay",
     ),
     "-tr": (
-        lambda d, info: optax.chain(go.glyder(d), _relative_trust(RELATIVE_TRUST)),
+        lambda d, info: go.glyder(d, max_step_ratio=RELATIVE_TRUST),
         "next",
         f"relative trust region: ||step|| <= {RELATIVE_TRUST:g} ||params||",
     ),
     "-tr-ld": (
-        lambda d, info: optax.chain(
-            go.glyder(d, learning_rate=_decay(info)), _relative_trust(RELATIVE_TRUST)
+        lambda d, info: go.glyder(
+            d, learning_rate=_decay(info), max_step_ratio=RELATIVE_TRUST
         ),
         "next",
         "the relative trust region and alpha = linear decay",

@@ -8,7 +8,7 @@ modules.
 from glyder_optax import curvature
 from glyder_optax._adasps import AdaSPSState, adasps, scale_by_adasps
 from glyder_optax._decsps import DecSPSState, decsps, scale_by_decsps
-from glyder_optax._glyder import GlyderState, glyder, glyder_state, scale_by_glyder
+from glyder_optax._glyder import GlyderState, glyder, scale_by_glyder
 from glyder_optax._gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
 from glyder_optax._inexact_polyak import (
     InexactPolyakState,
@@ -18,7 +18,7 @@ from glyder_optax._inexact_polyak import (
     scale_by_inexact_polyak,
 )
 from glyder_optax._mda import MDAState, mda, scale_by_mda
-from glyder_optax._readers import skipped_steps
+from glyder_optax._readers import glyder_state, skipped_steps
 from glyder_optax._refinement import (
     GradNormRecorderState,
     record_grad_norms,

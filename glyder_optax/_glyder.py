@@ -16,9 +16,8 @@ cross-entropy losses; the method as a wrapper around any base optimizer (SGD,
 momentum, Adam), with one remaining scale, the "learning rate", at 1 by
 default, and no warm-up or decay schedule.
 
-What is our design (the paper body was not available to us; evidence in
-https://github.com/glyder-optax/glyder_optax/blob/main/docs/glyder.md,
-measured with the repository's benchmark harness):
+What is our design (the paper body was not available to us; the evidence is
+in the repository's ``docs/glyder.md``, measured with its benchmark harness):
 
 1. At a refresh, one pass over the independent batch's ``obj_fn`` gives
    :math:`f_B`, :math:`n = \langle g_B, d\rangle` and :math:`c = d^\top H_B d`
@@ -69,6 +68,7 @@ from glyder_optax._glyder_parts import (
     Estimator,
     GlyderState,
     Safeguards,
+    bound_step_by_params,
     check_update_args,
     estimator_from_name,
     init_state,
@@ -89,6 +89,7 @@ def scale_by_glyder(
     secant: bool = True,
     f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
+    shared_count: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales the incoming direction ``d`` by the locally optimal stepsize.
 
@@ -123,6 +124,10 @@ def scale_by_glyder(
         (objectives with no known bound).
       seed: seeds the PRNG key of ``'gnb'``. A static argument under
         :func:`optax.inject_hyperparams`.
+      shared_count: count skipped (non-finite) steps too (by default they
+        defer a due refresh), so a :func:`jax.vmap`-ed batch shares one
+        refresh schedule: with ``count`` unbatched the refresh stays a
+        :func:`jax.lax.cond` and ``refresh_every=k`` costs what one run pays.
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
@@ -198,10 +203,18 @@ def scale_by_glyder(
             state = refresh_state(state, estimate, n_probe, d_sq, guards)
             return state._replace(estimator_state=est_state)
 
-        due = active & (state.count % refresh_every == 0)
-        state = jax.lax.cond(due, refresh, lambda s: s, state)
+        # The predicate depends on the count alone (`active` gates inside the
+        # branch): with a count shared by a vmapped batch the cond stays a cond.
+        due = state.count % refresh_every == 0
+
+        def refresh_if_active(s: GlyderState) -> GlyderState:
+            return optax.tree.where(active, refresh(s), s)._replace(count=s.count)
+
+        state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
         new_updates = _common.scale_or_zero(state.eta, finite, updates)
-        count = jnp.where(active, optax.safe_increment(state.count), state.count)
+        count = optax.safe_increment(state.count)
+        if not shared_count:
+            count = jnp.where(active, count, state.count)
         return new_updates, state._replace(count=count)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -220,6 +233,8 @@ def glyder(
     f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,
+    shared_count: bool = False,
+    max_step_ratio: jax.typing.ArrayLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
@@ -240,7 +255,12 @@ def glyder(
     leaves the base's state (e.g. Adam's moments) and GLyDER's as they were,
     and is counted in :attr:`GlyderState.skipped` (read it with
     :func:`glyder_optax.skipped_steps`). ``update`` passes the incoming
-    gradient to :func:`scale_by_glyder` as ``grad`` (unless given). See
+    gradient to :func:`scale_by_glyder` as ``grad`` (unless given).
+    ``max_step_ratio`` (our design, a relative trust region as LARS/LAMB
+    bound steps; ``None``: none) scales the final step down where
+    :math:`\|\text{step}\| > \rho\,\|x\|`, to norm :math:`\rho\|x\|`
+    (scale-free: it does not depend on how the inputs are scaled); it is not
+    seen by ``eta``. See
     :func:`scale_by_glyder` for the other arguments and the extra arguments
     of ``update`` (``obj_fn``, and ``logits_fn`` for the Gauss-Newton modes).
 
@@ -285,8 +305,10 @@ def glyder(
             secant=secant,
             f_min=f_min,
             seed=seed,
+            shared_count=shared_count,
         ),
         optax.scale_by_learning_rate(learning_rate),
+        *([] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]),
     )
 
     def update_fn(
@@ -300,15 +322,3 @@ def glyder(
         return inner.update(updates, state, params, **extra_args)
 
     return optax.GradientTransformationExtraArgs(inner.init, update_fn)
-
-
-def glyder_state(opt_state: optax.OptState) -> GlyderState:
-    """Returns the :class:`GlyderState` inside an optimizer state, for logging.
-
-    Works on the state of :func:`glyder` or any chain or wrapper holding
-    exactly one :class:`GlyderState` (``eta``, ``numerator``, ``curvature``...).
-    """
-    found = optax.tree.get(opt_state, "GlyderState")
-    if found is None:
-        raise ValueError("opt_state holds no GlyderState.")
-    return found

@@ -263,3 +263,21 @@ def refresh_state(
     # slope included (through cur).
     ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(jnp.stack([num, cur, eta, n, c])))
     return optax.tree.where(ok, new, state)
+
+
+def bound_step_by_params(ratio: jax.typing.ArrayLike) -> optax.GradientTransformation:
+    """Scales ``updates`` down to norm ``ratio * ||params||`` where larger.
+
+    A relative trust region on the whole step (our design for GLyDER's
+    ``max_step_ratio``); needs ``params``.
+    """
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError("glyder(max_step_ratio=...) needs `params` in `update`.")
+        bound = ratio * optax.tree.norm(params)
+        norm = optax.tree.norm(updates)
+        scale = jnp.where(norm > bound, bound / jnp.maximum(norm, 1e-30), 1.0)
+        return optax.tree.scale(scale, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)

@@ -20,8 +20,7 @@ or clip, and the best iterate returned. What is ours: ``eps`` and the
 ``'ips+'`` variant (the gap clamped at 0 when a minibatch loss dips below
 ``f_min``), both off by default; a zero gradient gives a zero update; a
 non-finite loss or gradient gives a zero update and leaves the state as it
-was. Evidence:
-https://github.com/glyder-optax/glyder_optax/blob/main/docs/inexact_polyak.md.
+was. Evidence: the repository's ``docs/inexact_polyak.md``.
 """
 
 from __future__ import annotations

@@ -39,3 +39,15 @@ def skipped_steps(opt_state: optax.OptState) -> jax.Array:
             f" or InexactPolyakState, found {len(found)}."
         )
     return found[0].skipped
+
+
+def glyder_state(opt_state: optax.OptState) -> GlyderState:
+    """Returns the :class:`GlyderState` inside an optimizer state, for logging.
+
+    Works on the state of :func:`glyder` or any chain or wrapper holding
+    exactly one :class:`GlyderState` (``eta``, ``numerator``, ``curvature``...).
+    """
+    found = optax.tree.get(opt_state, "GlyderState")
+    if found is None:
+        raise ValueError("opt_state holds no GlyderState.")
+    return found

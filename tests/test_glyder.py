@@ -585,3 +585,73 @@ class NegatedBaseTest(chex.TestCase):
         self.assertEqual(signs, [-1, 1])
         self.assertLess(float(finals[1]), float(jnp.log(3.0)) - 0.05)  # it trains
         chex.assert_trees_all_close(finals[0], finals[1], rtol=1e-4)
+
+
+def _shared_count_axes(state):
+    """The vmapped state with GLyDER's count unbatched, and its in_axes."""
+    is_glyder = lambda x: isinstance(x, go.GlyderState)
+    axes = jax.tree.map(
+        lambda s: (
+            s._replace(count=None, **{f: 0 for f in s._fields[1:]})
+            if is_glyder(s)
+            else 0
+        ),
+        state,
+        is_leaf=is_glyder,
+    )
+    state = jax.tree.map(
+        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
+        state,
+        is_leaf=is_glyder,
+    )
+    return state, axes
+
+
+def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result():
+    h = jnp.arange(1.0, 4.0)
+    f = lambda w: 0.5 * jnp.sum(h * w**2)
+    ws = jnp.stack([jnp.full(3, 1.0), jnp.full(3, -2.0)])
+    opts = {
+        shared: go.glyder(optax.identity(), refresh_every=3, shared_count=shared)
+        for shared in (False, True)
+    }
+
+    def step(opt):
+        def one(w, s):
+            updates, s = opt.update(jax.grad(f)(w), s, w, obj_fn=f)
+            return w + updates, s
+
+        return one
+
+    state, axes = _shared_count_axes(jax.vmap(opts[True].init)(ws))
+    shared = jax.vmap(step(opts[True]), in_axes=(0, axes), out_axes=(0, axes))
+    batched = jax.vmap(step(opts[False]))
+    assert "cond[" in str(jax.make_jaxpr(shared)(ws, state))
+    assert "cond[" not in str(
+        jax.make_jaxpr(batched)(ws, jax.vmap(opts[False].init)(ws))
+    )
+    w_shared = ws
+    for _ in range(7):
+        w_shared, state = jax.jit(shared)(w_shared, state)
+    for i in range(2):  # each seed alone, the default count
+        w, s = ws[i], opts[False].init(ws[i])
+        for _ in range(7):
+            w, s = step(opts[False])(w, s)
+        chex.assert_trees_all_close(w_shared[i], w, rtol=1e-6)
+    assert int(go.glyder_state(state).count) == 7
+
+
+def test_max_step_ratio_bounds_the_step_relative_to_the_params():
+    f = lambda w: 50.0 * jnp.sum(w**2)  # a first step of eta = 1 / 100 ...
+    w = jnp.array([3.0, 4.0])
+    free = go.glyder(optax.identity(), smoothing=0.0)
+    bounded = go.glyder(optax.identity(), smoothing=0.0, max_step_ratio=0.1)
+    step_free, _ = free.update(jax.grad(f)(w), free.init(w), w, obj_fn=f)
+    step, _ = bounded.update(jax.grad(f)(w), bounded.init(w), w, obj_fn=f)
+    # ... lands on the minimum: a step of norm ||w|| = 5, bounded to 0.1 * 5.
+    chex.assert_trees_all_close(step_free, -w, rtol=1e-6)
+    chex.assert_trees_all_close(step, -0.1 * w, rtol=1e-6)
+    small = go.glyder(optax.identity(), smoothing=0.0, max_step_ratio=2.0)
+    chex.assert_trees_all_close(
+        small.update(jax.grad(f)(w), small.init(w), w, obj_fn=f)[0], step_free
+    )
