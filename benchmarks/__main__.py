@@ -24,6 +24,8 @@ import time
 
 from tqdm.auto import tqdm
 
+from benchmarks import common
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (and exit status 2)."""
@@ -32,16 +34,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-class _Help(
-    argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter
-):
-    """Keeps the description's layout and shows every option's default (an
-    option whose default is None says in its help what None means)."""
-
-    def _get_help_string(self, action):
-        if action.default is None:
-            return action.help
-        return super()._get_help_string(action)
+_Help = common.HelpFormatter
 
 
 def _csv(text: str) -> tuple[str, ...]:

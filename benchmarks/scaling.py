@@ -58,6 +58,7 @@ import numpy as np
 import optax
 
 import glyder_optax as go
+from benchmarks import common
 
 IN, OUT, BATCH, POOL = 64, 10, 32, 4
 DEFAULT_SIZES = (1e4, 1e5, 1e6, 1e7)
@@ -597,18 +598,53 @@ def _loadavg() -> list[float] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks scaling",
+        description=__doc__.splitlines()[0],
+        formatter_class=common.HelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds")
-    parser.add_argument("--sizes", type=float, nargs="+", default=None)
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--min-rep-s", type=float, default=None)
-    parser.add_argument("--max-steps", type=int, default=2000)
+    parser.add_argument(
+        "--sizes",
+        type=float,
+        nargs="+",
+        default=None,
+        help="parameter counts to build MLPs for (default: 1e4 1e5 1e6 1e7;"
+        " --quick: tiny)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="interleaved timing rounds (default: 5; --quick: 2)",
+    )
+    parser.add_argument(
+        "--min-rep-s",
+        type=float,
+        default=None,
+        help="seconds each timed scan"
+        " should last at least (sets its steps; default: 0.3; --quick: 0.01)",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=2000, help="at most this many steps a scan"
+    )
     parser.add_argument("--vmap", action="store_true", help="add the vmap section")
-    parser.add_argument("--vmap-only", action="store_true")
-    parser.add_argument("--vmap-size", type=float, default=None)
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--no-hlo", action="store_true")
-    parser.add_argument("--out", default="results/scaling")
+    parser.add_argument(
+        "--vmap-only", action="store_true", help="only the vmap section"
+    )
+    parser.add_argument(
+        "--vmap-size",
+        type=float,
+        default=None,
+        help="parameters of the vmap section's MLP (default: 1e5)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=8, help="seeds vmapped in the vmap section"
+    )
+    parser.add_argument(
+        "--no-hlo", action="store_true", help="skip the HLO forward-pass count"
+    )
+    parser.add_argument("--out", default="results/scaling", help="output folder")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or (QUICK_SIZES if quick else DEFAULT_SIZES)
