@@ -341,7 +341,7 @@ GLYDER_BASES = {
     "adam": optax.scale_by_adam,
 }
 GLYDER_VARIANTS = {
-    "": ({}, "next", "GLyDER at its defaults (hvp, b=0.9, cap 1.05, k=1)"),
+    "": ({}, "next", "GLyDER at its defaults (taylor, b=0.9, cap 1.05, k=1)"),
     "-gn": ({"estimator": "gauss_newton"}, "next", "exact Gauss-Newton curvature"),
     "-gnb": ({"estimator": "gnb"}, "next", "Gauss-Newton-Bartlett (sampled)"),
     "-k10": ({"refresh_every": 10}, "next", "estimates every 10 steps"),
@@ -360,14 +360,12 @@ def _glyder_eta(opt_state):
     return go.glyder_state(opt_state).eta
 
 
-def _glyder_entry(name, base, direction, kwargs, obj_batch, description, **more):
-    needs_logits = kwargs.get("estimator", "hvp") != "hvp"
+def _glyder_entry(name, base, build, obj_batch, description, logits=False, **more):
+    """A GLyDER entry: ``build(lr, info)`` the transform; logs ``eta``."""
     return Method(
         name,
-        lambda lr, info: go.glyder(
-            direction(), **({"learning_rate": lr} if lr is not None else {}), **kwargs
-        ),
-        extra_args=("obj_fn", "logits_fn") if needs_logits else ("obj_fn",),
+        build,
+        extra_args=("obj_fn", "logits_fn") if logits else ("obj_fn",),
         base=base,
         family="ours",
         log=_glyder_eta,
@@ -378,21 +376,32 @@ def _glyder_entry(name, base, direction, kwargs, obj_batch, description, **more)
     )
 
 
+def _with_kwargs(direction, kwargs):
+    """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point."""
+    return lambda lr, info: go.glyder(
+        direction(), **({} if lr is None else {"learning_rate": lr}), **kwargs
+    )
+
+
 for _base, _direction in GLYDER_BASES.items():
     for _suffix, (_kwargs, _batch, _text) in GLYDER_VARIANTS.items():
         register(
             _glyder_entry(
-                f"glyder-{_base}{_suffix}", _base, _direction, _kwargs, _batch, _text
+                f"glyder-{_base}{_suffix}",
+                _base,
+                _with_kwargs(_direction, _kwargs),
+                _batch,
+                _text,
+                logits="estimator" in _kwargs,
             )
         )
     register(
         _glyder_entry(
             f"glyder-{_base}-alpha",
             _base,
-            _direction,
-            {},
+            _with_kwargs(_direction, {}),
             "next",
-            "GLyDER (hvp) with alpha on a grid: sensitivity",
+            "GLyDER (taylor) with alpha on a grid: sensitivity",
             grid=ALPHA_GRID,
         )
     )
@@ -452,16 +461,12 @@ GLYDER_CANDIDATES = {
 for _base, _direction in GLYDER_BASES.items():
     for _suffix, (_build, _batch, _text) in GLYDER_CANDIDATES.items():
         register(
-            Method(
+            _glyder_entry(
                 f"glyder-{_base}{_suffix}",
+                _base,
                 lambda lr, info, b=_build, d=_direction: b(d(), info),
-                extra_args=("obj_fn",),
-                base=_base,
-                family="ours",
-                log=_glyder_eta,
-                log_label="GLyDER eta",
-                obj_batch=_batch,
-                description=_text,
+                _batch,
+                _text,
             )
         )
 

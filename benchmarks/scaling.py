@@ -148,31 +148,6 @@ def supports_shared_count() -> bool:
     return "shared_count" in inspect.signature(go.glyder).parameters
 
 
-def shared_count_axes(state: Any) -> tuple[Any, Any]:
-    """A vmapped state with GLyDER's count unbatched, and its ``in_axes``.
-
-    ``state`` is ``jax.vmap(opt.init)(params)``; every ``GlyderState.count``
-    in it (equal across seeds) is replaced by one unbatched count, its axis
-    by ``None``.
-    """
-    is_glyder = lambda x: isinstance(x, go.GlyderState)
-    axes = jax.tree.map(
-        lambda s: (
-            s._replace(**{f: None if f == "count" else 0 for f in s._fields})
-            if is_glyder(s)
-            else 0
-        ),
-        state,
-        is_leaf=is_glyder,
-    )
-    state = jax.tree.map(
-        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
-        state,
-        is_leaf=is_glyder,
-    )
-    return state, axes
-
-
 def make_loop(step, vmapped: bool = False, state_axes: Any = 0):
     """Jitted ``loop(params, state, pool, t0, n)``: ``n`` steps from count ``t0``."""
     if vmapped:
@@ -359,7 +334,7 @@ def vmap_rows(
             state = jax.vmap(opt.init)(params) if vmapped else opt.init(params)
             axes = 0
             if name.endswith("_shared"):
-                state, axes = shared_count_axes(state)
+                state, axes = go.share_glyder_count(state)
             setups[name] = {
                 "loop": make_loop(make_step(name, opt), vmapped, axes),
                 # Copies: donated buffers must be distinct (init shares zeros).

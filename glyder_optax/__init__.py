@@ -18,7 +18,7 @@ from glyder_optax._inexact_polyak import (
     scale_by_inexact_polyak,
 )
 from glyder_optax._mda import MDAState, mda, scale_by_mda
-from glyder_optax._readers import glyder_state, skipped_steps
+from glyder_optax._readers import glyder_state, share_glyder_count, skipped_steps
 from glyder_optax._refinement import (
     GradNormRecorderState,
     record_grad_norms,
@@ -76,6 +76,7 @@ __all__ = [
     "scale_by_mda",
     "scale_by_sps_moving_target",
     "schedule_from_array",
+    "share_glyder_count",
     "skipped_steps",
     "smooth_norms",
     "sps_moving_target",

@@ -1,6 +1,9 @@
-"""Readers of an optimizer state, for logging: what no single transform owns."""
+"""Readers of an optimizer state, for logging, and its vmap axes: what no single
+transform owns."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import optax
@@ -51,3 +54,39 @@ def glyder_state(opt_state: optax.OptState) -> GlyderState:
     if found is None:
         raise ValueError("opt_state holds no GlyderState.")
     return found
+
+
+def share_glyder_count(opt_states: optax.OptState) -> tuple[optax.OptState, Any]:
+    """Vmapped GLyDER states with one shared ``count``, and their ``in_axes``.
+
+    ``opt_states`` is ``jax.vmap(opt.init)(params)`` for an ``opt`` built with
+    ``shared_count=True``; every :class:`GlyderState` ``count`` in it (equal
+    across the batch) becomes one unbatched count with axis ``None``. Use the
+    axes as ``in_axes`` and ``out_axes`` of the state in ``jax.vmap(step)``:
+    the refresh then stays a :func:`jax.lax.cond`, so ``refresh_every=k``
+    costs what one run pays instead of running the estimate every step.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import glyder_optax as go
+      >>> opt = go.glyder(optax.identity(), refresh_every=10, shared_count=True)
+      >>> states, axes = go.share_glyder_count(jax.vmap(opt.init)(jnp.ones((4, 3))))
+      >>> print(go.glyder_state(states).count.shape, go.glyder_state(axes).count)
+      () None
+    """
+    is_glyder = lambda x: isinstance(x, GlyderState)
+    axes = jax.tree.map(
+        lambda s: (
+            GlyderState(*(None if f == "count" else 0 for f in s._fields))
+            if is_glyder(s)
+            else 0
+        ),
+        opt_states,
+        is_leaf=is_glyder,
+    )
+    shared = jax.tree.map(
+        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
+        opt_states,
+        is_leaf=is_glyder,
+    )
+    return shared, axes

@@ -587,26 +587,6 @@ class NegatedBaseTest(chex.TestCase):
         chex.assert_trees_all_close(finals[0], finals[1], rtol=1e-4)
 
 
-def _shared_count_axes(state):
-    """The vmapped state with GLyDER's count unbatched, and its in_axes."""
-    is_glyder = lambda x: isinstance(x, go.GlyderState)
-    axes = jax.tree.map(
-        lambda s: (
-            s._replace(count=None, **{f: 0 for f in s._fields[1:]})
-            if is_glyder(s)
-            else 0
-        ),
-        state,
-        is_leaf=is_glyder,
-    )
-    state = jax.tree.map(
-        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
-        state,
-        is_leaf=is_glyder,
-    )
-    return state, axes
-
-
 def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result():
     h = jnp.arange(1.0, 4.0)
     f = lambda w: 0.5 * jnp.sum(h * w**2)
@@ -623,7 +603,7 @@ def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result()
 
         return one
 
-    state, axes = _shared_count_axes(jax.vmap(opts[True].init)(ws))
+    state, axes = go.share_glyder_count(jax.vmap(opts[True].init)(ws))
     shared = jax.vmap(step(opts[True]), in_axes=(0, axes), out_axes=(0, axes))
     batched = jax.vmap(step(opts[False]))
     assert "cond[" in str(jax.make_jaxpr(shared)(ws, state))
