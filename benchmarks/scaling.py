@@ -141,13 +141,6 @@ def make_step(name: str, opt):
     return step
 
 
-def supports_shared_count() -> bool:
-    """Whether ``go.glyder`` takes ``shared_count`` (a proposed change)."""
-    import inspect
-
-    return "shared_count" in inspect.signature(go.glyder).parameters
-
-
 def make_loop(step, vmapped: bool = False, state_axes: Any = 0):
     """Jitted ``loop(params, state, pool, t0, n)``: ``n`` steps from count ``t0``."""
     if vmapped:
@@ -308,18 +301,15 @@ def vmap_rows(
 ) -> dict[str, Any]:
     """GLyDER k=10 vs k=1 vs base per-step time, vmapped over seeds and not.
 
-    Where ``go.glyder`` takes ``shared_count`` (a proposed change: the refresh
-    predicate on a count that advances every call), the vmapped run adds
-    ``glyder_k{1,10}_shared``: GLyDER's count unbatched (``in_axes=None``),
+    The vmapped run adds ``glyder_k{1,10}_shared``: ``shared_count=True``
+    with GLyDER's count unbatched (:func:`glyder_optax.share_glyder_count`),
     so its ``lax.cond`` stays a cond.
     """
     width = width_for(target)
     out: dict[str, Any] = {"target": target, "width": width, "seeds": seeds}
-    shared = supports_shared_count()
-    out["shared_count_supported"] = shared
     for vmapped in (False, True):
         names = ("base", "glyder_k1", "glyder_k10")
-        if vmapped and shared:
+        if vmapped:
             names += ("glyder_k1_shared", "glyder_k10_shared")
         pool = data_pool(jax.random.key(1))
         if vmapped:
