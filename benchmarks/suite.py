@@ -132,7 +132,7 @@ SUITES = {
         eval_points=25,
     ),
     "zoo-quick": Suite(
-        tasks=("zoo-digits-std", "zoo-breast-std", "zoo-wine-std", "zoo-synth-std"),
+        tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,
         seeds=(0, 1, 2),
         steps=300,

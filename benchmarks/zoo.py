@@ -193,10 +193,9 @@ ZOO: dict[str, Callable[[], tasks.Task]] = {
         batch_size=32,
         weight_decay=1e-3,
     ),
-    # wine (125 training examples), batch 16, 500 steps: 64 epochs.
-    "zoo-wine-std": _named(
-        mlp, "zoo-wine-std", data="wine", scaling="std", batch_size=16, steps=500
-    ),
+    # (wine, 125 training examples, was dropped: the tuned Adam cosine at lr 0.32
+    # reaches a held-out loss of exactly 0 in float32, a softmax saturated on
+    # all 54 held-out examples, a target no other method reaches.)
     # synthetic, 64,000 training examples seen once (batch 64 x 1000 steps).
     "zoo-synth-std": _named(mlp, "zoo-synth-std", data="synth", scaling="std"),
     "zoo-synth-raw": _named(mlp, "zoo-synth-raw", data="synth_raw", scaling="raw"),

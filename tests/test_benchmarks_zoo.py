@@ -131,7 +131,7 @@ def test_a_logged_run_prints_one_line_per_finished_run(tmp_path):
     lines = []
     chosen = dataclasses.replace(
         suite.SUITES["zoo-quick"],
-        tasks=("zoo-wine-std",),
+        tasks=("zoo-breast-std",),
         methods=("glyder-sgd", "dog"),
         seeds=(0,),
         steps=4,
@@ -139,8 +139,8 @@ def test_a_logged_run_prints_one_line_per_finished_run(tmp_path):
     )
     suite.run(chosen, tmp_path, log=lines.append, log_runs=True)
     assert [line.split(":")[0] for line in lines] == [
-        "zoo-wine-std glyder-sgd",
-        "zoo-wine-std dog",
-        "zoo-wine-std",
+        "zoo-breast-std glyder-sgd",
+        "zoo-breast-std dog",
+        "zoo-breast-std",
     ]
     assert (tmp_path / "profiles.png").exists() is False  # no tuned cosine ran
