@@ -74,6 +74,7 @@ from glyder_optax._glyder_parts import (
     init_state,
     observe_direction,
     refresh_state,
+    with_raw_gradient,
 )
 
 _NAME = "scale_by_glyder"
@@ -238,31 +239,24 @@ def glyder(
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
-    ``base`` is any optax transform that outputs a direction, as optax's
-    ``scale_by_*`` do: ``optax.identity()`` (SGD), ``optax.trace(0.9)``
-    (heavy-ball momentum), ``optax.scale_by_adam()``,
-    ``optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(wd))``
-    (AdamW). A full optimizer such as ``optax.adam(1e-3)``, whose output is
-    already negated, works too: on the first step with a nonzero direction
-    the sign of :math:`\langle g, d\rangle` (positive for any descent-sign
-    base: :math:`\|g\|^2` for SGD, :math:`\sum_i |g_i|` for Adam) is stored
-    in :attr:`GlyderState.sign` and applied to ``d`` thereafter; the base's
-    own learning rate cancels (``eta d`` does not depend on the scale of
-    ``d``, unless ``eta_max`` is set). ``learning_rate`` multiplies the
-    locally optimal step; 1.0 is the method and needs no tuning. With
-    ``skip_non_finite`` (the default) the base is wrapped in
-    ``optax.apply_if_finite``: a non-finite gradient gives a zero update,
-    leaves the base's state (e.g. Adam's moments) and GLyDER's as they were,
-    and is counted in :attr:`GlyderState.skipped` (read it with
-    :func:`glyder_optax.skipped_steps`). ``update`` passes the incoming
-    gradient to :func:`scale_by_glyder` as ``grad`` (unless given).
-    ``max_step_ratio`` (our design, a relative trust region as LARS/LAMB
-    bound steps; ``None``: none) scales the final step down where
-    :math:`\|\text{step}\| > \rho\,\|x\|`, to norm :math:`\rho\|x\|`
-    (scale-free: it does not depend on how the inputs are scaled); it is not
-    seen by ``eta``. See
-    :func:`scale_by_glyder` for the other arguments and the extra arguments
-    of ``update`` (``obj_fn``, and ``logits_fn`` for the Gauss-Newton modes).
+    ``base`` outputs a direction, as optax's ``scale_by_*`` do
+    (``optax.identity()``: SGD; ``optax.trace(0.9)``; ``optax.scale_by_adam()``;
+    AdamW as ``chain(scale_by_adam(), add_decayed_weights(wd))``), or is a
+    full optimizer whose output is already negated (``optax.adam(1e-3)``): the
+    sign of :math:`\langle g, d\rangle` on the first step with a nonzero
+    direction (positive for a descent-sign base) is kept in
+    :attr:`GlyderState.sign` and applied to ``d`` thereafter, and the base's
+    own scale cancels in ``eta d`` (unless ``eta_max`` is set). ``update``
+    passes the incoming gradient as ``grad`` for this (unless given).
+    ``learning_rate`` multiplies the locally optimal step; 1.0 is the method.
+    ``skip_non_finite`` wraps the base in ``optax.apply_if_finite``: a
+    non-finite gradient gives a zero update, leaves every state as it was and
+    is counted (:func:`glyder_optax.skipped_steps`). ``max_step_ratio`` (our
+    design; ``None``: off) scales the final step down to norm
+    :math:`\rho\|x\|` where larger, a relative trust region as LARS/LAMB
+    bound steps, not seen by ``eta``. The other arguments and the extra
+    arguments of ``update`` (``obj_fn``; ``logits_fn`` for the Gauss-Newton
+    modes): :func:`scale_by_glyder`.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -293,7 +287,7 @@ def glyder(
     """
     if skip_non_finite:
         base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
-    inner = optax.chain(
+    return with_raw_gradient(
         base,
         scale_by_glyder(
             estimator=estimator,
@@ -310,15 +304,3 @@ def glyder(
         optax.scale_by_learning_rate(learning_rate),
         *([] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]),
     )
-
-    def update_fn(
-        updates: optax.Updates,
-        state: optax.OptState,
-        params: optax.Params | None = None,
-        **extra_args: Any,
-    ) -> tuple[optax.Updates, optax.OptState]:
-        # The raw gradient, for the sign of the base (optax's name: `grad`).
-        extra_args.setdefault("grad", updates)
-        return inner.update(updates, state, params, **extra_args)
-
-    return optax.GradientTransformationExtraArgs(inner.init, update_fn)

@@ -281,3 +281,18 @@ def bound_step_by_params(ratio: jax.typing.ArrayLike) -> optax.GradientTransform
         return optax.tree.scale(scale, updates), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+def with_raw_gradient(
+    *transforms: optax.GradientTransformation,
+) -> optax.GradientTransformationExtraArgs:
+    """``optax.chain(*transforms)`` whose ``update`` also passes the incoming
+    gradient as the extra argument ``grad`` (optax's name; unless given), for
+    GLyDER's sign of the base."""
+    inner = optax.chain(*transforms)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        extra_args.setdefault("grad", updates)
+        return inner.update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(inner.init, update_fn)

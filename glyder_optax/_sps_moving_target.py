@@ -117,6 +117,20 @@ def _epoch_update(end_of_epoch, tau, targets, mean_target, t_lr, lr):
     )
 
 
+def _rates(momentum, learning_rate, tau_lr, dtype):
+    """(beta, the step's learning rate / (1 - beta), the targets' rate)."""
+    beta = jnp.asarray(momentum, dtype)
+    t_lr = 0.9 - 0.899 * jnp.asarray(learning_rate, dtype)
+    t_lr = t_lr if tau_lr is None else jnp.asarray(tau_lr, dtype)
+    return beta, jnp.asarray(learning_rate, dtype) / (1 - beta), t_lr
+
+
+def _heavy_ball(buffer, step, beta, ok):
+    """(the new buffer beta * buffer + step, the update: it where ok, else 0)."""
+    buffer = jax.tree.map(lambda m, u: (beta * m + u).astype(m.dtype), buffer, step)
+    return buffer, _common.zeros_unless(ok, buffer)
+
+
 def scale_by_sps_moving_target(
     num_samples: int,
     learning_rate: jax.typing.ArrayLike = 1.0,
@@ -199,10 +213,7 @@ def scale_by_sps_moving_target(
         indices = _check_indices(indices)
         batch = indices.shape[0]
         n = state.targets.shape[0]
-        beta = jnp.asarray(momentum, dtype)
-        t_lr = 0.9 - 0.899 * jnp.asarray(learning_rate, dtype)
-        t_lr = t_lr if tau_lr is None else jnp.asarray(tau_lr, dtype)
-        lr = jnp.asarray(learning_rate, dtype) / (1 - beta)
+        beta, lr, t_lr = _rates(momentum, learning_rate, tau_lr, dtype)
 
         # The Polyak step on (x, alpha_B) towards f_B(x) = mean(alpha_B).
         grad_sq = _common.sq_norm(updates, dtype)
@@ -218,10 +229,8 @@ def scale_by_sps_moving_target(
 
         ok = jnp.isfinite(value) & jnp.isfinite(grad_sq)
         step = _common.scale_or_zero((1 - beta) * lr * gamma, ok, updates)
-        buffer = jax.tree.map(
-            lambda m, u: (beta * m + u).astype(m.dtype), state.momentum_buffer, step
-        )
-        new_updates = optax.tree.cast_like(_common.zeros_unless(ok, buffer), updates)
+        buffer, new_updates = _heavy_ball(state.momentum_buffer, step, beta, ok)
+        new_updates = optax.tree.cast_like(new_updates, updates)
         new_state = SPSMovingTargetState(
             count=count,
             targets=targets,
