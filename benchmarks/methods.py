@@ -376,37 +376,6 @@ def _glyder_entry(name, base, build, obj_batch, description, logits=False, **mor
     )
 
 
-def _with_kwargs(direction, kwargs):
-    """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point."""
-    return lambda lr, info: go.glyder(
-        direction(), **({} if lr is None else {"learning_rate": lr}), **kwargs
-    )
-
-
-for _base, _direction in GLYDER_BASES.items():
-    for _suffix, (_kwargs, _batch, _text) in GLYDER_VARIANTS.items():
-        register(
-            _glyder_entry(
-                f"glyder-{_base}{_suffix}",
-                _base,
-                _with_kwargs(_direction, _kwargs),
-                _batch,
-                _text,
-                logits="estimator" in _kwargs,
-            )
-        )
-    register(
-        _glyder_entry(
-            f"glyder-{_base}-alpha",
-            _base,
-            _with_kwargs(_direction, {}),
-            "next",
-            "GLyDER (taylor) with alpha on a grid: sensitivity",
-            grid=ALPHA_GRID,
-        )
-    )
-
-
 # The robustness study: candidates for GLyDER's untuned defaults, judged by
 # the worst case over the workload zoo (``--suite glyder-study``). A candidate
 # is (build(direction, info), obj_batch, description).
@@ -458,17 +427,40 @@ GLYDER_CANDIDATES = {
     ),
 }
 
+
+def _with_kwargs(direction, kwargs):
+    """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point."""
+    return lambda lr, info: go.glyder(
+        direction(), **({} if lr is None else {"learning_rate": lr}), **kwargs
+    )
+
+
+def _glyder_entries(base, direction):
+    """Every GLyDER entry over one base: the variants, the alpha grid and the
+    study's candidates."""
+    for suffix, (kwargs, batch, text) in GLYDER_VARIANTS.items():
+        build = _with_kwargs(direction, kwargs)
+        yield suffix, build, batch, text, {"logits": "estimator" in kwargs}
+    yield (
+        "-alpha",
+        _with_kwargs(direction, {}),
+        "next",
+        "GLyDER (taylor) with alpha on a grid: sensitivity",
+        {"grid": ALPHA_GRID},
+    )
+    for suffix, (make, batch, text) in GLYDER_CANDIDATES.items():
+        build = lambda lr, info, m=make: m(direction(), info)
+        yield suffix, build, batch, text, {}
+
+
 for _base, _direction in GLYDER_BASES.items():
-    for _suffix, (_build, _batch, _text) in GLYDER_CANDIDATES.items():
+    for _suffix, _build, _batch, _text, _more in _glyder_entries(_base, _direction):
         register(
             _glyder_entry(
-                f"glyder-{_base}{_suffix}",
-                _base,
-                lambda lr, info, b=_build, d=_direction: b(d(), info),
-                _batch,
-                _text,
+                f"glyder-{_base}{_suffix}", _base, _build, _batch, _text, **_more
             )
         )
+
 
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.
 for _name, _factory in (
