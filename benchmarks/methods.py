@@ -340,8 +340,14 @@ GLYDER_BASES = {
     "momentum": lambda: optax.trace(0.9),
     "adam": optax.scale_by_adam,
 }
+# The paper's settings (glyder's defaults before the robustness study): a
+# refresh every step, eta held as it is, no trust region. The ablation's
+# variants and the study's candidates are each one change from them.
+PAPER = {"refresh_every": 1, "cap_held_step": False, "max_step_ratio": None}
+RELATIVE_TRUST = 0.01
 GLYDER_VARIANTS = {
-    "": ({}, "next", "GLyDER at its defaults (taylor, b=0.9, cap 1.05, k=1)"),
+    "": ({}, "next", "GLyDER at glyder()'s defaults (k=20, held step capped, TR 1%)"),
+    "-paper": ({}, "next", "the paper's settings (taylor, b=0.9, cap 1.05, k=1)"),
     "-gn": ({"estimator": "gauss_newton"}, "next", "exact Gauss-Newton curvature"),
     "-gnb": ({"estimator": "gnb"}, "next", "Gauss-Newton-Bartlett (sampled)"),
     "-k10": ({"refresh_every": 10}, "next", "estimates every 10 steps"),
@@ -377,79 +383,127 @@ def _glyder_entry(name, base, build, obj_batch, description, logits=False, **mor
 
 
 # The robustness study: candidates for GLyDER's untuned defaults, judged by
-# the worst case over the workload zoo (``--suite glyder-study``). A candidate
-# is (build(direction, info), obj_batch, description).
-RELATIVE_TRUST = 0.01
+# the worst case over the workload zoo (``--suite glyder-study``).
 
 
 def _decay(info):
     return go.linear_decay_schedule(1.0, info.total_steps)
 
 
+def _warm(t):
+    """A conservative start: alpha 0.1, x1.05 a step up to 1."""
+    return jnp.minimum(1.0, 0.1 * 1.05**t)
+
+
 def _warm_decay(info):
     """A conservative start (alpha 0.1, x1.05 a step up to 1), then linear decay."""
     decay = _decay(info)
-    return lambda t: jnp.minimum(1.0, 0.1 * 1.05**t) * decay(t)
+    return lambda t: _warm(t) * decay(t)
 
 
+# A candidate: (glyder kwargs, alpha(info) or None, obj_batch, description).
+# Each is built on the paper's settings (PAPER), so that its row measures one
+# change from them whatever glyder's defaults are.
+_HOLD = {"refresh_every": 10, "cap_held_step": True}
+_HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
 GLYDER_CANDIDATES = {
-    "-ld": (
-        lambda d, info: go.glyder(d, learning_rate=_decay(info)),
-        "next",
-        "alpha = linear decay from 1 to 0 over the budget",
-    ),
+    "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
     "-warm-ld": (
-        lambda d, info: go.glyder(d, learning_rate=_warm_decay(info)),
+        {},
+        _warm_decay,
         "next",
         "alpha from 0.1 growing x1.05 a step to 1, then linear decay",
     ),
     "-holdout": (
-        lambda d, info: go.glyder(d),
+        {},
+        None,
         "holdout",
         "estimates on a held-out 20% of the training set, never trained on",
     ),
-    "-holdout-ld": (
-        lambda d, info: go.glyder(d, learning_rate=_decay(info)),
-        "holdout",
-        "held-out estimates and alpha = linear decay",
-    ),
+    "-holdout-ld": ({}, _decay, "holdout", "held-out estimates, alpha = linear decay"),
     "-tr": (
-        lambda d, info: go.glyder(d, max_step_ratio=RELATIVE_TRUST),
+        {"max_step_ratio": RELATIVE_TRUST},
+        None,
         "next",
         f"relative trust region: ||step|| <= {RELATIVE_TRUST:g} ||params||",
     ),
     "-tr-ld": (
-        lambda d, info: go.glyder(
-            d, learning_rate=_decay(info), max_step_ratio=RELATIVE_TRUST
-        ),
+        {"max_step_ratio": RELATIVE_TRUST},
+        _decay,
         "next",
         "the relative trust region and alpha = linear decay",
     ),
+    "-k10-hold": (
+        _HOLD,
+        None,
+        "next",
+        "estimates every 10 steps; a held step no longer than the refreshed one",
+    ),
+    "-k20-hold": ({**_HOLD, "refresh_every": 20}, None, "next", "-k10-hold at k=20"),
+    "-k10-hold-warm": (
+        _HOLD,
+        lambda info: _warm,
+        "next",
+        "-k10-hold with alpha from 0.1 growing x1.05 a step to 1",
+    ),
+    "-k10-hold-tr": (_HOLD_TR, None, "next", "-k10-hold and the trust region"),
+    "-k20-tr": (
+        {"refresh_every": 20, "max_step_ratio": RELATIVE_TRUST},
+        None,
+        "next",
+        "estimates every 20 steps (eta held as it is) and the trust region",
+    ),
+    **{
+        f"-k10-hold-tr{rho:g}": (
+            {**_HOLD, "max_step_ratio": rho},
+            None,
+            "next",
+            f"-k10-hold and the trust region at {rho:g}",
+        )
+        for rho in (0.003, 0.03)
+    },
+    "-k10-hold-tr-ld": (_HOLD_TR, _decay, "next", "-k10-hold-tr, alpha = linear decay"),
+    **{
+        f"-k{k}-hold-tr": (
+            {**_HOLD_TR, "refresh_every": k},
+            None,
+            "next",
+            f"-k10-hold-tr at k={k}",
+        )
+        for k in (20, 40)
+    },
 }
 
 
-def _with_kwargs(direction, kwargs):
-    """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point."""
-    return lambda lr, info: go.glyder(
-        direction(), **({} if lr is None else {"learning_rate": lr}), **kwargs
-    )
+def _with_kwargs(direction, kwargs, alpha=None):
+    """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point, or
+    ``alpha(info)`` where given."""
+
+    def build(lr, info):
+        if alpha is not None:
+            kwargs_lr = {"learning_rate": alpha(info)}
+        else:
+            kwargs_lr = {} if lr is None else {"learning_rate": lr}
+        return go.glyder(direction(), **kwargs, **kwargs_lr)
+
+    return build
 
 
 def _glyder_entries(base, direction):
     """Every GLyDER entry over one base: the variants, the alpha grid and the
     study's candidates."""
     for suffix, (kwargs, batch, text) in GLYDER_VARIANTS.items():
-        build = _with_kwargs(direction, kwargs)
+        build = _with_kwargs(direction, kwargs if suffix == "" else {**PAPER, **kwargs})
         yield suffix, build, batch, text, {"logits": "estimator" in kwargs}
     yield (
         "-alpha",
-        _with_kwargs(direction, {}),
+        _with_kwargs(direction, PAPER),
         "next",
         "GLyDER (taylor) with alpha on a grid: sensitivity",
         {"grid": ALPHA_GRID},
     )
-    for suffix, (make, batch, text) in GLYDER_CANDIDATES.items():
-        build = lambda lr, info, m=make: m(direction(), info)
+    for suffix, (kwargs, alpha, batch, text) in GLYDER_CANDIDATES.items():
+        build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha)
         yield suffix, build, batch, text, {}
 
 

@@ -71,11 +71,14 @@ ZOO_METHODS = (
     "glyder-sgd",
     "glyder-momentum",
     "glyder-adam",
+    "glyder-sgd-paper",
+    "glyder-momentum-paper",
+    "glyder-adam-paper",
 )
 # Ablation-only variants and the study's candidates stay out of the full suite
 # (it has GLyDER's defaults, -gn, -k10 and the alpha grid).
 STUDY_ONLY = {
-    *(v for v in methods.GLYDER_VARIANTS if v not in ("", "-gn", "-k10")),
+    *(v for v in methods.GLYDER_VARIANTS if v not in ("", "-paper", "-gn", "-k10")),
     *methods.GLYDER_CANDIDATES,
 }
 FULL_METHODS = tuple(

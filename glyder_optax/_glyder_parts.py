@@ -33,6 +33,7 @@ class GlyderState(NamedTuple):
     eta: jax.Array  # the current step multiplier (0 before the first refresh).
     numerator: jax.Array  # last finite raw n, for logging.
     curvature: jax.Array  # last finite raw c (before the floor), for logging.
+    direction_sq: jax.Array  # ||d||^2 at the last refresh (the held step's cap).
     # int32, the base's sign: +1 descent (optax.scale_by_adam()), -1 already
     # negated (optax.adam(1e-3)), set on the first active step from <grad, d>
     # (+1 when update gets no `grad`); 0 before. Applied to d thereafter.
@@ -145,6 +146,7 @@ def init_state(params: optax.Params, estimator_state: optax.OptState) -> GlyderS
         eta=zero,
         numerator=zero,
         curvature=zero,
+        direction_sq=zero,
         sign=int0,
         skipped=int0,
         estimator_state=estimator_state,
@@ -258,6 +260,7 @@ def refresh_state(
         eta=eta,
         numerator=n,
         curvature=c,
+        direction_sq=d_sq,
     )
     # Nothing non-finite enters the state: every estimate, the secant probe's
     # slope included (through cur).
@@ -265,19 +268,33 @@ def refresh_state(
     return optax.tree.where(ok, new, state)
 
 
+def held_eta(state: GlyderState, d_sq: jax.Array, cap_held_step: jax.typing.ArrayLike):
+    """eta, scaled down where ``cap_held_step`` and ``d`` is longer than at the
+    last refresh, so that the step is no longer than the refreshed one."""
+    shrink = jnp.asarray(cap_held_step, bool) & (d_sq > state.direction_sq)
+    ratio = state.direction_sq / jnp.where(shrink, d_sq, 1)
+    return jnp.where(shrink, state.eta * jnp.sqrt(ratio), state.eta)
+
+
 def bound_step_by_params(ratio: jax.typing.ArrayLike) -> optax.GradientTransformation:
     """Scales ``updates`` down to norm ``ratio * ||params||`` where larger.
 
     A relative trust region on the whole step (our design for GLyDER's
-    ``max_step_ratio``); needs ``params``.
+    ``max_step_ratio``); needs ``params``. Params of norm 0 (a model started
+    at zeros) leave the step as it is, as LAMB's trust ratio does.
     """
 
     def update_fn(updates, state, params=None):
         if params is None:
-            raise ValueError("glyder(max_step_ratio=...) needs `params` in `update`.")
-        bound = ratio * optax.tree.norm(params)
+            raise ValueError(
+                "glyder(max_step_ratio=...) needs `params` in `update`; pass"
+                " them, or turn the trust region off with max_step_ratio=None."
+            )
+        params_norm = optax.tree.norm(params)
+        bound = ratio * params_norm
         norm = optax.tree.norm(updates)
-        scale = jnp.where(norm > bound, bound / jnp.maximum(norm, 1e-30), 1.0)
+        shrink = (norm > bound) & (params_norm > 0)
+        scale = jnp.where(shrink, bound / jnp.where(shrink, norm, 1.0), 1.0)
         return optax.tree.scale(scale, updates), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)

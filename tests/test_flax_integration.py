@@ -27,7 +27,7 @@ import glyder_optax as go
 from glyder_optax import training
 
 # A 3-class problem on 4 features, 128 samples, batches of 32 (4 per epoch).
-NUM_SAMPLES, BATCH, STEPS = 128, 32, 12
+NUM_SAMPLES, BATCH, STEPS = 128, 32, 30
 _RNG = np.random.default_rng(0)
 XS = _RNG.normal(size=(NUM_SAMPLES, 4)).astype(np.float32)
 YS = ((XS[:, 0] > 0).astype(np.int32) + (XS[:, 1] > 0.5)).astype(np.int32)

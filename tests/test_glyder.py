@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import chex
 import jax
@@ -45,6 +46,11 @@ def run(opt, n_steps, x0=X0, obj_fn=quad, **extras):
         return np.array(xs), states
 
 
+# The paper's method: a refresh every step, eta held as it is, no trust region
+# (glyder's defaults add the robustness study's choices; tested below).
+PAPER = {"refresh_every": 1, "cap_held_step": False, "max_step_ratio": None}
+paper_glyder = functools.partial(go.glyder, **PAPER)
+
 # Exact line search settings. quad takes negative values: no f_min floor.
 EXACT = {"smoothing": 0.0, "max_growth": jnp.inf, "f_min": None}
 
@@ -53,7 +59,7 @@ EXACT = {"smoothing": 0.0, "max_growth": jnp.inf, "f_min": None}
 
 
 def test_sgd_base_is_exact_line_search_steepest_descent():
-    xs, states = run(go.glyder(optax.identity(), **EXACT), 12)
+    xs, states = run(paper_glyder(optax.identity(), **EXACT), 12)
     x = X0.copy()
     for t in range(12):
         g = quad_grad(x)
@@ -98,7 +104,7 @@ def numpy_adam(b1=0.9, b2=0.999, eps=1e-8):
     ids=["momentum", "adam"],
 )
 def test_any_base_direction_gets_the_exact_line_search_step(base, reference):
-    xs, states = run(go.glyder(base, **EXACT), 10)
+    xs, states = run(paper_glyder(base, **EXACT), 10)
     direction = reference()
     x = X0.copy()
     for t in range(10):
@@ -112,7 +118,7 @@ def test_any_base_direction_gets_the_exact_line_search_step(base, reference):
 
 def test_learning_rate_scales_the_step_and_may_be_a_schedule():
     schedule = lambda count: 0.5 / (1.0 + count)
-    xs, _ = run(go.glyder(optax.identity(), learning_rate=schedule, **EXACT), 5)
+    xs, _ = run(paper_glyder(optax.identity(), learning_rate=schedule, **EXACT), 5)
     x = X0.copy()
     for t in range(5):
         g = quad_grad(x)
@@ -125,7 +131,7 @@ def test_learning_rate_scales_the_step_and_may_be_a_schedule():
 
 @pytest.mark.parametrize("b", [0.5, 0.9])
 def test_ratio_of_debiased_emas(b):
-    opt = go.glyder(optax.identity(), smoothing=b, max_growth=jnp.inf, f_min=None)
+    opt = paper_glyder(optax.identity(), smoothing=b, max_growth=jnp.inf, f_min=None)
     xs, states = run(opt, 8)
     x, num, cur = X0.copy(), 0.0, 0.0
     for t in range(8):
@@ -143,7 +149,7 @@ def test_ratio_of_debiased_emas(b):
 
 
 def test_first_step_is_the_debiased_estimate_not_shrunk_by_the_ema():
-    _, states = run(go.glyder(optax.identity(), smoothing=0.99), 1)
+    _, states = run(paper_glyder(optax.identity(), smoothing=0.99), 1)
     g = quad_grad(X0)
     np.testing.assert_allclose(states[0].eta, g @ g / (g @ A @ g), rtol=1e-10)
 
@@ -154,7 +160,7 @@ def test_first_step_is_the_debiased_estimate_not_shrunk_by_the_ema():
 def test_curvature_floor_on_a_concave_objective():
     # f = -0.5 ||x||^2: n = ||g||^2, c = -||g||^2 < 0, floored to 1e-2 ||g||^2.
     concave = lambda x: -0.5 * jnp.sum(x**2)
-    opt = go.glyder(optax.identity(), min_curvature=1e-2, **EXACT)
+    opt = paper_glyder(optax.identity(), min_curvature=1e-2, **EXACT)
     with jax.enable_x64(True):
         x = jnp.asarray(X0)
         state = opt.init(x)
@@ -172,7 +178,7 @@ def test_growth_cap_per_step_and_per_refresh():
     f = lambda x: 0.5 * x @ jnp.asarray(a) @ x
     with jax.enable_x64(True):
         for k in (1, 3):
-            opt = go.glyder(
+            opt = paper_glyder(
                 optax.identity(), smoothing=0.0, max_growth=1.1, refresh_every=k
             )
             step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
@@ -195,7 +201,7 @@ def test_growth_cap_per_step_and_per_refresh():
 def _l1_steps(n_steps, **kwargs):
     """GLyDER-SGD on f = ||x||_1 (zero Hessian) from x = (1, -2, 3, -4)."""
     f = lambda x: jnp.sum(jnp.abs(x))
-    opt = go.glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf, **kwargs)
+    opt = paper_glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf, **kwargs)
     with jax.enable_x64(True):
         x = jnp.array([1.0, -2.0, 3.0, -4.0])
         state, xs, etas = opt.init(x), [], []
@@ -224,7 +230,7 @@ def test_f_min_floor_bounds_the_step_where_the_curvature_vanishes():
 def test_f_min_floor_leaves_exact_line_search_on_a_nonnegative_quadratic():
     # f = 0.5 x^T A x >= 0 = f_min: the line minimum is >= 0, the floor never binds.
     f = lambda x: 0.5 * x @ jnp.asarray(A) @ x
-    opt = go.glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf)
+    opt = paper_glyder(optax.identity(), smoothing=0.0, max_growth=jnp.inf)
     with jax.enable_x64(True):
         x, state = jnp.asarray(X0), opt.init(jnp.asarray(X0))
         for _ in range(5):
@@ -251,12 +257,12 @@ def test_secant_curvature_over_the_last_step():
 
 
 def test_eta_max_caps_eta():
-    _, states = run(go.glyder(optax.identity(), eta_max=0.01, **EXACT), 3)
+    _, states = run(paper_glyder(optax.identity(), eta_max=0.01, **EXACT), 3)
     assert all(float(s.eta) == 0.01 for s in states)
 
 
 def test_non_finite_estimate_keeps_the_previous_state():
-    opt = go.glyder(optax.identity(), smoothing=0.9)
+    opt = paper_glyder(optax.identity(), smoothing=0.9)
     with jax.enable_x64(True):
         x = jnp.asarray(X0)
         state = opt.init(x)
@@ -278,7 +284,7 @@ def test_non_finite_estimate_keeps_the_previous_state():
 def test_non_finite_slope_at_the_secant_probe_keeps_the_previous_state():
     # Finite at the params; left of x[0] = -1 the slope of sqrt is NaN.
     f = lambda p: 0.5 * p @ p + 0.0 * jnp.sqrt(p[0] + 1.0)
-    opt = go.glyder(optax.identity(), smoothing=0.9)
+    opt = paper_glyder(optax.identity(), smoothing=0.9)
     x = jnp.asarray([2.0, 1.0, 1.0, 1.0])
     _, state = opt.update(x, opt.init(x), x, obj_fn=f)  # d = x: eta = 1
     before = go.glyder_state(state)
@@ -308,7 +314,7 @@ def test_non_finite_direction_gives_a_zero_update_and_keeps_the_state():
 
 
 def test_non_finite_gradient_leaves_the_base_state_alone():
-    opt = go.glyder(optax.scale_by_adam())
+    opt = paper_glyder(optax.scale_by_adam())
     x = jnp.asarray(X0, jnp.float32)
     _, state = opt.update(jax.grad(quad)(x), opt.init(x), x, obj_fn=quad)
     updates, new_state = opt.update(jnp.full(4, jnp.nan), state, x, obj_fn=quad)
@@ -330,7 +336,7 @@ def test_refresh_every_k_holds_eta_and_skips_the_estimate():
         calls.append(1)
         return quad(x)
 
-    opt = go.glyder(optax.identity(), refresh_every=3, **EXACT)
+    opt = paper_glyder(optax.identity(), refresh_every=3, **EXACT)
     xs, states = run(opt, 7, obj_fn=counted)
     refreshes = [int(s.refreshes) for s in states]
     assert refreshes == [1, 1, 1, 2, 2, 2, 3]
@@ -345,6 +351,29 @@ def test_refresh_every_k_holds_eta_and_skips_the_estimate():
         np.testing.assert_allclose(xs[t], x, rtol=1e-10)
 
 
+def test_cap_held_step_keeps_held_steps_no_longer_than_the_refreshed_one():
+    # Heavy ball with short steps: ||d|| grows between refreshes, and the
+    # held step is capped at the refreshed step's length.
+    kw = {"learning_rate": 0.1, "refresh_every": 3, **EXACT}
+    opt = paper_glyder(optax.trace(0.9), cap_held_step=True, **kw)
+    xs, states = run(opt, 7)
+    x, m, capped = X0.copy(), np.zeros(4), 0
+    for t in range(7):
+        m = 0.9 * m + quad_grad(x)
+        if t % 3 == 0:
+            eta, m_ref = (quad_grad(x) @ m) / (m @ A @ m), np.linalg.norm(m)
+        capped += np.linalg.norm(m) > m_ref
+        step = 0.1 * eta * min(1.0, m_ref / np.linalg.norm(m)) * m
+        np.testing.assert_allclose(np.linalg.norm(xs[t] - x), np.linalg.norm(step))
+        x = x - step
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+        assert float(states[t].direction_sq) == pytest.approx(m_ref**2, rel=1e-12)
+    assert capped >= 2  # the cap did bind on held steps
+    # Off (the default), a held step scales with ||d||: eta alone is held.
+    free, _ = run(paper_glyder(optax.trace(0.9), **kw), 7)
+    assert not np.allclose(free, xs)
+
+
 def test_negative_numerator_gives_no_step():
     # Without `grad` the sign cannot be detected: an ascent direction, eta = 0.
     tx = optax.chain(go.scale_by_glyder(**EXACT), optax.scale_by_learning_rate(1.0))
@@ -356,18 +385,18 @@ def test_negative_numerator_gives_no_step():
 
 def test_a_negated_base_is_detected_and_flipped():
     # optax.scale(-1.0) stands for a full optimizer that already negates.
-    xs, states = run(go.glyder(optax.scale(-1.0), **EXACT), 5)
-    ref_xs, ref_states = run(go.glyder(optax.identity(), **EXACT), 5)
+    xs, states = run(paper_glyder(optax.scale(-1.0), **EXACT), 5)
+    ref_xs, ref_states = run(paper_glyder(optax.identity(), **EXACT), 5)
     assert [int(s.sign) for s in states] == [-1] * 5
     assert [int(s.sign) for s in ref_states] == [1] * 5
     chex.assert_trees_all_close(xs, ref_xs, rtol=1e-12)
 
 
 def test_adamw_flipped_back_equals_scale_by_adam_plus_decay():
-    flipped = go.glyder(
+    flipped = paper_glyder(
         optax.chain(optax.adamw(1.0, weight_decay=0.1), optax.scale(-1.0))
     )
-    direct = go.glyder(
+    direct = paper_glyder(
         optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(0.1))
     )
     xs1, _ = run(flipped, 4)
@@ -407,15 +436,15 @@ def run_ce(opt, n_steps):
 
 
 def test_gauss_newton_mode_equals_hvp_mode_on_logistic_regression():
-    hvp = run_ce(go.glyder(optax.scale_by_adam()), 6)
-    gn = run_ce(go.glyder(optax.scale_by_adam(), estimator="gauss_newton"), 6)
+    hvp = run_ce(paper_glyder(optax.scale_by_adam()), 6)
+    gn = run_ce(paper_glyder(optax.scale_by_adam(), estimator="gauss_newton"), 6)
     for (w1, e1), (w2, e2) in zip(hvp, gn):
         np.testing.assert_allclose(e1, e2, rtol=1e-9)
         np.testing.assert_allclose(w1, w2, rtol=1e-9, atol=1e-12)
 
 
 def test_gnb_mode_draws_new_labels_each_step_and_descends():
-    opt = go.glyder(optax.identity(), estimator="gnb", seed=3)
+    opt = paper_glyder(optax.identity(), estimator="gnb", seed=3)
     out = run_ce(opt, 20)
     etas = [e for _, e in out]
     assert len(set(etas)) > 10 and all(np.isfinite(etas))
@@ -427,10 +456,10 @@ def test_gnb_mode_draws_new_labels_each_step_and_descends():
 
 def test_missing_extra_args_say_how_to_pass_them():
     x = jnp.ones(4)
-    opt = go.glyder(optax.identity())
+    opt = paper_glyder(optax.identity())
     with pytest.raises(ValueError, match=r"`obj_fn`.*update\(.*obj_fn="):
         opt.update(x, opt.init(x), x)
-    gn = go.glyder(optax.identity(), estimator="gauss_newton")
+    gn = paper_glyder(optax.identity(), estimator="gauss_newton")
     with pytest.raises(ValueError, match=r"`logits_fn`.*update\(.*logits_fn="):
         gn.update(x, gn.init(x), x, obj_fn=quad)
     with pytest.raises(ValueError, match="params"):
@@ -440,8 +469,8 @@ def test_missing_extra_args_say_how_to_pass_them():
 def test_hvp_is_a_deprecated_name_of_taylor():
     x = jnp.asarray(X0)
     with pytest.warns(DeprecationWarning, match="'taylor'"):
-        old = go.glyder(optax.identity(), estimator="hvp")
-    new = go.glyder(optax.identity(), estimator="taylor")
+        old = paper_glyder(optax.identity(), estimator="hvp")
+    new = paper_glyder(optax.identity(), estimator="taylor")
     outs = []
     for opt in (old, new):
         updates, state = opt.update(quad_grad(x), opt.init(x), x, obj_fn=quad)
@@ -459,7 +488,7 @@ def test_a_custom_estimator_plugs_in_with_its_own_state():
         ),
         needs_logits=False,
     )
-    opt = go.glyder(optax.identity(), estimator=calls, refresh_every=2)
+    opt = paper_glyder(optax.identity(), estimator=calls, refresh_every=2)
     x = jnp.asarray(X0)
     state = opt.init(x)
     for _ in range(5):
@@ -469,7 +498,7 @@ def test_a_custom_estimator_plugs_in_with_its_own_state():
 
 
 def test_a_vector_obj_fn_is_a_value_error_not_a_cond_type_dump():
-    opt = go.glyder(optax.identity())
+    opt = paper_glyder(optax.identity())
     x = jnp.asarray(X0)
     with pytest.raises(ValueError, match=r"obj_fn.*scalar.*shape \(4,\).*jnp.mean"):
         opt.update(x, opt.init(x), x, obj_fn=lambda p: p**2)
@@ -477,7 +506,7 @@ def test_a_vector_obj_fn_is_a_value_error_not_a_cond_type_dump():
 
 def test_refresh_every_zero_names_its_own_meaning():
     with pytest.raises(ValueError, match="refresh_every") as e:
-        go.glyder(optax.identity(), refresh_every=0)
+        paper_glyder(optax.identity(), refresh_every=0)
     assert "estimate every k-th step" in str(e.value)
     assert "planned" not in str(e.value)
 
@@ -491,7 +520,7 @@ def test_bad_constructor_arguments():
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
 def test_state_is_float32_and_updates_keep_the_params_dtype(dtype):
-    opt = go.glyder(optax.scale_by_adam())
+    opt = paper_glyder(optax.scale_by_adam())
     x = jnp.asarray(X0, dtype)
     f = lambda p: jnp.sum(p.astype(jnp.float32) ** 2)
     updates, state = jax.jit(opt.update, static_argnames="obj_fn")(
@@ -505,7 +534,7 @@ def test_state_is_float32_and_updates_keep_the_params_dtype(dtype):
 
 
 def test_new_batches_do_not_recompile():
-    opt = go.glyder(optax.trace(0.9))
+    opt = paper_glyder(optax.trace(0.9))
     loss = lambda w, batch: jnp.mean((batch @ w) ** 2)
 
     @functools.partial(jax.jit)
@@ -525,7 +554,7 @@ def test_new_batches_do_not_recompile():
 
 
 def test_obj_fn_as_a_tree_util_partial_passes_through_jit_of_update():
-    opt = go.glyder(optax.identity(), **EXACT)
+    opt = paper_glyder(optax.identity(), **EXACT)
     loss = lambda w, batch: jnp.mean((batch @ w - 1.0) ** 2)
     batch = jax.random.normal(jax.random.key(0), (8, 3))
     w = jnp.zeros(3)
@@ -567,7 +596,7 @@ class NegatedBaseTest(chex.TestCase):
         loss = _softmax_problem()
         finals, signs = [], []
         for base in (optax.adam(1e-3), optax.scale_by_adam()):
-            opt = go.glyder(base)
+            opt = paper_glyder(base)
             step = self.variant(
                 lambda w, s, i, j, opt=opt: opt.update(
                     jax.grad(loss)(w, i), s, w, obj_fn=lambda p: loss(p, j)
@@ -592,7 +621,7 @@ def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result()
     f = lambda w: 0.5 * jnp.sum(h * w**2)
     ws = jnp.stack([jnp.full(3, 1.0), jnp.full(3, -2.0)])
     opts = {
-        shared: go.glyder(optax.identity(), refresh_every=3, shared_count=shared)
+        shared: paper_glyder(optax.identity(), refresh_every=3, shared_count=shared)
         for shared in (False, True)
     }
 
@@ -624,14 +653,39 @@ def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result()
 def test_max_step_ratio_bounds_the_step_relative_to_the_params():
     f = lambda w: 50.0 * jnp.sum(w**2)  # a first step of eta = 1 / 100 ...
     w = jnp.array([3.0, 4.0])
-    free = go.glyder(optax.identity(), smoothing=0.0)
-    bounded = go.glyder(optax.identity(), smoothing=0.0, max_step_ratio=0.1)
+    free = paper_glyder(optax.identity(), smoothing=0.0)
+    bounded = paper_glyder(optax.identity(), smoothing=0.0, max_step_ratio=0.1)
     step_free, _ = free.update(jax.grad(f)(w), free.init(w), w, obj_fn=f)
     step, _ = bounded.update(jax.grad(f)(w), bounded.init(w), w, obj_fn=f)
     # ... lands on the minimum: a step of norm ||w|| = 5, bounded to 0.1 * 5.
     chex.assert_trees_all_close(step_free, -w, rtol=1e-6)
     chex.assert_trees_all_close(step, -0.1 * w, rtol=1e-6)
-    small = go.glyder(optax.identity(), smoothing=0.0, max_step_ratio=2.0)
+    small = paper_glyder(optax.identity(), smoothing=0.0, max_step_ratio=2.0)
     chex.assert_trees_all_close(
         small.update(jax.grad(f)(w), small.init(w), w, obj_fn=f)[0], step_free
     )
+
+
+def test_glyder_defaults_are_the_robustness_study_choices():
+    defaults = inspect.signature(go.glyder).parameters
+    chosen = {"refresh_every": 20, "cap_held_step": True, "max_step_ratio": 0.01}
+    assert {k: defaults[k].default for k in chosen} == chosen
+    # scale_by_glyder keeps the paper's method: a refresh every step.
+    assert (
+        inspect.signature(go.scale_by_glyder).parameters["refresh_every"].default == 1
+    )
+    xs, states = run(go.glyder(optax.trace(0.9)), 45)
+    assert [int(s.refreshes) for s in states][::10] == [1, 1, 2, 2, 3]
+    before = np.vstack([X0, xs[:-1]])
+    steps = np.linalg.norm(xs - before, axis=1)
+    bound = 0.01 * np.linalg.norm(before, axis=1)
+    assert np.all(steps <= bound * (1 + 1e-9)) and np.any(steps > 0.99 * bound)
+
+
+def test_trust_region_leaves_the_first_step_from_zero_params_alone():
+    # From params of norm 0 the bound would be 0: the step is left as it is.
+    x0 = np.zeros(4)
+    xs, _ = run(go.glyder(optax.identity()), 2, x0=x0)
+    free, _ = run(paper_glyder(optax.identity()), 1, x0=x0)
+    np.testing.assert_allclose(xs[0], free[0], rtol=1e-12)
+    assert np.linalg.norm(xs[1] - xs[0]) <= 0.01 * np.linalg.norm(xs[0]) * (1 + 1e-9)
