@@ -11,6 +11,8 @@ scaling     cost vs model size (time, memory, state copies), vmap cost
 report      rebuild results.md and the PNGs from JSON files
 l0l1        the Inexact Polyak paper's Figure 1 (float64)
 robustness  tuning robustness of annealed schedules
+along       the training loss along the gradient where a run ended: the
+            greedy step's length against the run's own
 
 Each command's options: python -m benchmarks COMMAND --help.
 """
@@ -178,6 +180,18 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder",
     )
 
+    p = command("along", "the greedy step along the gradient where runs ended")
+    p.add_argument("--tasks", type=_csv, default=("zoo-synth-raw",), help="one task")
+    p.add_argument(
+        "--methods",
+        type=_csv,
+        default=("sgd-cosine", "glyder-sgd-paper", "glyder-sgd"),
+        help="comma-separated",
+    )
+    p.add_argument(
+        "--steps", type=_positive, help="steps per run (default: the task's budget)"
+    )
+
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
     p.add_argument(
@@ -193,7 +207,7 @@ def _check(parser, args) -> None:
     """Unknown task or method names: a one-line error, exit status 2."""
     from benchmarks import methods, tasks
 
-    if args.command in ("run", "overhead"):
+    if args.command in ("run", "overhead", "along"):
         _known(parser, "task", args.tasks, tasks.registry())
         _known(parser, "method", args.methods, methods.METHODS)
 
@@ -261,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         task = args.tasks[0]
         print(overhead.run(args.out, task, args.methods, args.steps, args.repeats, bar))
         print(f"wrote {args.out}/overhead.{{json,md}}")
+    elif args.command == "along":
+        from benchmarks import along
+
+        print(along.run(args.tasks[0], args.methods, args.steps))
     elif args.command == "report":
         from benchmarks import report
 

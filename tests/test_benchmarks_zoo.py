@@ -109,6 +109,7 @@ def test_cli_rejects_unknown_names_and_bad_numbers_in_one_line(capsys):
         ["run", "--steps", "0"],
         ["run", "--seeds", "a"],
         ["overhead", "--tasks", "nope"],
+        ["along", "--methods", "nope"],
     ):
         with pytest.raises(SystemExit) as exit_:
             cli.main(argv)
