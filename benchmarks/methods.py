@@ -463,6 +463,12 @@ GLYDER_CANDIDATES = {
         for rho in (0.003, 0.03)
     },
     "-k10-hold-tr-ld": (_HOLD_TR, _decay, "next", "-k10-hold-tr, alpha = linear decay"),
+    "-k20-hold-tr-b0.5": (
+        {**_HOLD_TR, "refresh_every": 20, "smoothing": 0.5},
+        None,
+        "next",
+        "-k20-hold-tr with the EMA decay 0.5 a refresh",
+    ),
     **{
         f"-k{k}-hold-tr": (
             {**_HOLD_TR, "refresh_every": k},
