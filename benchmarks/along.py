@@ -35,8 +35,8 @@ def final_params(task: tasks.Task, method: methods.Method, steps: int):
 def profile(task: tasks.Task, params, scales=SCALES) -> dict:
     """``f(x - s g) / f(x)`` over ``scales``, on the whole training set."""
     data = task.batch(jnp.arange(task.n_train, dtype=jnp.int32))
-    loss = jax.jit(lambda p: task.loss(p, data))
-    f0, g = jax.value_and_grad(lambda p: task.loss(p, data))(params)
+    loss = lambda p: task.loss(p, data)
+    f0, g = jax.value_and_grad(loss)(params)
     along = jax.jit(
         jax.vmap(lambda s: loss(jax.tree.map(lambda p, u: p - s * u, params, g)))
     )
