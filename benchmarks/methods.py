@@ -360,6 +360,7 @@ GLYDER_VARIANTS = {
     "-neither": ({"secant": False, "f_min": None}, "next", "neither safeguard"),
 }
 ALPHA_GRID = geometric(-1.0, 2.0)  # 0.1 ... 100, 7 points
+SHRINK_GRID = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 1.0: the defaults
 
 
 def _glyder_eta(opt_state):
@@ -478,6 +479,24 @@ GLYDER_CANDIDATES = {
         )
         for k in (20, 40)
     },
+    "-k20-hold-tr-unit": (
+        {**_HOLD_TR, "refresh_every": 20, "per_unit_direction": True},
+        None,
+        "next",
+        "-k20-hold-tr with the estimates per unit direction in the EMAs",
+    ),
+    "-k20-hold-tr-holdout": (
+        {**_HOLD_TR, "refresh_every": 20},
+        None,
+        "holdout",
+        "-k20-hold-tr, estimates on a held-out 20% never trained on",
+    ),
+    "-k20-hold-tr-unit-holdout": (
+        {**_HOLD_TR, "refresh_every": 20, "per_unit_direction": True},
+        None,
+        "holdout",
+        "-k20-hold-tr-unit, estimates on a held-out 20% never trained on",
+    ),
 }
 
 
@@ -507,6 +526,13 @@ def _glyder_entries(base, direction):
         "next",
         "GLyDER (taylor) with alpha on a grid: sensitivity",
         {"grid": ALPHA_GRID},
+    )
+    yield (
+        "-scaled",
+        _with_kwargs(direction, {}),
+        "next",
+        "glyder()'s defaults with alpha on a grid from 0.1 to 1: the shrunk step",
+        {"grid": SHRINK_GRID},
     )
     for suffix, (kwargs, alpha, batch, text) in GLYDER_CANDIDATES.items():
         build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha)

@@ -95,6 +95,7 @@ def scale_by_glyder(
     seed: int = 0,
     shared_count: bool = False,
     cap_held_step: bool = False,
+    per_unit_direction: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales the incoming direction ``d`` by the locally optimal stepsize.
 
@@ -138,6 +139,13 @@ def scale_by_glyder(
         than the refreshed one (our design: a heavy-ball direction grows up
         to ``1 / (1 - beta)`` times between refreshes, and so would the held
         step). No effect at ``refresh_every=1``.
+      per_unit_direction: fold :math:`n / \|d\|^2` and :math:`c / \|d\|^2`
+        into the EMAs instead of :math:`n` and :math:`c` (our design, off by
+        default): a single estimate gives the same ``eta``, but the large
+        estimates of the first steps no longer outweigh the later ones, so
+        that ``eta`` follows the later slopes, down to 0 where they turn
+        negative. Measured on the zoo at ``glyder``'s defaults, it loses in
+        the worst case over every base (``docs/glyder.md``).
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
@@ -182,7 +190,13 @@ def scale_by_glyder(
         _NAME, "refresh_every", refresh_every, "estimate every k-th step"
     )
     guards = Safeguards(
-        smoothing, refresh_every, min_curvature, max_growth, eta_max, f_min
+        smoothing,
+        refresh_every,
+        min_curvature,
+        max_growth,
+        eta_max,
+        f_min,
+        per_unit_direction,
     )
 
     def init_fn(params: optax.Params) -> GlyderState:
@@ -247,6 +261,7 @@ def glyder(
     shared_count: bool = False,
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     cap_held_step: bool = True,
+    per_unit_direction: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
@@ -321,6 +336,7 @@ def glyder(
             seed=seed,
             shared_count=shared_count,
             cap_held_step=cap_held_step,
+            per_unit_direction=per_unit_direction,
         ),
         optax.scale_by_learning_rate(learning_rate),
         *([] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]),

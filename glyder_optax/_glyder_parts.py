@@ -187,6 +187,7 @@ class Safeguards(NamedTuple):
     max_growth: jax.typing.ArrayLike
     eta_max: jax.typing.ArrayLike | None
     f_min: jax.typing.ArrayLike | None
+    per_unit_direction: jax.typing.ArrayLike = False
 
 
 def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
@@ -222,6 +223,13 @@ def _ratio(num_hat: jax.Array, cur_hat: jax.Array):
     return jnp.where(cur_hat > 0, jnp.maximum(num_hat, 0) / safe, jnp.inf)
 
 
+def _per_unit_direction(n, c, d_sq, on):
+    """(n, c) / ||d||^2 where ``on``: the estimates per unit direction, so
+    that the large ones of the first steps do not outweigh later ones."""
+    scale = jnp.where(jnp.asarray(on, bool) & (d_sq > 0), d_sq, 1)
+    return n / scale, c / scale
+
+
 def refresh_state(
     state: GlyderState,
     estimate: curvature.DirectionalEstimate,
@@ -241,11 +249,12 @@ def refresh_state(
         floors.append(_model_floor(value, n, cast(guards.f_min)))
     c_floored = functools.reduce(jnp.maximum, floors, c)
 
+    n_ema, c_ema = _per_unit_direction(n, c_floored, d_sq, guards.per_unit_direction)
     b = cast(guards.smoothing)
     # The EMAs, written as before optax.tree.update_moment (whose operand
     # order gives other roundings under the CPU's fused multiply-add).
-    num = b * state.numerator_ema + (1 - b) * n
-    cur = b * state.curvature_ema + (1 - b) * c_floored
+    num = b * state.numerator_ema + (1 - b) * n_ema
+    cur = b * state.curvature_ema + (1 - b) * c_ema
     refreshes = optax.safe_increment(state.refreshes)
     num_hat, cur_hat = optax.tree.bias_correction(
         (num, cur), b, refreshes.astype(dtype)

@@ -148,6 +148,34 @@ def test_ratio_of_debiased_emas(b):
     assert int(states[-1].refreshes) == 8
 
 
+@pytest.mark.parametrize("b", [0.5, 0.9])
+def test_per_unit_direction_folds_estimates_over_the_squared_norm(b):
+    # Each estimate enters the EMAs divided by ||d||^2 (here d = g), so an
+    # early, large one does not outweigh the later ones; one estimate alone
+    # gives the same step.
+    opt = paper_glyder(
+        optax.identity(),
+        smoothing=b,
+        max_growth=jnp.inf,
+        f_min=None,
+        per_unit_direction=True,
+    )
+    xs, states = run(opt, 8)
+    x, num, cur = X0.copy(), 0.0, 0.0
+    for t in range(8):
+        g = quad_grad(x)
+        num = b * num + (1 - b) * 1.0  # (g @ g) / (g @ g)
+        cur = b * cur + (1 - b) * (g @ A @ g) / (g @ g)
+        eta = num / cur
+        x = x - eta * g
+        np.testing.assert_allclose(states[t].numerator_ema, num, rtol=1e-10)
+        np.testing.assert_allclose(states[t].curvature_ema, cur, rtol=1e-10)
+        np.testing.assert_allclose(states[t].eta, eta, rtol=1e-10)
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+    g = quad_grad(X0)
+    np.testing.assert_allclose(states[0].eta, g @ g / (g @ A @ g), rtol=1e-10)
+
+
 def test_first_step_is_the_debiased_estimate_not_shrunk_by_the_ema():
     _, states = run(paper_glyder(optax.identity(), smoothing=0.99), 1)
     g = quad_grad(X0)
