@@ -485,6 +485,17 @@ GLYDER_CANDIDATES = {
         "next",
         "-k20-hold-tr with the estimates per unit direction in the EMAs",
     ),
+    "-k20-hold-tr-unit-b0.97": (
+        {
+            **_HOLD_TR,
+            "refresh_every": 20,
+            "per_unit_direction": True,
+            "smoothing": 0.97,
+        },
+        None,
+        "next",
+        "-k20-hold-tr-unit with the EMA decay 0.97 a refresh",
+    ),
     "-k20-hold-tr-holdout": (
         {**_HOLD_TR, "refresh_every": 20},
         None,
