@@ -43,9 +43,8 @@ in the repository's ``docs/glyder.md``, measured with its benchmark harness):
    (negative curvature off convexity cannot cancel positive estimates in the
    EMA). On a quadratic bounded below by ``f_min`` none of them binds: exact
    line search is kept. ``eta`` may grow at most by ``max_growth`` per step
-   (``max_growth ** k`` between refreshes ``k`` steps apart, measured from the
-   last positive ``eta`` after a stretch at 0; decreases are not capped); an
-   optional ``eta_max``; a non-finite estimate (value, slope,
+   (``max_growth ** k`` between refreshes ``k`` steps apart; decreases are not
+   capped); an optional ``eta_max``; a non-finite estimate (value, slope,
    curvature, or the secant probe's slope) keeps the previous state; dot
    products in float32 or wider.
 4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
@@ -121,8 +120,7 @@ def scale_by_glyder(
         :func:`optax.inject_hyperparams`.
       min_curvature: the floor ``min_curvature * ||d||^2`` on each estimate.
       max_growth: ``eta`` may grow by at most this factor per step since the
-        last refresh (from ``eta = 0``: since its last positive value);
-        ``jnp.inf`` for no cap.
+        last refresh; ``jnp.inf`` for no cap.
       eta_max: an optional upper bound on ``eta``.
       secant: apply the secant floor (one more forward-mode pass per
         refresh). The probe is at ``eta`` times ``d``: ``learning_rate`` is

@@ -34,8 +34,6 @@ class GlyderState(NamedTuple):
     numerator: jax.Array  # last finite raw n, for logging.
     curvature: jax.Array  # last finite raw c (before the floor), for logging.
     direction_sq: jax.Array  # ||d||^2 at the last refresh (the held step's cap).
-    # The last positive eta: the growth cap's reference while eta is 0.
-    last_positive_eta: jax.Array
     # int32, the base's sign: +1 descent (optax.scale_by_adam()), -1 already
     # negated (optax.adam(1e-3)), set on the first active step from <grad, d>
     # (+1 when update gets no `grad`); 0 before. Applied to d thereafter.
@@ -149,7 +147,6 @@ def init_state(params: optax.Params, estimator_state: optax.OptState) -> GlyderS
         numerator=zero,
         curvature=zero,
         direction_sq=zero,
-        last_positive_eta=zero,
         sign=int0,
         skipped=int0,
         estimator_state=estimator_state,
@@ -210,12 +207,9 @@ def _min_curvature_floor(min_curvature: jax.Array, d_sq: jax.Array):
     return min_curvature * d_sq
 
 
-def _growth_cap(state: GlyderState, max_growth: jax.Array, steps: int):
-    """eta grows at most by max_growth per step since the last refresh; from
-    0, at most to max_growth**steps times its last positive value. The first
-    estimate is not capped."""
-    ref = jnp.where(state.eta > 0, state.eta, state.last_positive_eta)
-    return jnp.where(ref > 0, ref * max_growth**steps, jnp.inf)
+def _growth_cap(eta_prev: jax.Array, max_growth: jax.Array, steps: int):
+    """eta grows at most by max_growth per step since the last refresh."""
+    return jnp.where(eta_prev > 0, eta_prev * max_growth**steps, jnp.inf)
 
 
 def _eta_max_cap(cap: jax.Array, eta_max: jax.Array | None):
@@ -265,7 +259,7 @@ def refresh_state(
     num_hat, cur_hat = optax.tree.bias_correction(
         (num, cur), b, refreshes.astype(dtype)
     )
-    cap = _growth_cap(state, cast(guards.max_growth), guards.refresh_every)
+    cap = _growth_cap(state.eta, cast(guards.max_growth), guards.refresh_every)
     eta_max = None if guards.eta_max is None else cast(guards.eta_max)
     eta = jnp.minimum(_ratio(num_hat, cur_hat), _eta_max_cap(cap, eta_max))
     new = state._replace(
@@ -276,7 +270,6 @@ def refresh_state(
         numerator=n,
         curvature=c,
         direction_sq=d_sq,
-        last_positive_eta=jnp.where(eta > 0, eta, state.last_positive_eta),
     )
     # Nothing non-finite enters the state: every estimate, the secant probe's
     # slope included (through cur).

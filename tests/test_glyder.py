@@ -226,36 +226,6 @@ def test_growth_cap_per_step_and_per_refresh():
             assert etas[:k] == [etas[0]] * k
 
 
-def test_growth_from_zero_is_capped_by_the_last_positive_eta():
-    # Scripted estimates (value, n, c): eta = 1, then 0 (a negative slope),
-    # then a slope 100x larger: eta restarts at 1.1 times its last positive
-    # value, not at 100.
-    script = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [1.0, 100.0, 1.0]])
-    scripted = go.curvature.DirectionalEstimator(
-        init=lambda params: jnp.zeros([], jnp.int32),
-        estimate=lambda i, params, d, **kw: (
-            go.curvature.DirectionalEstimate(*script[i]),
-            i + 1,
-        ),
-        needs_logits=False,
-    )
-    opt = paper_glyder(
-        optax.identity(),
-        estimator=scripted,
-        smoothing=0.0,
-        max_growth=1.1,
-        secant=False,
-        f_min=None,
-    )
-    x = jnp.ones(2)
-    state = opt.init(x)
-    etas = []
-    for _ in range(3):
-        _, state = opt.update(x, state, x, obj_fn=jnp.sum)
-        etas.append(float(go.glyder_state(state).eta))
-    np.testing.assert_allclose(etas, [1.0, 0.0, 1.1], rtol=1e-6)
-
-
 def _l1_steps(n_steps, **kwargs):
     """GLyDER-SGD on f = ||x||_1 (zero Hessian) from x = (1, -2, 3, -4)."""
     f = lambda x: jnp.sum(jnp.abs(x))
