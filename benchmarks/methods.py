@@ -407,6 +407,8 @@ def _warm_decay(info):
 # change from them whatever glyder's defaults are.
 _HOLD = {"refresh_every": 10, "cap_held_step": True}
 _HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
+_K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}  # glyder()'s defaults
+_UNIT = {**_K20_HOLD_TR, "per_unit_direction": True}
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
     "-warm-ld": (
@@ -465,7 +467,7 @@ GLYDER_CANDIDATES = {
     },
     "-k10-hold-tr-ld": (_HOLD_TR, _decay, "next", "-k10-hold-tr, alpha = linear decay"),
     "-k20-hold-tr-b0.5": (
-        {**_HOLD_TR, "refresh_every": 20, "smoothing": 0.5},
+        {**_K20_HOLD_TR, "smoothing": 0.5},
         None,
         "next",
         "-k20-hold-tr with the EMA decay 0.5 a refresh",
@@ -480,30 +482,25 @@ GLYDER_CANDIDATES = {
         for k in (20, 40)
     },
     "-k20-hold-tr-unit": (
-        {**_HOLD_TR, "refresh_every": 20, "per_unit_direction": True},
+        _UNIT,
         None,
         "next",
         "-k20-hold-tr with the estimates per unit direction in the EMAs",
     ),
     "-k20-hold-tr-unit-b0.97": (
-        {
-            **_HOLD_TR,
-            "refresh_every": 20,
-            "per_unit_direction": True,
-            "smoothing": 0.97,
-        },
+        {**_UNIT, "smoothing": 0.97},
         None,
         "next",
         "-k20-hold-tr-unit with the EMA decay 0.97 a refresh",
     ),
     "-k20-hold-tr-holdout": (
-        {**_HOLD_TR, "refresh_every": 20},
+        _K20_HOLD_TR,
         None,
         "holdout",
         "-k20-hold-tr, estimates on a held-out 20% never trained on",
     ),
     "-k20-hold-tr-unit-holdout": (
-        {**_HOLD_TR, "refresh_every": 20, "per_unit_direction": True},
+        _UNIT,
         None,
         "holdout",
         "-k20-hold-tr-unit, estimates on a held-out 20% never trained on",

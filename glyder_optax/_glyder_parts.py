@@ -187,7 +187,7 @@ class Safeguards(NamedTuple):
     max_growth: jax.typing.ArrayLike
     eta_max: jax.typing.ArrayLike | None
     f_min: jax.typing.ArrayLike | None
-    per_unit_direction: jax.typing.ArrayLike = False
+    per_unit_direction: jax.typing.ArrayLike
 
 
 def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
