@@ -103,10 +103,12 @@ def linear_decay_schedule(
 
     def schedule(count):
         count = jnp.asarray(count)
-        remaining = jnp.clip(total_steps - 1 - count, 0, decay)
+        real = jnp.result_type(float)  # float64 under x64, not int32's float32
+        remaining = jnp.clip(total_steps - 1 - count, 0, decay).astype(real)
         frac = remaining / decay
         if warmup > 0:
-            frac = jnp.where(count < warmup, jnp.clip(count, 0) / warmup, frac)
+            ramp = jnp.clip(count, 0).astype(real) / warmup
+            frac = jnp.where(count < warmup, ramp, frac)
         return peak_value * frac
 
     return schedule

@@ -26,11 +26,18 @@ def test_linear_decay_equals_its_formula_and_ends_at_exactly_zero(total_steps):
     assert float(optax.linear_schedule(peak, 0.0, total_steps)(total_steps - 1)) > 0
 
 
-def test_linear_decay_in_float64_is_the_formula_to_rounding():
+@pytest.mark.parametrize("count_dtype", [jnp.int64, jnp.int32])  # int32: optax's
+def test_linear_decay_in_float64_is_the_formula_to_rounding(count_dtype):
     with jax.enable_x64(True):
         schedule = go.linear_decay_schedule(1.0, 11)
-        got = np.array([float(schedule(jnp.asarray(t, jnp.int64))) for t in range(11)])
-    np.testing.assert_array_equal(got, (10 - np.arange(11)) / 10)
+        warm = go.linear_decay_schedule(1.0, 11, warmup_steps=3)
+        counts = [jnp.asarray(t, count_dtype) for t in range(11)]
+        assert schedule(counts[0]).dtype == warm(counts[0]).dtype == jnp.float64
+        got = np.array([float(jax.jit(schedule)(t)) for t in counts])
+        got_warm = np.array([float(warm(t)) for t in counts])
+    np.testing.assert_allclose(got, (10 - np.arange(11)) / 10, rtol=1e-15)
+    np.testing.assert_allclose(got_warm[:3], np.arange(3) / 3, rtol=1e-15)
+    np.testing.assert_allclose(got_warm[3:], (10 - np.arange(3, 11)) / 7, rtol=1e-15)
 
 
 def test_linear_decay_with_warmup_equals_its_formula():
