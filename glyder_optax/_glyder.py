@@ -79,6 +79,7 @@ from glyder_optax._glyder_parts import (
     refresh_state,
     with_raw_gradient,
 )
+from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
 
 _NAME = "scale_by_glyder"
 
@@ -245,6 +246,17 @@ def scale_by_glyder(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def _times_linear_decay(
+    learning_rate: optax.ScalarOrSchedule, total_steps: int
+) -> optax.Schedule:
+    """``learning_rate`` (a scalar or a schedule) times linear decay 1 -> 0."""
+    total_steps = _check_total_steps(total_steps, "glyder")
+    decay = linear_decay_schedule(1.0, total_steps)
+    if callable(learning_rate):
+        return lambda count: learning_rate(count) * decay(count)
+    return lambda count: learning_rate * decay(count)
+
+
 def glyder(
     base: optax.GradientTransformation,
     learning_rate: optax.ScalarOrSchedule = 1.0,
@@ -262,6 +274,7 @@ def glyder(
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     cap_held_step: bool = True,
     per_unit_direction: bool = False,
+    total_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
@@ -275,6 +288,10 @@ def glyder(
     own scale cancels in ``eta d`` (unless ``eta_max`` is set). ``update``
     passes the incoming gradient as ``grad`` for this (unless given).
     ``learning_rate`` multiplies the locally optimal step; 1.0 is the method.
+    ``total_steps`` (our design; ``None``: off), the run's budget where it is
+    known, multiplies ``learning_rate`` by a linear decay from 1 to 0 over
+    the run (:func:`glyder_optax.linear_decay_schedule`'s shape; the last
+    step is 0).
     ``skip_non_finite`` wraps the base in ``optax.apply_if_finite``: a
     non-finite gradient gives a zero update, leaves every state as it was and
     is counted (:func:`glyder_optax.skipped_steps`). ``max_step_ratio`` (our
@@ -291,7 +308,12 @@ def glyder(
     (``refresh_every=20``), a held step no longer than the refreshed one
     (``cap_held_step=True``) and the trust region at 1% of the parameters'
     norm (``max_step_ratio=0.01``). ``refresh_every=1,
-    cap_held_step=False, max_step_ratio=None`` is the paper's method.
+    cap_held_step=False, max_step_ratio=None`` is the paper's method. The
+    same study recommends one argument per base: ``total_steps`` over
+    momentum and Adam where the budget is known (the worst case over six
+    seeds 2.02 -> 1.69 and 2.27 -> 1.90), and ``learning_rate=2.0`` over
+    plain SGD, whose greedy step is too short on badly scaled inputs
+    (4.90 -> 3.30).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -322,6 +344,8 @@ def glyder(
     """
     if skip_non_finite:
         base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
+    if total_steps is not None:
+        learning_rate = _times_linear_decay(learning_rate, total_steps)
     return with_raw_gradient(
         base,
         scale_by_glyder(

@@ -126,6 +126,12 @@ CASES: tuple[Case, ...] = (
     Case("glyder_adam", go.glyder, {"base": optax.scale_by_adam()}, ("obj_fn",),
          _GLYDER_STATIC, extras=_glyder_extras,
          mask_inside="base"),
+    # The recommended use over momentum and Adam: the budget known, alpha
+    # decays linearly to 0 on the suite's last step.
+    Case("glyder_adam_budget", go.glyder,
+         {"base": optax.scale_by_adam(), "total_steps": 30_000}, ("obj_fn",),
+         (*_GLYDER_STATIC, "total_steps"), extras=_glyder_extras,
+         mask_inside="base"),
     # glyder's defaults converge on rosenbrock at k=10 and k=20: the trust
     # region bounds the held steps. The paper's settings at k=10 do not (the
     # first step, 1/2, lands on the valley wall, where 10 steps of 1/2

@@ -126,6 +126,27 @@ def test_learning_rate_scales_the_step_and_may_be_a_schedule():
         np.testing.assert_allclose(xs[t], x, rtol=1e-10)
 
 
+@pytest.mark.parametrize("lr", [0.7, lambda count: 0.5 / (1.0 + count)])
+def test_total_steps_decays_the_step_linearly_to_zero(lr):
+    opt = paper_glyder(optax.identity(), learning_rate=lr, total_steps=5, **EXACT)
+    xs, _ = run(opt, 6)
+    x, alpha = X0.copy(), lr if callable(lr) else lambda count: lr
+    for t in range(6):
+        g = quad_grad(x)
+        decay = max(4 - t, 0) / 4  # (T - 1 - t) / (T - 1), then 0
+        x = x - alpha(t) * decay * (g @ g / (g @ A @ g)) * g
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+    np.testing.assert_array_equal(xs[4], xs[3])  # step T - 1 does not move
+
+
+@pytest.mark.parametrize(
+    ("total_steps", "error"), [(0, ValueError), (1, ValueError), (2.5, TypeError)]
+)
+def test_total_steps_must_be_a_run_length(total_steps, error):
+    with pytest.raises(error, match=r"glyder: total_steps must .* number of steps"):
+        go.glyder(optax.identity(), total_steps=total_steps)
+
+
 # --- smoothing ---------------------------------------------------------------
 
 
