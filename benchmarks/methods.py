@@ -361,6 +361,9 @@ GLYDER_VARIANTS = {
 }
 ALPHA_GRID = geometric(-1.0, 2.0)  # 0.1 ... 100, 7 points
 SHRINK_GRID = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 1.0: the defaults
+# Relaxed steps, alpha > 1 (2: the stability edge of the quadratic along d).
+RELAX_GRID = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+PEAK_GRID = (0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)  # linear decay's peak alpha
 
 
 def _glyder_eta(opt_state):
@@ -493,6 +496,18 @@ GLYDER_CANDIDATES = {
         "next",
         "-k20-hold-tr-unit with the EMA decay 0.97 a refresh",
     ),
+    "-k20-hold-tr-ld": (
+        _K20_HOLD_TR,
+        _decay,
+        "next",
+        "glyder()'s defaults, alpha = linear decay from 1 to 0 over the budget",
+    ),
+    "-k20-hold-tr-x2": (
+        _K20_HOLD_TR,
+        lambda info: 2.0,
+        "next",
+        "glyder()'s defaults, alpha = 2 (the double Cauchy step)",
+    ),
     "-k20-hold-tr-holdout": (
         _K20_HOLD_TR,
         None,
@@ -522,6 +537,16 @@ def _with_kwargs(direction, kwargs, alpha=None):
     return build
 
 
+def _peak_decay(direction):
+    """``glyder()``'s defaults, alpha = linear decay from the grid point to 0."""
+
+    def build(lr, info):
+        alpha = go.linear_decay_schedule(lr, info.total_steps)
+        return go.glyder(direction(), learning_rate=alpha)
+
+    return build
+
+
 def _glyder_entries(base, direction):
     """Every GLyDER entry over one base: the variants, the alpha grid and the
     study's candidates."""
@@ -541,6 +566,20 @@ def _glyder_entries(base, direction):
         "next",
         "glyder()'s defaults with alpha on a grid from 0.1 to 1: the shrunk step",
         {"grid": SHRINK_GRID},
+    )
+    yield (
+        "-relaxed",
+        _with_kwargs(direction, {}),
+        "next",
+        "glyder()'s defaults with alpha on a grid from 1 to 4: the relaxed step",
+        {"grid": RELAX_GRID},
+    )
+    yield (
+        "-ld-peak",
+        _peak_decay(direction),
+        "next",
+        "glyder()'s defaults, alpha = linear decay from a peak on a grid 0.5 ... 4",
+        {"grid": PEAK_GRID},
     )
     for suffix, (kwargs, alpha, batch, text) in GLYDER_CANDIDATES.items():
         build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha)
