@@ -496,6 +496,12 @@ GLYDER_CANDIDATES = {
         "next",
         "-k20-hold-tr-unit with the EMA decay 0.97 a refresh",
     ),
+    "-k20-hold-tr-bsteps": (
+        {**_K20_HOLD_TR, "smoothing": 0.9**20},
+        None,
+        "next",
+        "-k20-hold-tr with the EMA decay 0.9 a step (0.9**20 a refresh)",
+    ),
     "-k20-hold-tr-ld": (
         _K20_HOLD_TR,
         _decay,
@@ -507,6 +513,12 @@ GLYDER_CANDIDATES = {
         lambda info: 2.0,
         "next",
         "glyder()'s defaults, alpha = 2 (the double Cauchy step)",
+    ),
+    "-k40-hold-tr-x2": (
+        {**_HOLD_TR, "refresh_every": 40},
+        lambda info: 2.0,
+        "next",
+        "-k40-hold-tr, alpha = 2",
     ),
     "-k20-hold-tr-holdout": (
         _K20_HOLD_TR,
