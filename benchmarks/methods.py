@@ -549,16 +549,6 @@ def _with_kwargs(direction, kwargs, alpha=None):
     return build
 
 
-def _peak_decay(direction):
-    """``glyder()``'s defaults, alpha = linear decay from the grid point to 0."""
-
-    def build(lr, info):
-        alpha = go.linear_decay_schedule(lr, info.total_steps)
-        return go.glyder(direction(), learning_rate=alpha)
-
-    return build
-
-
 def _glyder_entries(base, direction):
     """Every GLyDER entry over one base: the variants, the alpha grid and the
     study's candidates."""
@@ -588,7 +578,9 @@ def _glyder_entries(base, direction):
     )
     yield (
         "-ld-peak",
-        _peak_decay(direction),
+        lambda lr, info: go.glyder(
+            direction(), learning_rate=lr, total_steps=info.total_steps
+        ),
         "next",
         "glyder()'s defaults, alpha = linear decay from a peak on a grid 0.5 ... 4",
         {"grid": PEAK_GRID},

@@ -251,10 +251,10 @@ def _times_linear_decay(
 ) -> optax.Schedule:
     """``learning_rate`` (a scalar or a schedule) times linear decay 1 -> 0."""
     total_steps = _check_total_steps(total_steps, "glyder")
+    if not callable(learning_rate):
+        return linear_decay_schedule(learning_rate, total_steps)
     decay = linear_decay_schedule(1.0, total_steps)
-    if callable(learning_rate):
-        return lambda count: learning_rate(count) * decay(count)
-    return lambda count: learning_rate * decay(count)
+    return lambda count: learning_rate(count) * decay(count)
 
 
 def glyder(
