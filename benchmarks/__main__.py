@@ -9,6 +9,8 @@ calibrate   choose the calibrated baseline's one learning rate on the zoo's
 overhead    per-step time of each transform / its base (ratios only)
 scaling     cost vs model size (time, memory, state copies), vmap cost
 report      rebuild results.md and the PNGs from JSON files
+pool        seeds pooled across runs of the same workloads (per run and
+            pooled), and the noise floor of the tuned baselines
 l0l1        the Inexact Polyak paper's Figure 1 (float64)
 robustness  tuning robustness of annealed schedules
 along       the training loss along the gradient where a run ended: the
@@ -192,6 +194,25 @@ def _parser() -> argparse.ArgumentParser:
         "--steps", type=_positive, help="steps per run (default: the task's budget)"
     )
 
+    p = command("pool", "seeds pooled across runs; the score's noise floor")
+    p.add_argument(
+        "runs",
+        type=pathlib.Path,
+        nargs="+",
+        help="run folders (or JSON files) of the same workloads on other seeds",
+    )
+    p.add_argument(
+        "--methods",
+        type=_csv,
+        required=True,
+        help="comma-separated; name:i takes grid point i of an entry with a grid",
+    )
+    p.add_argument(
+        "--per-workload",
+        action="store_true",
+        help="also the pooled `vs base` of every entry on every workload",
+    )
+
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
     p.add_argument(
@@ -279,6 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import along
 
         print(along.run(args.tasks[0], args.methods, args.steps))
+    elif args.command == "pool":
+        from benchmarks import pool, report
+
+        runs = [report.load([path]) for path in args.runs]
+        if not all(runs):
+            parser.error("a run folder holds no harness JSON files")
+        try:
+            print(pool.tables(runs, args.methods, args.per_workload))
+        except ValueError as e:
+            parser.error(str(e))
     elif args.command == "report":
         from benchmarks import report
 

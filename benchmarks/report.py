@@ -38,7 +38,7 @@ def _median(x) -> np.ndarray:
     return np.median(np.where(np.isfinite(x), x, np.inf), axis=1)
 
 
-def _ratio(value: float, reference: float) -> float:
+def ratio(value: float, reference: float) -> float:
     """value / reference, where a reference of exactly 0 (an optimum reached in
     float32) gives 1 for a value of 0 and inf for any other."""
     if reference == 0:
@@ -74,14 +74,14 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     overall = min((s["value"] for s in refs.values()), default=np.nan)
     for s in out.values():
         same = [r["value"] for r in refs.values() if r["base"] == s["base"]]
-        s["vs_base"] = _ratio(s["value"], min(same)) if same else np.nan
-        s["vs_best"] = _ratio(s["value"], overall)
+        s["vs_base"] = ratio(s["value"], min(same)) if same else np.nan
+        s["vs_best"] = ratio(s["value"], overall)
         hit = np.nonzero(s["curve"] <= WITHIN * overall)[0]
         s["cost"] = s["runs"] * payload["eval_steps"][hit[0]] if len(hit) else None
     goal = scoring.target(out)
     for s in out.values():
         s["target"] = goal
-        s["vs_target"] = np.nan if goal is None else _ratio(s["value"], goal)
+        s["vs_target"] = np.nan if goal is None else ratio(s["value"], goal)
         s["time"] = (
             np.nan
             if goal is None

@@ -1,0 +1,202 @@
+"""Seeds pooled across runs, and the noise floor of the zoo's score.
+
+``python -m benchmarks run`` scores a method on each workload by the median
+of its seeds (three in the zoo). Runs of the same workloads on other seeds
+(``run --seeds 3,4,5 --out OTHER``) pool here. Per workload, a method's value
+is the median over every seed of every run, and its ``vs base`` is that over
+the best tuned baseline of the same base, with the baseline's learning rate
+chosen on the pooled seeds (as ``report`` chooses it on one run's). The same
+figures come for each run alone.
+
+The **noise floor** is what the score can resolve. Each tuned baseline is
+kept at the learning rate chosen on the first run and re-scored on each later
+run's seeds, against its value on the first run. A ratio above 1.10 there is
+the reference missing a 1.10x bar against itself.
+
+A spec ``name:i`` takes grid point ``i`` of an entry with a grid (e.g.
+``glyder-adam-relaxed:3``); a bare name takes its best point, as ``report``
+does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmarks import common, report
+
+BAR = 1.10  # the zoo's bar on `vs base` (issue #15)
+
+Payload = dict[str, Any]
+
+
+def by_workload(runs: Sequence[Sequence[Payload]]) -> dict[str, list[Payload]]:
+    """``{task: [its payload in run 0, run 1, ...]}`` over the tasks every run
+    has. Raises where two runs share a seed (it would count twice)."""
+    tables = [{p["task"]: p for p in run} for run in runs]
+    tasks = sorted(set.intersection(*(set(t) for t in tables)))
+    out = {t: [table[t] for table in tables] for t in tasks}
+    for task, payloads in out.items():
+        seeds = [s for p in payloads for s in p["seeds"]]
+        if len(seeds) != len(set(seeds)):
+            raise ValueError(
+                f"pool: the runs share seeds on {task} ({seeds}): pool runs made"
+                " with different --seeds"
+            )
+    return out
+
+
+def _finals(payload: Payload, name: str) -> np.ndarray:
+    """(grid points, seeds): the final primary metric; non-finite is +inf."""
+    x = np.asarray(payload["methods"][name]["evals"][payload["metric"]], np.float64)
+    return np.where(np.isfinite(x[:, :, -1]), x[:, :, -1], np.inf)
+
+
+def pooled_medians(payloads: Sequence[Payload], name: str) -> np.ndarray:
+    """Per grid point, the median final metric over the seeds of every run."""
+    return np.median(np.concatenate([_finals(p, name) for p in payloads], 1), 1)
+
+
+def parse_spec(spec: str) -> tuple[str, int | None]:
+    """``'name:i'`` -> (name, i); ``'name'`` -> (name, None)."""
+    name, _, index = spec.partition(":")
+    return name, int(index) if index else None
+
+
+def reference(payloads: Sequence[Payload], base: str) -> float | None:
+    """The best tuned baseline of ``base`` over the pooled seeds (None: none)."""
+    runs = [p["methods"] for p in payloads]
+    names = [
+        n
+        for n, r in runs[0].items()
+        if r["family"] == "baseline" and r["grid"] is not None and r["base"] == base
+        if all(n in m for m in runs)
+    ]
+    values = [pooled_medians(payloads, n).min() for n in names]
+    return min(values) if values else None
+
+
+def vs_base(payloads: Sequence[Payload], spec: str) -> float | None:
+    """``spec``'s pooled value over the pooled reference of its base; None
+    where the entry or the reference is missing from a run."""
+    name, index = parse_spec(spec)
+    if not all(name in p["methods"] for p in payloads):
+        return None
+    ref = reference(payloads, payloads[0]["methods"][name]["base"])
+    if ref is None:
+        return None
+    medians = pooled_medians(payloads, name)
+    return report.ratio(float(medians.min() if index is None else medians[index]), ref)
+
+
+def ratios(workloads: Mapping[str, Sequence[Payload]], spec: str, runs=None):
+    """``{task: vs base}`` over the runs ``runs`` (indices; default all)."""
+    out = {}
+    for task, payloads in workloads.items():
+        chosen = payloads if runs is None else [payloads[i] for i in runs]
+        r = vs_base(chosen, spec)
+        if r is not None:
+            out[task] = r
+    return out
+
+
+def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
+    """``{task: ratio}``: the tuned ``name`` at the learning rate chosen on run
+    0, its median on run ``run``'s seeds over its median on run 0's."""
+    out = {}
+    for task, payloads in workloads.items():
+        if all(name in p["methods"] for p in (payloads[0], payloads[run])):
+            first = np.median(_finals(payloads[0], name), 1)
+            best = int(np.argmin(first))
+            again = np.median(_finals(payloads[run], name), 1)[best]
+            out[task] = report.ratio(float(again), float(first[best]))
+    return out
+
+
+def summary(values: Mapping[str, float]) -> list[Any]:
+    """[worst, where, geometric mean, within the bar] of ``{task: ratio}``."""
+    worst = max(values, key=lambda t: values[t])
+    logs = [math.log(v) if v > 0 else -math.inf for v in values.values()]
+    within = sum(v <= BAR for v in values.values())
+    return [
+        values[worst],
+        _short(worst),
+        math.exp(sum(logs) / len(logs)),
+        f"{within}/{len(values)}",
+    ]
+
+
+def _short(task: str) -> str:
+    return task.removeprefix("zoo-")
+
+
+def _seeds(payloads: Sequence[Payload]) -> str:
+    return ",".join(str(s) for p in payloads for s in p["seeds"])
+
+
+def tables(
+    runs: Sequence[Sequence[Payload]], specs: Sequence[str], per_workload: bool
+) -> str:
+    """The Markdown report: each spec per run and pooled; the noise floor of
+    each tuned baseline; optionally the pooled ratio on every workload."""
+    workloads = by_workload(runs)
+    if not workloads:
+        raise ValueError("pool: the runs have no task in common")
+    first = next(iter(workloads.values()))
+    labels = [_seeds([p]) for p in first] + [f"{_seeds(first)} (pooled)"]
+    head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
+    rows = []
+    for spec in specs:
+        for label, chosen in zip(labels, [*([i] for i in range(len(first))), None]):
+            values = ratios(workloads, spec, chosen)
+            if values:
+                rows.append([spec, label, *summary(values)])
+    text = (
+        f"`vs base` over {len(workloads)} workloads, each run alone and pooled"
+        " (the median over every seed; the tuned baseline's learning rate"
+        " chosen on the same seeds)\n\n" + common.markdown_table(head, rows)
+    )
+    text += "\n\n" + _noise_table(workloads, labels)
+    if per_workload:
+        text += "\n\n" + _per_workload_table(workloads, specs)
+    return text + "\n"
+
+
+def _tuned_baselines(workloads: Mapping[str, Sequence[Payload]]) -> list[str]:
+    names = {
+        n
+        for payloads in workloads.values()
+        for n, r in payloads[0]["methods"].items()
+        if r["family"] == "baseline" and r["grid"] is not None
+    }
+    return sorted(names)
+
+
+def _noise_table(workloads: Mapping[str, Sequence[Payload]], labels) -> str:
+    rows = []
+    for name in _tuned_baselines(workloads):
+        for run in range(1, len(labels) - 1):
+            values = noise_floor(workloads, name, run)
+            if values:
+                rows.append([name, labels[run], *summary(values)])
+    head = ["tuned baseline", "re-run on seeds", "worst", "where", "geometric mean"]
+    head += [f"within {BAR:.2f}x"]
+    return (
+        f"Noise floor: each tuned baseline at the learning rate chosen on seeds"
+        f" {labels[0]}, its median on the later run's seeds over that on"
+        f" {labels[0]}\n\n"
+        + (common.markdown_table(head, rows) if rows else "(one run: none)")
+    )
+
+
+def _per_workload_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    columns = list(workloads)
+    rows = []
+    for spec in specs:
+        values = ratios(workloads, spec)
+        rows.append([spec, *(values.get(t, math.nan) for t in columns)])
+    head = ["entry (pooled)", *map(_short, columns)]
+    return common.markdown_table(head, rows)

@@ -1,0 +1,117 @@
+"""Seeds pooled across runs and the noise floor, against hand computations."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import pool, report
+
+
+def _payload(task, seeds, finals):
+    """A run of ``task``: ``finals[name]`` is (grid points, seeds) of final
+    values (``sgd-cosine`` a tuned baseline with a 2-point grid, the others
+    untuned), each curve flat at 10 then the final value."""
+
+    def run(name, x):
+        x = np.asarray(x, float)
+        tuned = name.endswith("cosine")
+        curves = np.stack([np.full_like(x, 10.0), x], axis=-1)
+        return {
+            "base": "sgd",
+            "family": "baseline" if tuned else "ours",
+            "grid": [0.1, 1.0] if tuned else ([0.5, 2.0] if len(x) == 2 else None),
+            "category": "tuned" if tuned else "self-tuning",
+            "wall_s": 1.0,
+            "evals": {"loss": curves.tolist()},
+        }
+
+    return {
+        "benchmark": "harness",
+        "task": task,
+        "seeds": list(seeds),
+        "metric": "loss",
+        "eval_steps": [0, 10],
+        "methods": {n: run(n, x) for n, x in finals.items()},
+    }
+
+
+# Two runs of one workload, three seeds each.
+RUN_A = _payload(
+    "zoo-w",
+    [0, 1, 2],
+    {
+        "sgd-cosine": [[1.0, 2.0, 3.0], [4.0, 0.5, 1.5]],  # medians 2, 1.5
+        "m": [[3.0, 6.0, 4.5]],  # median 4.5
+        "g": [[2.0, 2.0, 2.0], [9.0, 9.0, np.nan]],
+    },
+)
+RUN_B = _payload(
+    "zoo-w",
+    [3, 4, 5],
+    {
+        "sgd-cosine": [[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]],  # medians 1, 3
+        "m": [[1.0, 2.0, 12.0]],  # median 2
+        "g": [[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]],
+    },
+)
+
+
+def test_pooled_ratio_is_the_median_over_all_seeds_over_the_pooled_best_cosine():
+    # cosine, pooled: lr 0.1 -> median(1, 2, 3, 1, 1, 1) = 1; lr 1 -> 3
+    # m pooled: median(3, 6, 4.5, 1, 2, 12) = 3.75
+    assert pool.vs_base([RUN_A, RUN_B], "m") == pytest.approx(3.75 / 1.0)
+    # grid point 1 of g: median(9, 9, inf, 1, 1, 1) = 5; bare: best point, 2
+    assert pool.vs_base([RUN_A, RUN_B], "g:1") == pytest.approx(5.0)
+    assert pool.vs_base([RUN_A, RUN_B], "g") == pytest.approx(2.0)
+
+
+def test_one_run_alone_gives_reports_vs_base():
+    for run in (RUN_A, RUN_B):
+        expected = report.summarise(run)["m"]["vs_base"]
+        assert pool.vs_base([run], "m") == pytest.approx(expected)
+    assert pool.vs_base([RUN_A], "m") == pytest.approx(4.5 / 1.5)
+
+
+def test_noise_floor_keeps_the_first_runs_learning_rate():
+    workloads = pool.by_workload([[RUN_A], [RUN_B]])
+    # chosen on run A: lr 1 (median 1.5); on run B's seeds its median is 3
+    assert pool.noise_floor(workloads, "sgd-cosine", 1) == {"zoo-w": 2.0}
+
+
+def test_summary_worst_where_geometric_mean_and_count_within_the_bar():
+    worst, where, geo, within = pool.summary({"zoo-a": 1.0, "zoo-b": 4.0, "c": 1.1})
+    assert (worst, where, within) == (4.0, "b", "2/3")
+    assert geo == pytest.approx(4.4 ** (1 / 3))
+
+
+def test_runs_sharing_a_seed_are_refused():
+    with pytest.raises(ValueError, match=r"share seeds.*different --seeds"):
+        pool.by_workload([[RUN_A], [RUN_A]])
+
+
+def test_only_the_workloads_every_run_has_are_pooled():
+    other = _payload("zoo-v", [3, 4, 5], {"sgd-cosine": [[1.0] * 3] * 2})
+    assert list(pool.by_workload([[RUN_A], [RUN_B, other]])) == ["zoo-w"]
+
+
+def test_cli_prints_each_run_the_pool_and_the_noise_floor(tmp_path, capsys):
+    for name, run in (("a", RUN_A), ("b", RUN_B)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
+    argv = ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
+    assert cli.main([*argv, "--per-workload"]) == 0
+    out = capsys.readouterr().out
+    assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in out
+    assert "| m | 0,1,2,3,4,5 (pooled) | 3.75 | w | 3.75 | 0/1 |" in out
+    assert "| g:1 | 3,4,5 | 1 | w | 1 | 1/1 |" in out
+    assert "| sgd-cosine | 3,4,5 | 2 | w | 2 | 0/1 |" in out
+    assert "| entry (pooled) | w |" in out and "| g:1 | 5 |" in out
+
+
+def test_cli_error_on_a_folder_without_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["pool", str(tmp_path), "--methods", "m"])
+    assert e.value.code == 2
+    assert "holds no harness JSON files" in capsys.readouterr().err
