@@ -212,6 +212,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the pooled `vs base` of every entry on every workload",
     )
+    p.add_argument(
+        "--leaderboard",
+        action="store_true",
+        help="also the leaderboards (time to target, profile scores) of each"
+        " run and of the pool, over the methods every run has",
+    )
 
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         if not all(runs):
             parser.error("a run folder holds no harness JSON files")
         try:
-            print(pool.tables(runs, args.methods, args.per_workload))
+            print(pool.tables(runs, args.methods, args.per_workload, args.leaderboard))
         except ValueError as e:
             parser.error(str(e))
     elif args.command == "report":

@@ -6,7 +6,9 @@ of its seeds (three in the zoo). Runs of the same workloads on other seeds
 is the median over every seed of every run, and its ``vs base`` is that over
 the best tuned baseline of the same base, with the baseline's learning rate
 chosen on the pooled seeds (as ``report`` chooses it on one run's). The same
-figures come for each run alone.
+figures come for each run alone, and ``--leaderboard`` gives ``report``'s
+leaderboard (time to target, performance profile scores) of each run and of
+the pool, over the methods every run has.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -47,6 +49,30 @@ def by_workload(runs: Sequence[Sequence[Payload]]) -> dict[str, list[Payload]]:
                 " with different --seeds"
             )
     return out
+
+
+def merge(payloads: Sequence[Payload], names: Sequence[str] | None = None) -> Payload:
+    """One payload holding the seeds of every run (the evaluations joined on
+    the seed axis), over ``names`` (default: the methods every run has), for
+    ``report``'s summaries and leaderboard. Its other curves (minibatch loss,
+    logs) are the first run's."""
+    first = payloads[0]
+    if any(p["eval_steps"] != first["eval_steps"] for p in payloads):
+        raise ValueError(f"pool: the runs of {first['task']} differ in eval_steps")
+    if names is None:
+        everywhere = lambda n: all(n in p["methods"] for p in payloads)
+        names = [n for n in first["methods"] if everywhere(n)]
+
+    def joined(name: str) -> dict[str, Any]:
+        runs = [p["methods"][name] for p in payloads]
+        evals = {
+            k: np.concatenate([np.asarray(r["evals"][k], float) for r in runs], 1)
+            for k in runs[0]["evals"]
+        }
+        return {**runs[0], "evals": {k: v.tolist() for k, v in evals.items()}}
+
+    seeds = [s for p in payloads for s in p["seeds"]]
+    return {**first, "seeds": seeds, "methods": {n: joined(n) for n in names}}
 
 
 def _finals(payload: Payload, name: str) -> np.ndarray:
@@ -138,10 +164,14 @@ def _seeds(payloads: Sequence[Payload]) -> str:
 
 
 def tables(
-    runs: Sequence[Sequence[Payload]], specs: Sequence[str], per_workload: bool
+    runs: Sequence[Sequence[Payload]],
+    specs: Sequence[str],
+    per_workload: bool = False,
+    leaderboards: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
-    each tuned baseline; optionally the pooled ratio on every workload."""
+    each tuned baseline; optionally the pooled ratio on every workload, and
+    the leaderboards (time to target, profile scores) per run and pooled."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
@@ -162,7 +192,28 @@ def tables(
     text += "\n\n" + _noise_table(workloads, labels)
     if per_workload:
         text += "\n\n" + _per_workload_table(workloads, specs)
+    if leaderboards:
+        text += "\n\n" + _leaderboards(workloads, labels)
     return text + "\n"
+
+
+def _leaderboards(workloads: Mapping[str, Sequence[Payload]], labels) -> str:
+    """``report``'s leaderboard of each run and of the pool, over the methods
+    every run has (a profile score depends on who else runs)."""
+    common_names = {
+        t: [n for n in ps[0]["methods"] if all(n in p["methods"] for p in ps)]
+        for t, ps in workloads.items()
+    }
+    parts = []
+    runs = [[i] for i in range(len(labels) - 1)] + [list(range(len(labels) - 1))]
+    for label, chosen in zip(labels, runs):
+        merged = [
+            merge([ps[i] for i in chosen], common_names[t])
+            for t, ps in workloads.items()
+        ]
+        board, _, _ = report.leaderboard(merged)
+        parts.append(f"Seeds {label}, the methods every run has:\n\n{board}")
+    return "\n\n".join(parts)
 
 
 def _tuned_baselines(workloads: Mapping[str, Sequence[Payload]]) -> list[str]:

@@ -74,6 +74,23 @@ def test_one_run_alone_gives_reports_vs_base():
     assert pool.vs_base([RUN_A], "m") == pytest.approx(4.5 / 1.5)
 
 
+def test_merged_payload_gives_report_the_pooled_seeds():
+    merged = pool.merge([RUN_A, RUN_B])
+    assert merged["seeds"] == [0, 1, 2, 3, 4, 5]
+    assert np.shape(merged["methods"]["m"]["evals"]["loss"]) == (1, 6, 2)
+    summary = report.summarise(merged)
+    assert summary["m"]["vs_base"] == pytest.approx(pool.vs_base([RUN_A, RUN_B], "m"))
+    assert summary["sgd-cosine"]["lr"] == 0.1  # chosen on the six seeds
+    only = pool.merge([RUN_A, RUN_B], ["m", "sgd-cosine"])
+    assert list(only["methods"]) == ["m", "sgd-cosine"]
+
+
+def test_runs_with_other_evaluation_steps_are_not_merged():
+    other = {**RUN_B, "eval_steps": [0, 20]}
+    with pytest.raises(ValueError, match="differ in eval_steps"):
+        pool.merge([RUN_A, other])
+
+
 def test_noise_floor_keeps_the_first_runs_learning_rate():
     workloads = pool.by_workload([[RUN_A], [RUN_B]])
     # chosen on run A: lr 1 (median 1.5); on run B's seeds its median is 3
@@ -101,13 +118,18 @@ def test_cli_prints_each_run_the_pool_and_the_noise_floor(tmp_path, capsys):
         (tmp_path / name).mkdir()
         (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
     argv = ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
-    assert cli.main([*argv, "--per-workload"]) == 0
+    assert cli.main([*argv, "--per-workload", "--leaderboard"]) == 0
     out = capsys.readouterr().out
     assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in out
     assert "| m | 0,1,2,3,4,5 (pooled) | 3.75 | w | 3.75 | 0/1 |" in out
     assert "| g:1 | 3,4,5 | 1 | w | 1 | 1/1 |" in out
     assert "| sgd-cosine | 3,4,5 | 2 | w | 2 | 0/1 |" in out
     assert "| entry (pooled) | w |" in out and "| g:1 | 5 |" in out
+    # Leaderboards of each run and the pool: the target is the cosine's
+    # final value; m reaches it on neither run (4.5 > 1.5, 2 > 1).
+    assert "Seeds 0,1,2,3,4,5 (pooled), the methods every run has" in out
+    assert out.count("Leaderboard over 1 workloads") == 3
+    assert "| m | self-tuning | 0 | 0/1 |" in out
 
 
 def test_cli_error_on_a_folder_without_runs(tmp_path, capsys):
