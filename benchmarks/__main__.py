@@ -213,6 +213,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also the pooled `vs base` of every entry on every workload",
     )
     p.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="also a paired bootstrap over the pooled seeds: the workloads"
+        " whose 90%% interval of `vs base` is wholly above 1.10",
+    )
+    p.add_argument(
         "--leaderboard",
         action="store_true",
         help="also the leaderboards (time to target, profile scores) of each"
@@ -313,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         if not all(runs):
             parser.error("a run folder holds no harness JSON files")
         try:
-            print(pool.tables(runs, args.methods, args.per_workload, args.leaderboard))
+            options = {"per_workload": args.per_workload, "bootstrap": args.bootstrap}
+            options["leaderboards"] = args.leaderboard
+            print(pool.tables(runs, args.methods, **options))
         except ValueError as e:
             parser.error(str(e))
     elif args.command == "report":

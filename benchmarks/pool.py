@@ -8,7 +8,10 @@ the best tuned baseline of the same base, with the baseline's learning rate
 chosen on the pooled seeds (as ``report`` chooses it on one run's). The same
 figures come for each run alone, and ``--leaderboard`` gives ``report``'s
 leaderboard (time to target, performance profile scores) of each run and of
-the pool, over the methods every run has.
+the pool, over the methods every run has. ``--bootstrap`` resamples the
+pooled seeds (paired: the same draw for an entry and its reference) and
+counts the workloads whose 90% interval of ``vs base`` lies wholly above the
+bar: the misses that the seeds cannot explain.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -81,9 +84,13 @@ def _finals(payload: Payload, name: str) -> np.ndarray:
     return np.where(np.isfinite(x[:, :, -1]), x[:, :, -1], np.inf)
 
 
-def pooled_medians(payloads: Sequence[Payload], name: str) -> np.ndarray:
-    """Per grid point, the median final metric over the seeds of every run."""
-    return np.median(np.concatenate([_finals(p, name) for p in payloads], 1), 1)
+def pooled_medians(
+    payloads: Sequence[Payload], name: str, resample: np.ndarray | None = None
+) -> np.ndarray:
+    """Per grid point, the median final metric over the seeds of every run
+    (or over the seeds at the indices ``resample``, in run order)."""
+    x = np.concatenate([_finals(p, name) for p in payloads], 1)
+    return np.median(x if resample is None else x[:, resample], 1)
 
 
 def parse_spec(spec: str) -> tuple[str, int | None]:
@@ -92,7 +99,9 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     return name, int(index) if index else None
 
 
-def reference(payloads: Sequence[Payload], base: str) -> float | None:
+def reference(
+    payloads: Sequence[Payload], base: str, resample: np.ndarray | None = None
+) -> float | None:
     """The best tuned baseline of ``base`` over the pooled seeds (None: none)."""
     runs = [p["methods"] for p in payloads]
     names = [
@@ -101,20 +110,23 @@ def reference(payloads: Sequence[Payload], base: str) -> float | None:
         if r["family"] == "baseline" and r["grid"] is not None and r["base"] == base
         if all(n in m for m in runs)
     ]
-    values = [pooled_medians(payloads, n).min() for n in names]
+    values = [pooled_medians(payloads, n, resample).min() for n in names]
     return min(values) if values else None
 
 
-def vs_base(payloads: Sequence[Payload], spec: str) -> float | None:
-    """``spec``'s pooled value over the pooled reference of its base; None
-    where the entry or the reference is missing from a run."""
+def vs_base(
+    payloads: Sequence[Payload], spec: str, resample: np.ndarray | None = None
+) -> float | None:
+    """``spec``'s pooled value over the pooled reference of its base (on the
+    seeds ``resample`` picks, if given); None where the entry or the
+    reference is missing from a run."""
     name, index = parse_spec(spec)
     if not all(name in p["methods"] for p in payloads):
         return None
-    ref = reference(payloads, payloads[0]["methods"][name]["base"])
+    ref = reference(payloads, payloads[0]["methods"][name]["base"], resample)
     if ref is None:
         return None
-    medians = pooled_medians(payloads, name)
+    medians = pooled_medians(payloads, name, resample)
     return report.ratio(float(medians.min() if index is None else medians[index]), ref)
 
 
@@ -127,6 +139,21 @@ def ratios(workloads: Mapping[str, Sequence[Payload]], spec: str, runs=None):
         if r is not None:
             out[task] = r
     return out
+
+
+def interval(
+    payloads: Sequence[Payload], spec: str, draws: int = 1000, level: float = 0.9
+) -> tuple[float, float] | None:
+    """A paired bootstrap interval of the pooled ``vs base``: the seeds drawn
+    with replacement, the same draw for the entry and its reference (a seed
+    fixes the initialisation and the data order of both)."""
+    if vs_base(payloads, spec) is None:
+        return None
+    n = sum(len(p["seeds"]) for p in payloads)
+    rng = np.random.default_rng(0)
+    values = [vs_base(payloads, spec, rng.integers(0, n, n)) for _ in range(draws)]
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
@@ -168,10 +195,13 @@ def tables(
     specs: Sequence[str],
     per_workload: bool = False,
     leaderboards: bool = False,
+    bootstrap: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
-    each tuned baseline; optionally the pooled ratio on every workload, and
-    the leaderboards (time to target, profile scores) per run and pooled."""
+    each tuned baseline; optionally the pooled ratio on every workload, a
+    bootstrap over seeds of which misses of the bar the seeds cannot
+    explain, and the leaderboards (time to target, profile scores) per run
+    and pooled."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
@@ -192,9 +222,33 @@ def tables(
     text += "\n\n" + _noise_table(workloads, labels)
     if per_workload:
         text += "\n\n" + _per_workload_table(workloads, specs)
+    if bootstrap:
+        text += "\n\n" + _bootstrap_table(workloads, specs)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, labels)
     return text + "\n"
+
+
+def _bootstrap_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    """Per spec, the workloads whose pooled 90% interval is wholly above the
+    bar (a miss the seeds cannot explain), wholly within it, or across it."""
+    rows = []
+    for spec in specs:
+        bounds = {t: interval(ps, spec) for t, ps in workloads.items()}
+        bounds = {t: b for t, b in bounds.items() if b is not None}
+        above = sorted(bounds, key=lambda t: -bounds[t][0])
+        above = [t for t in above if bounds[t][0] > BAR]
+        within = sum(hi <= BAR for _, hi in bounds.values())
+        misses = ", ".join(f"{_short(t)} {bounds[t][0]:.3g}" for t in above)
+        rows.append([spec, len(above), within, len(bounds) - len(above) - within])
+        rows[-1].append(misses or "-")
+    head = ["entry", f"above {BAR:.2f}x", "within", "undecided"]
+    head += ["above: workload, lower bound"]
+    return (
+        "Pooled seeds, paired bootstrap (1000 draws of the seeds, 90% interval"
+        f" of `vs base`): above = the interval's lower bound over {BAR:.2f}\n\n"
+        + common.markdown_table(head, rows)
+    )
 
 
 def _leaderboards(workloads: Mapping[str, Sequence[Payload]], labels) -> str:

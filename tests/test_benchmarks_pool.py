@@ -91,6 +91,26 @@ def test_runs_with_other_evaluation_steps_are_not_merged():
         pool.merge([RUN_A, other])
 
 
+def test_bootstrap_draws_the_same_seeds_for_the_entry_and_its_reference():
+    # Seed by seed, m is twice the cosine's best point: every paired draw
+    # gives exactly 2, though both vary over seeds (unpaired draws would not).
+    cos = [[1.0, 3.0, 2.0], [10.0, 10.0, 10.0]]
+    a = _payload("zoo-w", [0, 1, 2], {"sgd-cosine": cos, "m": [[2.0, 6.0, 4.0]]})
+    b = _payload("zoo-w", [3, 4, 5], {"sgd-cosine": cos, "m": [[2.0, 6.0, 4.0]]})
+    assert pool.interval([a, b], "m") == pytest.approx((2.0, 2.0))
+    lo, hi = pool.interval([RUN_A, RUN_B], "m")
+    assert lo < pool.vs_base([RUN_A, RUN_B], "m") < hi
+    assert pool.interval([RUN_A, RUN_B], "absent") is None
+
+
+def test_bootstrap_table_counts_the_misses_the_seeds_cannot_explain():
+    cos = [[1.0, 3.0, 2.0], [10.0, 10.0, 10.0]]
+    a = _payload("zoo-w", [0, 1, 2], {"sgd-cosine": cos, "m": [[2.0, 6.0, 4.0]]})
+    b = _payload("zoo-w", [3, 4, 5], {"sgd-cosine": cos, "m": [[2.0, 6.0, 4.0]]})
+    text = pool.tables([[a], [b]], ["m"], bootstrap=True)
+    assert "| m | 1 | 0 | 0 | w 2 |" in text
+
+
 def test_noise_floor_keeps_the_first_runs_learning_rate():
     workloads = pool.by_workload([[RUN_A], [RUN_B]])
     # chosen on run A: lr 1 (median 1.5); on run B's seeds its median is 3
