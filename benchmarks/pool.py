@@ -207,10 +207,13 @@ def tables(
         raise ValueError("pool: the runs have no task in common")
     first = next(iter(workloads.values()))
     labels = [_seeds([p]) for p in first] + [f"{_seeds(first)} (pooled)"]
+    choices = [([i], labels[i]) for i in range(len(first))]
+    if len(first) > 1:
+        choices.append((None, labels[-1]))
     head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
     rows = []
     for spec in specs:
-        for label, chosen in zip(labels, [*([i] for i in range(len(first))), None]):
+        for chosen, label in choices:
             values = ratios(workloads, spec, chosen)
             if values:
                 rows.append([spec, label, *summary(values)])
