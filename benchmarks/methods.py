@@ -412,6 +412,7 @@ _HOLD = {"refresh_every": 10, "cap_held_step": True}
 _HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
 _K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}  # glyder()'s defaults
 _UNIT = {**_K20_HOLD_TR, "per_unit_direction": True}
+ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
     "-warm-ld": (
@@ -519,6 +520,20 @@ GLYDER_CANDIDATES = {
         lambda info: 2.0,
         "next",
         "-k40-hold-tr, alpha = 2",
+    ),
+    # One estimate, at the first step: eta a line search at initialisation,
+    # then held (a learning-rate finder rather than a schedule).
+    "-once": (
+        {**_K20_HOLD_TR, "refresh_every": ONCE},
+        None,
+        "next",
+        "glyder()'s defaults with one estimate, at the first step, held",
+    ),
+    "-once-ld": (
+        {**_K20_HOLD_TR, "refresh_every": ONCE},
+        _decay,
+        "next",
+        "-once, alpha = linear decay from 1 to 0 over the budget",
     ),
     "-k20-hold-tr-holdout": (
         _K20_HOLD_TR,
