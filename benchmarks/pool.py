@@ -205,11 +205,7 @@ def tables(
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
-    first = next(iter(workloads.values()))
-    labels = [_seeds([p]) for p in first] + [f"{_seeds(first)} (pooled)"]
-    choices = [([i], labels[i]) for i in range(len(first))]
-    if len(first) > 1:
-        choices.append((None, labels[-1]))
+    choices = _choices(next(iter(workloads.values())))
     head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
     rows = []
     for spec in specs:
@@ -222,13 +218,13 @@ def tables(
         " (the median over every seed; the tuned baseline's learning rate"
         " chosen on the same seeds)\n\n" + common.markdown_table(head, rows)
     )
-    text += "\n\n" + _noise_table(workloads, labels)
+    text += "\n\n" + _noise_table(workloads, choices)
     if per_workload:
         text += "\n\n" + _per_workload_table(workloads, specs)
     if bootstrap:
         text += "\n\n" + _bootstrap_table(workloads, specs)
     if leaderboards:
-        text += "\n\n" + _leaderboards(workloads, labels)
+        text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
 
 
@@ -242,9 +238,9 @@ def _bootstrap_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         above = sorted(bounds, key=lambda t: -bounds[t][0])
         above = [t for t in above if bounds[t][0] > BAR]
         within = sum(hi <= BAR for _, hi in bounds.values())
+        undecided = len(bounds) - len(above) - within
         misses = ", ".join(f"{_short(t)} {bounds[t][0]:.3g}" for t in above)
-        rows.append([spec, len(above), within, len(bounds) - len(above) - within])
-        rows[-1].append(misses or "-")
+        rows.append([spec, len(above), within, undecided, misses or "-"])
     head = ["entry", f"above {BAR:.2f}x", "within", "undecided"]
     head += ["above: workload, lower bound"]
     return (
@@ -254,7 +250,16 @@ def _bootstrap_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     )
 
 
-def _leaderboards(workloads: Mapping[str, Sequence[Payload]], labels) -> str:
+def _choices(payloads: Sequence[Payload]) -> list[tuple[list[int] | None, str]]:
+    """(run indices or None for all, label): each run, then the pool if the
+    runs are more than one."""
+    out = [([i], _seeds([p])) for i, p in enumerate(payloads)]
+    if len(payloads) > 1:
+        out.append((None, f"{_seeds(payloads)} (pooled)"))
+    return out
+
+
+def _leaderboards(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
     """``report``'s leaderboard of each run and of the pool, over the methods
     every run has (a profile score depends on who else runs)."""
     common_names = {
@@ -262,10 +267,9 @@ def _leaderboards(workloads: Mapping[str, Sequence[Payload]], labels) -> str:
         for t, ps in workloads.items()
     }
     parts = []
-    runs = [[i] for i in range(len(labels) - 1)] + [list(range(len(labels) - 1))]
-    for label, chosen in zip(labels, runs):
+    for chosen, label in choices:
         merged = [
-            merge([ps[i] for i in chosen], common_names[t])
+            merge(ps if chosen is None else [ps[i] for i in chosen], common_names[t])
             for t, ps in workloads.items()
         ]
         board, _, _ = report.leaderboard(merged)
@@ -283,10 +287,11 @@ def _tuned_baselines(workloads: Mapping[str, Sequence[Payload]]) -> list[str]:
     return sorted(names)
 
 
-def _noise_table(workloads: Mapping[str, Sequence[Payload]], labels) -> str:
+def _noise_table(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
+    labels = [label for chosen, label in choices if chosen is not None]
     rows = []
     for name in _tuned_baselines(workloads):
-        for run in range(1, len(labels) - 1):
+        for run in range(1, len(labels)):
             values = noise_floor(workloads, name, run)
             if values:
                 rows.append([name, labels[run], *summary(values)])

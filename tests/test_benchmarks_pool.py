@@ -157,3 +157,10 @@ def test_cli_error_on_a_folder_without_runs(tmp_path, capsys):
         cli.main(["pool", str(tmp_path), "--methods", "m"])
     assert e.value.code == 2
     assert "holds no harness JSON files" in capsys.readouterr().err
+
+
+def test_one_run_alone_has_no_pooled_rows_and_no_noise_floor():
+    text = pool.tables([[RUN_A]], ["m"], leaderboards=True)
+    assert "(pooled)" not in text and "(one run: none)" in text
+    assert text.count("Leaderboard over 1 workloads") == 1
+    assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in text
