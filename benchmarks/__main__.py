@@ -319,11 +319,16 @@ def main(argv: list[str] | None = None) -> int:
         if not all(runs):
             parser.error("a run folder holds no harness JSON files")
         try:
-            options = {"per_workload": args.per_workload, "bootstrap": args.bootstrap}
-            options["leaderboards"] = args.leaderboard
-            print(pool.tables(runs, args.methods, **options))
+            text = pool.tables(
+                runs,
+                args.methods,
+                per_workload=args.per_workload,
+                leaderboards=args.leaderboard,
+                bootstrap=args.bootstrap,
+            )
         except ValueError as e:
             parser.error(str(e))
+        print(text)
     elif args.command == "report":
         from benchmarks import report
 

@@ -107,7 +107,7 @@ def reference(
     names = [
         n
         for n, r in runs[0].items()
-        if r["family"] == "baseline" and r["grid"] is not None and r["base"] == base
+        if report.is_tuned_baseline(r) and r["base"] == base
         if all(n in m for m in runs)
     ]
     values = [pooled_medians(payloads, n, resample).min() for n in names]
@@ -130,7 +130,11 @@ def vs_base(
     return report.ratio(float(medians.min() if index is None else medians[index]), ref)
 
 
-def ratios(workloads: Mapping[str, Sequence[Payload]], spec: str, runs=None):
+def ratios(
+    workloads: Mapping[str, Sequence[Payload]],
+    spec: str,
+    runs: Sequence[int] | None = None,
+) -> dict[str, float]:
     """``{task: vs base}`` over the runs ``runs`` (indices; default all)."""
     out = {}
     for task, payloads in workloads.items():
@@ -282,7 +286,7 @@ def _tuned_baselines(workloads: Mapping[str, Sequence[Payload]]) -> list[str]:
         n
         for payloads in workloads.values()
         for n, r in payloads[0]["methods"].items()
-        if r["family"] == "baseline" and r["grid"] is not None
+        if report.is_tuned_baseline(r)
     }
     return sorted(names)
 

@@ -46,6 +46,12 @@ def ratio(value: float, reference: float) -> float:
     return value / reference
 
 
+def is_tuned_baseline(run: dict[str, Any]) -> bool:
+    """Whether a payload's method entry is a reference for ``vs base``: a
+    baseline (optax) searched over a grid of learning rates."""
+    return run["family"] == "baseline" and run["grid"] is not None
+
+
 def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-method summary of one task's payload (see the module docstring)."""
     metric, secondary = payload["metric"], payload.get("secondary")
@@ -70,7 +76,8 @@ def summarise(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "wall_s": run["wall_s"],
             "category": run.get("category", "tuned" if grid else "self-tuning"),
         }
-    refs = {n: s for n, s in out.items() if s["tuned"] and s["family"] == "baseline"}
+    runs = payload["methods"]
+    refs = {n: s for n, s in out.items() if is_tuned_baseline(runs[n])}
     overall = min((s["value"] for s in refs.values()), default=np.nan)
     for s in out.values():
         same = [r["value"] for r in refs.values() if r["base"] == s["base"]]
