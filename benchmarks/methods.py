@@ -521,6 +521,45 @@ GLYDER_CANDIDATES = {
         "next",
         "-k40-hold-tr, alpha = 2",
     ),
+    # Without the secant's forward-mode pass (a third of a refresh's cost).
+    "-k20-hold-tr-ld-nosec": (
+        {**_K20_HOLD_TR, "secant": False},
+        _decay,
+        "next",
+        "-k20-hold-tr-ld without the secant floor",
+    ),
+    "-k20-hold-tr-x2-nosec": (
+        {**_K20_HOLD_TR, "secant": False},
+        lambda info: 2.0,
+        "next",
+        "-k20-hold-tr-x2 without the secant floor",
+    ),
+    # The secant probe only where the curvature is flat (at most the
+    # min_curvature floor): LAD and hinge keep it, smooth losses skip its pass.
+    "-secauto": (
+        {"secant": "auto"},
+        None,
+        "next",
+        'the paper\'s settings with secant="auto"',
+    ),
+    "-k20-hold-tr-secauto": (
+        {**_K20_HOLD_TR, "secant": "auto"},
+        None,
+        "next",
+        'glyder()\'s defaults with secant="auto"',
+    ),
+    "-k20-hold-tr-ld-secauto": (
+        {**_K20_HOLD_TR, "secant": "auto"},
+        _decay,
+        "next",
+        '-k20-hold-tr-ld with secant="auto"',
+    ),
+    "-k20-hold-tr-x2-secauto": (
+        {**_K20_HOLD_TR, "secant": "auto"},
+        lambda info: 2.0,
+        "next",
+        '-k20-hold-tr-x2 with secant="auto"',
+    ),
     # One estimate, at the first step: eta a line search at initialisation,
     # then held (a learning-rate finder rather than a schedule).
     "-once": (

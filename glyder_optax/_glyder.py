@@ -59,7 +59,7 @@ The update is :math:`-\alpha\,\eta_t d_t`, with :math:`\alpha` the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -71,12 +71,14 @@ from glyder_optax._glyder_parts import (
     GlyderState,
     Safeguards,
     bound_step_by_params,
+    check_secant,
     check_update_args,
     estimator_from_name,
     held_eta,
     init_state,
     observe_direction,
     refresh_state,
+    secant_probe,
     with_raw_gradient,
 )
 from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
@@ -91,7 +93,7 @@ def scale_by_glyder(
     min_curvature: jax.typing.ArrayLike = 1e-8,
     max_growth: jax.typing.ArrayLike = 1.05,
     eta_max: jax.typing.ArrayLike | None = None,
-    secant: bool = True,
+    secant: bool | Literal["auto"] = True,
     f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     shared_count: bool = False,
@@ -125,7 +127,11 @@ def scale_by_glyder(
       eta_max: an optional upper bound on ``eta``.
       secant: apply the secant floor (one more forward-mode pass per
         refresh). The probe is at ``eta`` times ``d``: ``learning_rate`` is
-        not seen here.
+        not seen here. ``"auto"`` (our design): the probe only at refreshes
+        where the estimator's curvature is at most the ``min_curvature``
+        floor (LAD, hinge, a ReLU network's flat pieces), where it is the only
+        curvature there is; elsewhere the pass is skipped (a
+        :func:`jax.lax.cond`) and the floor is 0.
       f_min: a lower bound on ``obj_fn`` (0 for cross-entropy, squared or
         absolute errors) for the model floor; ``None`` to drop it
         (objectives with no known bound).
@@ -159,9 +165,10 @@ def scale_by_glyder(
 
     Raises:
       ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
-        integer, a missing ``params``, ``obj_fn`` or ``logits_fn``, or
-        params with masked-out leaves (GLyDER inside :func:`optax.masked` or
-        :func:`optax.partition`: mask the base instead, inside GLyDER).
+        integer, ``secant`` not ``True``, ``False`` or ``"auto"``, a missing
+        ``params``, ``obj_fn`` or ``logits_fn``, or params with masked-out
+        leaves (GLyDER inside :func:`optax.masked` or :func:`optax.partition`:
+        mask the base instead, inside GLyDER).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -187,6 +194,7 @@ def scale_by_glyder(
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
     est = estimator_from_name(estimator, seed)
+    secant = check_secant(secant)
     refresh_every = _common.check_int(
         _NAME, "refresh_every", refresh_every, "estimate every k-th step"
     )
@@ -222,9 +230,9 @@ def scale_by_glyder(
             estimate, est_state = est.estimate(
                 state.estimator_state, params, updates, **extras
             )
-            n_probe = None
-            if secant:
-                n_probe = curvature.slope_at(obj_fn, params, updates, state.eta)
+            probe = lambda: curvature.slope_at(obj_fn, params, updates, state.eta)
+            flat_below = jnp.asarray(min_curvature, d_sq.dtype) * d_sq
+            n_probe = secant_probe(secant, estimate, flat_below, probe)
             state = refresh_state(state, estimate, n_probe, d_sq, guards)
             return state._replace(estimator_state=est_state)
 
@@ -266,7 +274,7 @@ def glyder(
     min_curvature: jax.typing.ArrayLike = 1e-8,
     max_growth: jax.typing.ArrayLike = 1.05,
     eta_max: jax.typing.ArrayLike | None = None,
-    secant: bool = True,
+    secant: bool | Literal["auto"] = True,
     f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,

@@ -196,6 +196,38 @@ def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
     return jnp.where(eta_prev > 0, c_sec, 0)
 
 
+def check_secant(secant: Any) -> bool | str:
+    """``secant`` is True, False or ``"auto"``."""
+    if secant is True or secant is False or secant == "auto":
+        return secant
+    raise ValueError(
+        f"{_NAME}: secant must be True (a probe at every refresh), False (none)"
+        f' or "auto" (a probe only where the curvature is flat), got {secant!r}.'
+    )
+
+
+def secant_probe(
+    secant: bool | str,
+    estimate: curvature.DirectionalEstimate,
+    flat_below: jax.Array,
+    probe: Callable[[], jax.Array],
+) -> jax.Array | None:
+    """The secant probe's slope ``n^-``, or ``None`` without the secant.
+
+    With ``secant="auto"`` the probe runs only where the estimated curvature
+    is at most ``flat_below`` (the ``min_curvature`` floor): where the
+    estimator sees no positive curvature (LAD, hinge, the flat pieces of a
+    ReLU network). Elsewhere ``n^- = n``, a secant floor of 0.
+    """
+    if secant is False:
+        return None
+    if secant is True:
+        return probe()
+    slope = estimate.slope
+    flat = estimate.curvature <= flat_below
+    return jax.lax.cond(flat, lambda: probe().astype(slope.dtype), lambda: slope)
+
+
 def _model_floor(value: jax.Array, n: jax.Array, f_min: jax.Array):
     """n^2 / (2 (f_B - f_min)): the quadratic model stays above f_min."""
     gap = value - f_min

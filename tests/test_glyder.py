@@ -305,6 +305,39 @@ def test_secant_curvature_over_the_last_step():
     np.testing.assert_array_equal(xs[1], [1.0, -2.0, 3.0, -4.0])
 
 
+def test_secant_auto_probes_where_the_curvature_is_flat():
+    # ||x||_1 has a zero Hessian: "auto" probes, as secant=True does.
+    xs, etas = _l1_steps(2, secant="auto")
+    assert etas == [5.0, 2.5]
+    np.testing.assert_array_equal(xs[1], [-1.5, 0.5, 0.5, -1.5])
+
+
+def test_secant_auto_skips_the_probe_where_the_curvature_is_positive():
+    # 0.05 ||x||^2 + ||x||_1: c = 0.1 ||d||^2 > 0, so "auto" takes the
+    # estimator's curvature as secant=False does, while secant=True raises it
+    # to the kinks' mean curvature over the step.
+    f = lambda x: 0.05 * x @ x + jnp.sum(jnp.abs(x))
+    opt = lambda secant: paper_glyder(
+        optax.identity(), smoothing=0.0, max_growth=jnp.inf, secant=secant
+    )
+    with jax.enable_x64(True):
+        etas = {}
+        for secant in (True, False, "auto"):
+            tx, x = opt(secant), jnp.array([1.0, -2.0, 3.0, -4.0])
+            state = tx.init(x)
+            for _ in range(2):
+                updates, state = tx.update(jax.grad(f)(x), state, x, obj_fn=f)
+                x = x + updates
+            etas[secant] = float(go.glyder_state(state).eta)
+    assert etas["auto"] == etas[False]
+    assert etas[True] < etas[False]
+
+
+def test_secant_must_be_true_false_or_auto():
+    with pytest.raises(ValueError, match=r'secant must be True.*"auto"'):
+        go.scale_by_glyder(secant="yes")
+
+
 def test_eta_max_caps_eta():
     _, states = run(paper_glyder(optax.identity(), eta_max=0.01, **EXACT), 3)
     assert all(float(s.eta) == 0.01 for s in states)
