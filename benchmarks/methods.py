@@ -343,10 +343,16 @@ GLYDER_BASES = {
 # The paper's settings (glyder's defaults before the robustness study): a
 # refresh every step, eta held as it is, no trust region. The ablation's
 # variants and the study's candidates are each one change from them.
-PAPER = {"refresh_every": 1, "cap_held_step": False, "max_step_ratio": None}
+SECANT = {"secant": True}  # at every refresh: glyder()'s default until "auto"
+PAPER = {
+    "refresh_every": 1,
+    "cap_held_step": False,
+    "max_step_ratio": None,
+    **SECANT,
+}
 RELATIVE_TRUST = 0.01
 GLYDER_VARIANTS = {
-    "": ({}, "next", "GLyDER at glyder()'s defaults (k=20, held step capped, TR 1%)"),
+    "": ({}, "next", "glyder()'s defaults (k=20, cap, TR 1%, secant='auto')"),
     "-paper": ({}, "next", "the paper's settings (taylor, b=0.9, cap 1.05, k=1)"),
     "-gn": ({"estimator": "gauss_newton"}, "next", "exact Gauss-Newton curvature"),
     "-gnb": ({"estimator": "gnb"}, "next", "Gauss-Newton-Bartlett (sampled)"),
@@ -410,7 +416,8 @@ def _warm_decay(info):
 # change from them whatever glyder's defaults are.
 _HOLD = {"refresh_every": 10, "cap_held_step": True}
 _HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
-_K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}  # glyder()'s defaults
+# glyder()'s defaults until secant="auto" (on PAPER, the secant at every refresh)
+_K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}
 _UNIT = {**_K20_HOLD_TR, "per_unit_direction": True}
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
@@ -507,13 +514,13 @@ GLYDER_CANDIDATES = {
         _K20_HOLD_TR,
         _decay,
         "next",
-        "glyder()'s defaults, alpha = linear decay from 1 to 0 over the budget",
+        "k=20, cap, TR 1%, alpha = linear decay from 1 to 0 over the budget",
     ),
     "-k20-hold-tr-x2": (
         _K20_HOLD_TR,
         lambda info: 2.0,
         "next",
-        "glyder()'s defaults, alpha = 2 (the double Cauchy step)",
+        "k=20, cap, TR 1%, alpha = 2 (the double Cauchy step)",
     ),
     "-k40-hold-tr-x2": (
         {**_HOLD_TR, "refresh_every": 40},
@@ -546,19 +553,19 @@ GLYDER_CANDIDATES = {
         {**_K20_HOLD_TR, "secant": "auto"},
         None,
         "next",
-        'glyder()\'s defaults with secant="auto"',
+        'k=20, cap, TR 1%, secant="auto": glyder()\'s defaults',
     ),
     "-k20-hold-tr-ld-secauto": (
         {**_K20_HOLD_TR, "secant": "auto"},
         _decay,
         "next",
-        '-k20-hold-tr-ld with secant="auto"',
+        '-k20-hold-tr-ld with secant="auto": glyder(total_steps=T)',
     ),
     "-k20-hold-tr-x2-secauto": (
         {**_K20_HOLD_TR, "secant": "auto"},
         lambda info: 2.0,
         "next",
-        '-k20-hold-tr-x2 with secant="auto"',
+        '-k20-hold-tr-x2 with secant="auto": glyder(learning_rate=2)',
     ),
     # One estimate, at the first step: eta a line search at initialisation,
     # then held (a learning-rate finder rather than a schedule).
@@ -566,7 +573,7 @@ GLYDER_CANDIDATES = {
         {**_K20_HOLD_TR, "refresh_every": ONCE},
         None,
         "next",
-        "glyder()'s defaults with one estimate, at the first step, held",
+        "k=20's cap and TR 1% with one estimate, at the first step, held",
     ),
     "-once-ld": (
         {**_K20_HOLD_TR, "refresh_every": ONCE},
@@ -616,27 +623,28 @@ def _glyder_entries(base, direction):
         "GLyDER (taylor) with alpha on a grid: sensitivity",
         {"grid": ALPHA_GRID},
     )
+    # The grids below were measured before secant="auto": they keep the secant.
     yield (
         "-scaled",
-        _with_kwargs(direction, {}),
+        _with_kwargs(direction, SECANT),
         "next",
-        "glyder()'s defaults with alpha on a grid from 0.1 to 1: the shrunk step",
+        "k=20, cap, TR 1% with alpha on a grid from 0.1 to 1: the shrunk step",
         {"grid": SHRINK_GRID},
     )
     yield (
         "-relaxed",
-        _with_kwargs(direction, {}),
+        _with_kwargs(direction, SECANT),
         "next",
-        "glyder()'s defaults with alpha on a grid from 1 to 4: the relaxed step",
+        "k=20, cap, TR 1% with alpha on a grid from 1 to 4: the relaxed step",
         {"grid": RELAX_GRID},
     )
     yield (
         "-ld-peak",
         lambda lr, info: go.glyder(
-            direction(), learning_rate=lr, total_steps=info.total_steps
+            direction(), learning_rate=lr, total_steps=info.total_steps, **SECANT
         ),
         "next",
-        "glyder()'s defaults, alpha = linear decay from a peak on a grid 0.5 ... 4",
+        "k=20, cap, TR 1%, alpha = linear decay from a peak on a grid 0.5 ... 4",
         {"grid": PEAK_GRID},
     )
     for suffix, (kwargs, alpha, batch, text) in GLYDER_CANDIDATES.items():

@@ -51,7 +51,7 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 # The recommended settings among the study's candidates (docs/glyder.md);
 # the other candidates, kept to reproduce what lost, run under -m slow and are
 # built (not trained) by the test after this one.
-ADOPTED = ("-k20-hold-tr-x2", "-k20-hold-tr-ld")
+ADOPTED = ("-k20-hold-tr-x2-secauto", "-k20-hold-tr-ld-secauto")
 CANDIDATES = {
     f"glyder-{base}{suffix}": suffix
     for base in methods.GLYDER_BASES

@@ -46,9 +46,15 @@ def run(opt, n_steps, x0=X0, obj_fn=quad, **extras):
         return np.array(xs), states
 
 
-# The paper's method: a refresh every step, eta held as it is, no trust region
-# (glyder's defaults add the robustness study's choices; tested below).
-PAPER = {"refresh_every": 1, "cap_held_step": False, "max_step_ratio": None}
+# The paper's method: a refresh every step, eta held as it is, no trust region,
+# the secant at every refresh (glyder's defaults add the robustness study's
+# choices; tested below).
+PAPER = {
+    "refresh_every": 1,
+    "cap_held_step": False,
+    "max_step_ratio": None,
+    "secant": True,
+}
 paper_glyder = functools.partial(go.glyder, **PAPER)
 
 # Exact line search settings. quad takes negative values: no f_min floor.
@@ -750,12 +756,17 @@ def test_max_step_ratio_bounds_the_step_relative_to_the_params():
 
 def test_glyder_defaults_are_the_robustness_study_choices():
     defaults = inspect.signature(go.glyder).parameters
-    chosen = {"refresh_every": 20, "cap_held_step": True, "max_step_ratio": 0.01}
+    chosen = {
+        "refresh_every": 20,
+        "cap_held_step": True,
+        "max_step_ratio": 0.01,
+        "secant": "auto",
+    }
     assert {k: defaults[k].default for k in chosen} == chosen
-    # scale_by_glyder keeps the paper's method: a refresh every step.
-    assert (
-        inspect.signature(go.scale_by_glyder).parameters["refresh_every"].default == 1
-    )
+    # scale_by_glyder keeps the paper's method: a refresh every step, and the
+    # secant at every refresh.
+    own = inspect.signature(go.scale_by_glyder).parameters
+    assert own["refresh_every"].default == 1 and own["secant"].default is True
     xs, states = run(go.glyder(optax.trace(0.9)), 45)
     assert [int(s.refreshes) for s in states][::10] == [1, 1, 2, 2, 3]
     before = np.vstack([X0, xs[:-1]])
