@@ -419,6 +419,8 @@ _HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
 # glyder()'s defaults until secant="auto" (on PAPER, the secant at every refresh)
 _K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}
 _UNIT = {**_K20_HOLD_TR, "per_unit_direction": True}
+_NOSEC = {**_K20_HOLD_TR, "secant": False}
+_AUTO = {**_K20_HOLD_TR, "secant": "auto"}  # glyder()'s defaults now
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
@@ -530,13 +532,13 @@ GLYDER_CANDIDATES = {
     ),
     # Without the secant's forward-mode pass (a third of a refresh's cost).
     "-k20-hold-tr-ld-nosec": (
-        {**_K20_HOLD_TR, "secant": False},
+        _NOSEC,
         _decay,
         "next",
         "-k20-hold-tr-ld without the secant floor",
     ),
     "-k20-hold-tr-x2-nosec": (
-        {**_K20_HOLD_TR, "secant": False},
+        _NOSEC,
         lambda info: 2.0,
         "next",
         "-k20-hold-tr-x2 without the secant floor",
@@ -550,19 +552,19 @@ GLYDER_CANDIDATES = {
         'the paper\'s settings with secant="auto"',
     ),
     "-k20-hold-tr-secauto": (
-        {**_K20_HOLD_TR, "secant": "auto"},
+        _AUTO,
         None,
         "next",
         'k=20, cap, TR 1%, secant="auto": glyder()\'s defaults',
     ),
     "-k20-hold-tr-ld-secauto": (
-        {**_K20_HOLD_TR, "secant": "auto"},
+        _AUTO,
         _decay,
         "next",
         '-k20-hold-tr-ld with secant="auto": glyder(total_steps=T)',
     ),
     "-k20-hold-tr-x2-secauto": (
-        {**_K20_HOLD_TR, "secant": "auto"},
+        _AUTO,
         lambda info: 2.0,
         "next",
         '-k20-hold-tr-x2 with secant="auto": glyder(learning_rate=2)',

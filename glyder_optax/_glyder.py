@@ -36,11 +36,11 @@ in the repository's ``docs/glyder.md``, measured with its benchmark harness):
    \eta_{prev} d), d\rangle` (one more forward-mode pass, same batch: the mean
    curvature the step actually crosses; it keeps piecewise-linear losses such
    as LAD, whose Hessian is 0, from diverging; with ``secant="auto"`` the
-   pass runs only where the estimated curvature is flat); the model floor :math:`n^2 /
-   (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not fall below a
-   known lower bound ``f_min`` of the loss: the step is at most twice the
-   Polyak step; it bounds the first step, before there is a secant; not
-   applied while :math:`f_B \le f_{min}`); and ``min_curvature * ||d||^2``
+   pass runs only where the estimated curvature is flat); the model floor
+   :math:`n^2 / (2 (f_B - f_{min}))` (the quadratic model along ``d`` may not
+   fall below a known lower bound ``f_min`` of the loss: the step is at most
+   twice the Polyak step; it bounds the first step, before there is a secant;
+   not applied while :math:`f_B \le f_{min}`); and ``min_curvature * ||d||^2``
    (negative curvature off convexity cannot cancel positive estimates in the
    EMA). On a quadratic bounded below by ``f_min`` none of them binds: exact
    line search is kept. ``eta`` may grow at most by ``max_growth`` per step
@@ -232,8 +232,7 @@ def scale_by_glyder(
                 state.estimator_state, params, updates, **extras
             )
             probe = lambda: curvature.slope_at(obj_fn, params, updates, state.eta)
-            flat_below = jnp.asarray(min_curvature, d_sq.dtype) * d_sq
-            n_probe = secant_probe(secant, estimate, flat_below, probe)
+            n_probe = secant_probe(secant, estimate, min_curvature, d_sq, probe)
             state = refresh_state(state, estimate, n_probe, d_sq, guards)
             return state._replace(estimator_state=est_state)
 

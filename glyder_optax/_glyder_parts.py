@@ -206,28 +206,6 @@ def check_secant(secant: Any) -> bool | str:
     )
 
 
-def secant_probe(
-    secant: bool | str,
-    estimate: curvature.DirectionalEstimate,
-    flat_below: jax.Array,
-    probe: Callable[[], jax.Array],
-) -> jax.Array | None:
-    """The secant probe's slope ``n^-``, or ``None`` without the secant.
-
-    With ``secant="auto"`` the probe runs only where the estimated curvature
-    is at most ``flat_below`` (the ``min_curvature`` floor): where the
-    estimator sees no positive curvature (LAD, hinge, the flat pieces of a
-    ReLU network). Elsewhere ``n^- = n``, a secant floor of 0.
-    """
-    if secant is False:
-        return None
-    if secant is True:
-        return probe()
-    slope = estimate.slope
-    flat = estimate.curvature <= flat_below
-    return jax.lax.cond(flat, lambda: probe().astype(slope.dtype), lambda: slope)
-
-
 def _model_floor(value: jax.Array, n: jax.Array, f_min: jax.Array):
     """n^2 / (2 (f_B - f_min)): the quadratic model stays above f_min."""
     gap = value - f_min
@@ -237,6 +215,30 @@ def _model_floor(value: jax.Array, n: jax.Array, f_min: jax.Array):
 def _min_curvature_floor(min_curvature: jax.Array, d_sq: jax.Array):
     """min_curvature * ||d||^2: a floor on the directional smoothness."""
     return min_curvature * d_sq
+
+
+def secant_probe(
+    secant: bool | str,
+    estimate: curvature.DirectionalEstimate,
+    min_curvature: jax.typing.ArrayLike,
+    d_sq: jax.Array,
+    probe: Callable[[], jax.Array],
+) -> jax.Array | None:
+    """The secant probe's slope ``n^-``, or ``None`` without the secant.
+
+    With ``secant="auto"`` the probe runs only where the estimated curvature
+    is at most the ``min_curvature`` floor: where the estimator sees no
+    positive curvature (LAD, hinge, the flat pieces of a ReLU network).
+    Elsewhere ``n^- = n``, a secant floor of 0.
+    """
+    if secant is False:
+        return None
+    if secant is True:
+        return probe()
+    slope = estimate.slope
+    floor = _min_curvature_floor(jnp.asarray(min_curvature, d_sq.dtype), d_sq)
+    flat = estimate.curvature <= floor
+    return jax.lax.cond(flat, lambda: probe().astype(slope.dtype), lambda: slope)
 
 
 def _growth_cap(eta_prev: jax.Array, max_growth: jax.Array, steps: int):
