@@ -219,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
         " whose 90%% interval of `vs base` is wholly above 1.10",
     )
     p.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="also the pooled `vs base` at an oracle's early stop: the lowest"
+        " point of each entry's median curve, and where",
+    )
+    p.add_argument(
         "--leaderboard",
         action="store_true",
         help="also the leaderboards (time to target, profile scores) of each"
@@ -325,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 per_workload=args.per_workload,
                 leaderboards=args.leaderboard,
                 bootstrap=args.bootstrap,
+                early_stop=args.early_stop,
             )
         except ValueError as e:
             parser.error(str(e))

@@ -11,7 +11,10 @@ leaderboard (time to target, performance profile scores) of each run and of
 the pool, over the methods every run has. ``--bootstrap`` resamples the
 pooled seeds (paired: the same draw for an entry and its reference) and
 counts the workloads whose 90% interval of ``vs base`` lies wholly above the
-bar: the misses that the seeds cannot explain.
+bar: the misses that the seeds cannot explain. ``--early-stop`` gives each
+entry's ``vs base`` at an oracle's early stop, the lowest point of its pooled
+median curve: a miss still above the bar there is one that no annealing that
+only ends the same trajectory sooner can mend.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -54,14 +57,22 @@ def by_workload(runs: Sequence[Sequence[Payload]]) -> dict[str, list[Payload]]:
     return out
 
 
+def _eval_steps(payloads: Sequence[Payload]) -> list[int]:
+    """The runs' common evaluation steps; raises where they differ."""
+    steps = payloads[0]["eval_steps"]
+    if any(p["eval_steps"] != steps for p in payloads):
+        task = payloads[0]["task"]
+        raise ValueError(f"pool: the runs of {task} differ in eval_steps")
+    return steps
+
+
 def merge(payloads: Sequence[Payload], names: Sequence[str] | None = None) -> Payload:
     """One payload holding the seeds of every run (the evaluations joined on
     the seed axis), over ``names`` (default: the methods every run has), for
     ``report``'s summaries and leaderboard. Its other curves (minibatch loss,
     logs) are the first run's."""
     first = payloads[0]
-    if any(p["eval_steps"] != first["eval_steps"] for p in payloads):
-        raise ValueError(f"pool: the runs of {first['task']} differ in eval_steps")
+    _eval_steps(payloads)
     if names is None:
         everywhere = lambda n: all(n in p["methods"] for p in payloads)
         names = [n for n in first["methods"] if everywhere(n)]
@@ -78,10 +89,16 @@ def merge(payloads: Sequence[Payload], names: Sequence[str] | None = None) -> Pa
     return {**first, "seeds": seeds, "methods": {n: joined(n) for n in names}}
 
 
+def _curves(payload: Payload, name: str) -> np.ndarray:
+    """(grid points, seeds, evaluations) of the primary metric; non-finite
+    is +inf."""
+    x = np.asarray(payload["methods"][name]["evals"][payload["metric"]], np.float64)
+    return np.where(np.isfinite(x), x, np.inf)
+
+
 def _finals(payload: Payload, name: str) -> np.ndarray:
     """(grid points, seeds): the final primary metric; non-finite is +inf."""
-    x = np.asarray(payload["methods"][name]["evals"][payload["metric"]], np.float64)
-    return np.where(np.isfinite(x[:, :, -1]), x[:, :, -1], np.inf)
+    return _curves(payload, name)[:, :, -1]
 
 
 def pooled_medians(
@@ -160,6 +177,26 @@ def interval(
     return float(lo), float(hi)
 
 
+def stopped(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | None:
+    """An oracle's early stop: the lowest value along ``spec``'s pooled
+    median curve (step 0 excluded) over the pooled reference of its base,
+    and the share of the budget where it is; None where ``vs base`` is.
+
+    The grid point is ``vs base``'s (the best final, or ``name:i``'s). A
+    ratio still above the bar here is one that no stop of this trajectory,
+    and so no annealing that only ends it sooner, brings within the bar.
+    """
+    if vs_base(payloads, spec) is None:
+        return None
+    steps = _eval_steps(payloads)
+    name, index = parse_spec(spec)
+    curves = np.median(np.concatenate([_curves(p, name) for p in payloads], 1), 1)
+    point = int(np.argmin(curves[:, -1])) if index is None else index
+    best = int(np.argmin(curves[point, 1:])) + 1
+    ref = reference(payloads, payloads[0]["methods"][name]["base"])
+    return report.ratio(float(curves[point, best]), ref), steps[best] / steps[-1]
+
+
 def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
     """``{task: ratio}``: the tuned ``name`` at the learning rate chosen on run
     0, its median on run ``run``'s seeds over its median on run 0's."""
@@ -200,12 +237,13 @@ def tables(
     per_workload: bool = False,
     leaderboards: bool = False,
     bootstrap: bool = False,
+    early_stop: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
     bootstrap over seeds of which misses of the bar the seeds cannot
-    explain, and the leaderboards (time to target, profile scores) per run
-    and pooled."""
+    explain, an oracle's early stop (:func:`stopped`), and the leaderboards
+    (time to target, profile scores) per run and pooled."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
@@ -227,6 +265,8 @@ def tables(
         text += "\n\n" + _per_workload_table(workloads, specs)
     if bootstrap:
         text += "\n\n" + _bootstrap_table(workloads, specs)
+    if early_stop:
+        text += "\n\n" + _stopped_table(workloads, specs)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
@@ -251,6 +291,32 @@ def _bootstrap_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         "Pooled seeds, paired bootstrap (1000 draws of the seeds, 90% interval"
         f" of `vs base`): above = the interval's lower bound over {BAR:.2f}\n\n"
         + common.markdown_table(head, rows)
+    )
+
+
+def _stopped_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    """Per spec, the pooled `vs base` at the end and at an oracle's early
+    stop, and the workloads still above the bar when stopped."""
+    rows = []
+    for spec in specs:
+        found = {t: stopped(ps, spec) for t, ps in workloads.items()}
+        found = {t: v for t, v in found.items() if v is not None}
+        if not found:
+            continue
+        best = {t: ratio for t, (ratio, _) in found.items()}
+        above = sorted((t for t in best if best[t] > BAR), key=lambda t: -best[t])
+        where = ", ".join(
+            f"{_short(t)} {best[t]:.3g} @{found[t][1]:.2f}" for t in above
+        )
+        worst, at, geo, within = summary(best)
+        final = summary(ratios(workloads, spec))[0]
+        rows.append([spec, final, worst, at, geo, within, where or "-"])
+    head = ["entry", "worst at the end", "worst stopped", "where", "geometric mean"]
+    head += [f"within {BAR:.2f}x", "above when stopped: workload, ratio @share"]
+    return (
+        "An oracle's early stop: the lowest point of the pooled median curve"
+        " (step 0 excluded) over the same reference, and the share of the"
+        " budget where it is\n\n" + common.markdown_table(head, rows)
     )
 
 

@@ -150,6 +150,12 @@ def test_cli_prints_each_run_the_pool_and_the_noise_floor(tmp_path, capsys):
     assert "Seeds 0,1,2,3,4,5 (pooled), the methods every run has" in out
     assert out.count("Leaderboard over 1 workloads") == 3
     assert "| m | self-tuning | 0 | 0/1 |" in out
+    assert "oracle's early stop" not in out
+    assert cli.main([*argv, "--early-stop"]) == 0
+    # m's pooled median curve is (10, 3.75): stopped = at the end
+    assert (
+        "| m | 3.75 | 3.75 | w | 3.75 | 0/1 | w 3.75 @1.00 |" in capsys.readouterr().out
+    )
 
 
 def test_cli_error_on_a_folder_without_runs(tmp_path, capsys):
@@ -164,3 +170,66 @@ def test_one_run_alone_has_no_pooled_rows_and_no_noise_floor():
     assert "(pooled)" not in text and "(one run: none)" in text
     assert text.count("Leaderboard over 1 workloads") == 1
     assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in text
+
+
+def _curved(seeds, curves):
+    """A run of ``zoo-w`` over evaluations at steps 0, 5, 10, 20:
+    ``curves[name]`` is (grid points, seeds, 4); ``sgd-cosine`` is tuned."""
+    payload = _payload(
+        "zoo-w", seeds, {n: np.asarray(c)[..., -1] for n, c in curves.items()}
+    )
+    payload["eval_steps"] = [0, 5, 10, 20]
+    for name, c in curves.items():
+        payload["methods"][name]["evals"]["loss"] = np.asarray(c, float).tolist()
+    return payload
+
+
+# The cosine's finals: lr 0.1 median 2, lr 1 median 1.5 -> reference 1.5.
+COSINE = [
+    [[9, 9, 9, 1.0], [9, 9, 9, 2.0], [9, 9, 9, 3.0]],
+    [[9, 9, 9, 4.0], [9, 9, 9, 0.5], [9, 9, 9, 1.5]],
+]
+STOPPING = _curved(
+    [0, 1, 2],
+    {
+        "sgd-cosine": COSINE,
+        # median curve (10, 2, 2, 6): lowest 2, first at step 5 of 20
+        "m": [[[10, 3, 1, 6], [10, 1, 2, 6], [10, 2, 9, np.nan]]],
+        # step 0 is lowest (0.5) but does not count: median (0.5, 3, 3, 3)
+        "h": [[[0.5, 3, 3, 3]] * 3],
+        # point 0 ends lower (1 vs 3) and is kept, though point 1 dips to 0.1
+        "g": [[[10, 4, 4, 1]] * 3, [[10, 0.1, 3, 3]] * 3],
+    },
+)
+
+
+def test_early_stop_is_the_lowest_point_of_the_median_curve_after_step_0():
+    assert pool.vs_base([STOPPING], "m") == pytest.approx(6 / 1.5)
+    assert pool.stopped([STOPPING], "m") == pytest.approx((2 / 1.5, 5 / 20))
+    assert pool.stopped([STOPPING], "h") == pytest.approx((3 / 1.5, 5 / 20))
+    assert pool.stopped([STOPPING], "g") == pytest.approx((1 / 1.5, 1.0))
+    assert pool.stopped([STOPPING], "g:1") == pytest.approx((0.1 / 1.5, 5 / 20))
+    assert pool.stopped([STOPPING], "absent") is None
+
+
+def test_early_stop_pools_the_seeds_of_every_run():
+    other = _curved(
+        [3, 4, 5],
+        {
+            "sgd-cosine": COSINE,
+            "m": [[[10, 0.3, 0.3, 9]] * 3],
+            "h": [[[1, 1, 1, 1]] * 3],
+        },
+    )
+    # m over six seeds: at step 5 median(3, 1, 2, 0.3, 0.3, 0.3) = 0.65, the
+    # same at step 10, then 9; the cosine's pooled best point is still 1.5
+    assert pool.stopped([STOPPING, other], "m") == pytest.approx((0.65 / 1.5, 0.25))
+    with pytest.raises(ValueError, match="differ in eval_steps"):
+        pool.stopped([STOPPING, {**other, "eval_steps": [0, 1, 2, 3]}], "m")
+
+
+def test_early_stop_table_lists_what_stays_above_the_bar():
+    text = pool.tables([[STOPPING]], ["m", "g"], early_stop=True)
+    assert "| m | 4 | 1.33 | w | 1.33 | 0/1 | w 1.33 @0.25 |" in text
+    assert "| g | 0.667 | 0.667 | w | 0.667 | 1/1 | - |" in text
+    assert "oracle's early stop" not in pool.tables([[STOPPING]], ["m"])
