@@ -9,6 +9,7 @@ import dataclasses
 import json
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,6 +53,7 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 # the other candidates, kept to reproduce what lost, run under -m slow and are
 # built (not trained) by the test after this one.
 ADOPTED = ("-k20-hold-tr-x2-secauto", "-k20-hold-tr-ld-secauto")
+BASE_REC = {"sgd": "x2", "momentum": "ld", "adam": "ld"}  # alpha 2, total_steps
 CANDIDATES = {
     f"glyder-{base}{suffix}": suffix
     for base in methods.GLYDER_BASES
@@ -59,8 +61,12 @@ CANDIDATES = {
 }
 
 
+# The seventh round's candidate, a trust region per leaf (it lost).
+LEAF = {f"glyder-{base}-k20-hold-tr-{r}-leaf" for base, r in BASE_REC.items()}
+
+
 def _smoke_params():
-    lost = lambda n: n in CANDIDATES and CANDIDATES[n] not in ADOPTED
+    lost = lambda n: (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LEAF
     return [
         pytest.param(n, marks=pytest.mark.slow) if lost(n) else n
         for n in methods.METHODS
@@ -96,6 +102,56 @@ def test_every_study_candidate_builds_a_glyder_state():
         opt = method.build(None, runner.task_info(task, 3))
         state = go.glyder_state(opt.init(params))
         assert int(state.count) == 0 and float(state.eta) == 0.0, name
+
+
+def test_the_per_leaf_trust_region_bounds_each_leaf_by_its_own_norm():
+    bound = methods.bound_step(0.1, per_leaf=True)
+    params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}  # ||params|| = 5
+    step = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([0.6, 0.8])}
+    out, _ = bound.update(step, bound.init(params), params)
+    # w: 3 > 0.1 * 5 -> [0.5, 0]; b (norm 0) bounded by 0.1 * ||params||
+    np.testing.assert_allclose(out["w"], [0.5, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(out["b"], [0.3, 0.4], rtol=1e-6)
+    small = {"w": jnp.array([0.0, 0.3]), "b": jnp.array([0.3, 0.0])}
+    out, _ = bound.update(small, bound.init(params), params)
+    chex.assert_trees_all_close(out, small)
+    zeros = jax.tree.map(jnp.zeros_like, params)  # a model started at zeros
+    out, _ = bound.update(step, bound.init(zeros), zeros)
+    chex.assert_trees_all_close(out, step)
+
+
+def test_the_whole_step_bound_is_glyders_trust_region():
+    bound = methods.bound_step(0.1, per_leaf=False)
+    params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}  # ||params|| = 5
+    step = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([0.0, 4.0])}  # norm 5
+    out, _ = bound.update(step, bound.init(params), params)
+    # the whole step (norm 5) to 0.1 * 5, the zero leaf included
+    chex.assert_trees_all_close(out, jax.tree.map(lambda x: 0.1 * x, step))
+
+
+def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
+    gate = methods.coherence_gate(
+        optax.identity(),
+        total_steps=10,
+        threshold=0.5,
+        relaxed=2.0,
+        every=2,
+        smoothing=0.0,
+    )
+    params = {"x": jnp.zeros(2)}
+    g = {"x": jnp.array([1.0, 0.0])}
+    agree = lambda p: p["x"][0]  # gradient (1, 0): coherence 1
+    disagree = lambda p: p["x"][1]  # gradient (0, 1): coherence 0
+    state = gate.init(params)
+    alphas = []
+    for obj_fn in (agree, agree, disagree, agree, agree, agree):
+        out, state = gate.update(g, state, params, obj_fn=obj_fn)
+        alphas.append(float(out["x"][0]))
+    # count 0: coherence 1 -> alpha 2; count 1: no estimate -> 2; count 2:
+    # coherence 0 -> latched, decay 1 - 2/10; then the decay, though count 4's
+    # estimate agrees again
+    np.testing.assert_allclose(alphas, [2.0, 2.0, 0.8, 0.7, 0.6, 0.5], rtol=1e-6)
+    assert bool(state[1].annealing) and int(state[1].refreshes) == 3
 
 
 def test_registry_entries_declare_known_extra_args_and_bases():
