@@ -701,6 +701,18 @@ class CoherenceGateState(NamedTuple):
     annealing: jax.Array  # bool, latched once the debiased EMA is below threshold.
 
 
+def _fold_coherence(gate, value, refresh, smoothing, threshold):
+    """The gate one step on: ``value`` into the EMA where ``refresh`` and
+    finite; the latch set once the debiased EMA is below ``threshold``."""
+    fold = refresh & jnp.isfinite(value)
+    ema = smoothing * gate.coherence_ema + (1 - smoothing) * value
+    ema = jnp.where(fold, ema, gate.coherence_ema)
+    refreshes = gate.refreshes + fold
+    debiased = ema / (1 - smoothing ** jnp.maximum(refreshes, 1))
+    annealing = gate.annealing | (fold & (debiased < threshold))
+    return CoherenceGateState(gate.count + 1, refreshes, ema, annealing)
+
+
 def coherence_gate(
     inner: optax.GradientTransformation,
     total_steps: int,
@@ -742,15 +754,9 @@ def coherence_gate(
 
         refresh = gate.count % every == 0
         value = jax.lax.cond(refresh, coherence, lambda: jnp.zeros([], jnp.float32))
-        fold = refresh & jnp.isfinite(value)
-        ema = smoothing * gate.coherence_ema + (1 - smoothing) * value
-        ema = jnp.where(fold, ema, gate.coherence_ema)
-        refreshes = gate.refreshes + fold
-        debiased = ema / (1 - smoothing ** jnp.maximum(refreshes, 1))
-        annealing = gate.annealing | (fold & (debiased < threshold))
-        decay = jnp.maximum(0.0, 1.0 - gate.count / total_steps)
-        alpha = jnp.where(annealing, decay, relaxed)
-        gate = CoherenceGateState(gate.count + 1, refreshes, ema, annealing)
+        gate = _fold_coherence(gate, value, refresh, smoothing, threshold)
+        decay = jnp.maximum(0.0, 1.0 - (gate.count - 1) / total_steps)
+        alpha = jnp.where(gate.annealing, decay, relaxed)
         return optax.tree.scale(alpha, steps), (inner_state, gate)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
