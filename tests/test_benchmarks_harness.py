@@ -122,13 +122,32 @@ def test_the_per_leaf_trust_region_bounds_each_leaf_by_its_own_norm():
     chex.assert_trees_all_close(out, step)
 
 
+def bound_step_whole(ratio):
+    return methods.bound_step(ratio, per_leaf=False)
+
+
 def test_the_whole_step_bound_is_glyders_trust_region():
-    bound = methods.bound_step(0.1, per_leaf=False)
+    bound = bound_step_whole(0.1)
     params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}  # ||params|| = 5
     step = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([0.0, 4.0])}  # norm 5
     out, _ = bound.update(step, bound.init(params), params)
     # the whole step (norm 5) to 0.1 * 5, the zero leaf included
     chex.assert_trees_all_close(out, jax.tree.map(lambda x: 0.1 * x, step))
+    # after glyder without its own trust region, it is glyder's trust region
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+    ours = go.glyder(optax.trace(0.9), max_step_ratio=0.1)
+    theirs = optax.chain(
+        go.glyder(optax.trace(0.9), max_step_ratio=None), bound_step_whole(0.1)
+    )
+    states = ours.init(params), theirs.init(params)
+    for _ in range(3):
+        g = jax.grad(obj_fn)(params)
+        a, s0 = ours.update(g, states[0], params, obj_fn=obj_fn)
+        b, s1 = theirs.update(g, states[1], params, obj_fn=obj_fn)
+        chex.assert_trees_all_close(a, b, rtol=1e-6)
+        limit = 0.1 * optax.tree.norm(params)  # the bound binds: not vacuous
+        np.testing.assert_allclose(optax.tree.norm(a), limit, rtol=1e-5)
+        params, states = optax.apply_updates(params, a), (s0, s1)
 
 
 def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
