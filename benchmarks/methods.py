@@ -415,6 +415,104 @@ def _warm_decay(info):
 # A candidate: (glyder kwargs, alpha(info) or None, obj_batch, description).
 # Each is built on the paper's settings (PAPER), so that its row measures one
 # change from them whatever glyder's defaults are.
+def bound_step(ratio: float, per_leaf: bool) -> optax.GradientTransformation:
+    """The step scaled down to norm ``ratio * ||params||`` where larger, as in
+    ``glyder(max_step_ratio=...)``; or, ``per_leaf``, each leaf's to ``ratio *
+    ||that leaf's params||`` (LARS/LAMB's layer-wise bound), a leaf of norm 0
+    (a bias at its start) bounded by ``ratio * ||params||``. Params of norm 0
+    leave the step as it is. For the study's candidates; not in the library."""
+
+    def factor(norm, bound):
+        shrink = (norm > bound) & (bound > 0)
+        return jnp.where(shrink, bound / jnp.where(shrink, norm, 1.0), 1.0)
+
+    def update_fn(updates, state, params=None):
+        total = optax.tree.norm(params)
+        if not per_leaf:
+            return optax.tree.scale(
+                factor(optax.tree.norm(updates), ratio * total), updates
+            ), state
+
+        def leaf(step, param):
+            own = jnp.linalg.norm(param)
+            bound = ratio * jnp.where(own > 0, own, total)
+            return step * factor(jnp.linalg.norm(step), bound)
+
+        return jax.tree.map(leaf, updates, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+class CoherenceGateState(NamedTuple):
+    """State of :func:`coherence_gate` (beside the inner transform's)."""
+
+    count: jax.Array  # int32, steps taken.
+    refreshes: jax.Array  # int32, coherence estimates folded into the EMA.
+    coherence_ema: jax.Array  # EMA of <g_B', g_B> / ||g_B||^2 (not debiased).
+    annealing: jax.Array  # bool, latched once the debiased EMA is below threshold.
+
+
+def _fold_coherence(gate, value, refresh, smoothing, threshold):
+    """The gate one step on: ``value`` into the EMA where ``refresh`` and
+    finite; the latch set once the debiased EMA is below ``threshold``."""
+    fold = refresh & jnp.isfinite(value)
+    ema = smoothing * gate.coherence_ema + (1 - smoothing) * value
+    ema = jnp.where(fold, ema, gate.coherence_ema)
+    refreshes = gate.refreshes + fold
+    debiased = ema / (1 - smoothing ** jnp.maximum(refreshes, 1))
+    annealing = gate.annealing | (fold & (debiased < threshold))
+    return CoherenceGateState(gate.count + 1, refreshes, ema, annealing)
+
+
+def coherence_gate(
+    inner: optax.GradientTransformation,
+    total_steps: int,
+    threshold: float = 0.1,
+    relaxed: float = 2.0,
+    every: int = 20,
+    smoothing: float = 0.9,
+) -> optax.GradientTransformationExtraArgs:
+    """``inner``'s step times ``relaxed`` while the gradients of two batches
+    agree, then times the linear decay ``1 - t / total_steps``.
+
+    Every ``every`` steps the gradient coherence ``<g_B', g_B> / ||g_B||^2``
+    (``g_B`` the incoming gradient, ``g_B'`` that of ``obj_fn``, an
+    independent batch) enters an EMA; once its debiased value falls below
+    ``threshold`` (the gradients of different examples have stopped agreeing:
+    the fit has turned to memorising), the decay takes over for good. A study
+    candidate (seventh round), not in the library.
+    """
+
+    inner = optax.with_extra_args_support(inner)
+
+    def init_fn(params):
+        zero = jnp.zeros([], jnp.int32)
+        gate = CoherenceGateState(
+            zero, zero, jnp.zeros([], jnp.float32), jnp.array(False)
+        )
+        return inner.init(params), gate
+
+    def update_fn(updates, state, params=None, *, obj_fn, **extra_args):
+        inner_state, gate = state
+        steps, inner_state = inner.update(
+            updates, inner_state, params, obj_fn=obj_fn, **extra_args
+        )
+
+        def coherence():
+            other = jax.grad(obj_fn)(params)
+            vdot = optax.tree.vdot
+            return (vdot(other, updates) / vdot(updates, updates)).astype(jnp.float32)
+
+        refresh = gate.count % every == 0
+        value = jax.lax.cond(refresh, coherence, lambda: jnp.zeros([], jnp.float32))
+        gate = _fold_coherence(gate, value, refresh, smoothing, threshold)
+        decay = jnp.maximum(0.0, 1.0 - (gate.count - 1) / total_steps)
+        alpha = jnp.where(gate.annealing, decay, relaxed)
+        return optax.tree.scale(alpha, steps), (inner_state, gate)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
 _HOLD = {"refresh_every": 10, "cap_held_step": True}
 _HOLD_TR = {**_HOLD, "max_step_ratio": RELATIVE_TRUST}
 # glyder()'s defaults until secant="auto" (on PAPER, the secant at every refresh)
@@ -422,6 +520,21 @@ _K20_HOLD_TR = {**_HOLD_TR, "refresh_every": 20}
 _UNIT = {**_K20_HOLD_TR, "per_unit_direction": True}
 _NOSEC = {**_K20_HOLD_TR, "secant": False}
 _AUTO = {**_K20_HOLD_TR, "secant": "auto"}  # glyder()'s defaults now
+_NO_TR = {**_AUTO, "max_step_ratio": None}  # a bound applied by the wrapper
+
+
+def _per_leaf(glyder, info):
+    """The trust region per leaf (LARS/LAMB's), after alpha."""
+    return optax.chain(glyder, bound_step(RELATIVE_TRUST, per_leaf=True))
+
+
+def _gated(glyder, info):
+    """Alpha 2 while the gradients of two batches agree, then linear decay;
+    the trust region on the whole step after it."""
+    gated = coherence_gate(glyder, info.total_steps)
+    return optax.chain(gated, bound_step(RELATIVE_TRUST, per_leaf=False))
+
+
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
@@ -596,19 +709,45 @@ GLYDER_CANDIDATES = {
         "holdout",
         "-k20-hold-tr-unit, estimates on a held-out 20% never trained on",
     ),
+    # Seventh round, each with a wrapper (a fifth element) around glyder; run
+    # on each base's recommendation only (x2 over SGD, ld over momentum and
+    # Adam; the gate over momentum and Adam).
+    "-k20-hold-tr-x2-leaf": (
+        _NO_TR,
+        lambda info: 2.0,
+        "next",
+        "-k20-hold-tr-x2-secauto, the trust region per leaf (LARS/LAMB)",
+        _per_leaf,
+    ),
+    "-k20-hold-tr-ld-leaf": (
+        _NO_TR,
+        _decay,
+        "next",
+        "-k20-hold-tr-ld-secauto, the trust region per leaf (LARS/LAMB)",
+        _per_leaf,
+    ),
+    "-k20-hold-tr-gate": (
+        _NO_TR,
+        None,
+        "next",
+        "k=20, cap, TR 1%: alpha 2 while gradients of two batches agree"
+        " (coherence >= 0.1), then linear decay",
+        _gated,
+    ),
 }
 
 
-def _with_kwargs(direction, kwargs, alpha=None):
+def _with_kwargs(direction, kwargs, alpha=None, wrap=None):
     """GLyDER over ``direction()`` with ``kwargs``; alpha = the grid point, or
-    ``alpha(info)`` where given."""
+    ``alpha(info)`` where given; ``wrap(glyder, info)`` around it if given."""
 
     def build(lr, info):
         if alpha is not None:
             kwargs_lr = {"learning_rate": alpha(info)}
         else:
             kwargs_lr = {} if lr is None else {"learning_rate": lr}
-        return go.glyder(direction(), **kwargs, **kwargs_lr)
+        glyder = go.glyder(direction(), **kwargs, **kwargs_lr)
+        return glyder if wrap is None else wrap(glyder, info)
 
     return build
 
@@ -650,8 +789,8 @@ def _glyder_entries(base, direction):
         "k=20, cap, TR 1%, alpha = linear decay from a peak on a grid 0.5 ... 4",
         {"grid": PEAK_GRID},
     )
-    for suffix, (kwargs, alpha, batch, text) in GLYDER_CANDIDATES.items():
-        build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha)
+    for suffix, (kwargs, alpha, batch, text, *wrap) in GLYDER_CANDIDATES.items():
+        build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha, *wrap)
         yield suffix, build, batch, text, {}
 
 
@@ -662,148 +801,6 @@ for _base, _direction in GLYDER_BASES.items():
                 f"glyder-{_base}{_suffix}", _base, _build, _batch, _text, **_more
             )
         )
-
-
-def bound_step(ratio: float, per_leaf: bool) -> optax.GradientTransformation:
-    """The step scaled down to norm ``ratio * ||params||`` where larger, as in
-    ``glyder(max_step_ratio=...)``; or, ``per_leaf``, each leaf's to ``ratio *
-    ||that leaf's params||`` (LARS/LAMB's layer-wise bound), a leaf of norm 0
-    (a bias at its start) bounded by ``ratio * ||params||``. Params of norm 0
-    leave the step as it is. For the study's candidates; not in the library."""
-
-    def factor(norm, bound):
-        shrink = (norm > bound) & (bound > 0)
-        return jnp.where(shrink, bound / jnp.where(shrink, norm, 1.0), 1.0)
-
-    def update_fn(updates, state, params=None):
-        total = optax.tree.norm(params)
-        if not per_leaf:
-            return optax.tree.scale(
-                factor(optax.tree.norm(updates), ratio * total), updates
-            ), state
-
-        def leaf(step, param):
-            own = jnp.linalg.norm(param)
-            bound = ratio * jnp.where(own > 0, own, total)
-            return step * factor(jnp.linalg.norm(step), bound)
-
-        return jax.tree.map(leaf, updates, params), state
-
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
-
-
-class CoherenceGateState(NamedTuple):
-    """State of :func:`coherence_gate` (beside the inner transform's)."""
-
-    count: jax.Array  # int32, steps taken.
-    refreshes: jax.Array  # int32, coherence estimates folded into the EMA.
-    coherence_ema: jax.Array  # EMA of <g_B', g_B> / ||g_B||^2 (not debiased).
-    annealing: jax.Array  # bool, latched once the debiased EMA is below threshold.
-
-
-def _fold_coherence(gate, value, refresh, smoothing, threshold):
-    """The gate one step on: ``value`` into the EMA where ``refresh`` and
-    finite; the latch set once the debiased EMA is below ``threshold``."""
-    fold = refresh & jnp.isfinite(value)
-    ema = smoothing * gate.coherence_ema + (1 - smoothing) * value
-    ema = jnp.where(fold, ema, gate.coherence_ema)
-    refreshes = gate.refreshes + fold
-    debiased = ema / (1 - smoothing ** jnp.maximum(refreshes, 1))
-    annealing = gate.annealing | (fold & (debiased < threshold))
-    return CoherenceGateState(gate.count + 1, refreshes, ema, annealing)
-
-
-def coherence_gate(
-    inner: optax.GradientTransformation,
-    total_steps: int,
-    threshold: float = 0.1,
-    relaxed: float = 2.0,
-    every: int = 20,
-    smoothing: float = 0.9,
-) -> optax.GradientTransformationExtraArgs:
-    """``inner``'s step times ``relaxed`` while the gradients of two batches
-    agree, then times the linear decay ``1 - t / total_steps``.
-
-    Every ``every`` steps the gradient coherence ``<g_B', g_B> / ||g_B||^2``
-    (``g_B`` the incoming gradient, ``g_B'`` that of ``obj_fn``, an
-    independent batch) enters an EMA; once its debiased value falls below
-    ``threshold`` (the gradients of different examples have stopped agreeing:
-    the fit has turned to memorising), the decay takes over for good. A study
-    candidate (seventh round), not in the library.
-    """
-
-    inner = optax.with_extra_args_support(inner)
-
-    def init_fn(params):
-        zero = jnp.zeros([], jnp.int32)
-        gate = CoherenceGateState(
-            zero, zero, jnp.zeros([], jnp.float32), jnp.array(False)
-        )
-        return inner.init(params), gate
-
-    def update_fn(updates, state, params=None, *, obj_fn, **extra_args):
-        inner_state, gate = state
-        steps, inner_state = inner.update(
-            updates, inner_state, params, obj_fn=obj_fn, **extra_args
-        )
-
-        def coherence():
-            other = jax.grad(obj_fn)(params)
-            vdot = optax.tree.vdot
-            return (vdot(other, updates) / vdot(updates, updates)).astype(jnp.float32)
-
-        refresh = gate.count % every == 0
-        value = jax.lax.cond(refresh, coherence, lambda: jnp.zeros([], jnp.float32))
-        gate = _fold_coherence(gate, value, refresh, smoothing, threshold)
-        decay = jnp.maximum(0.0, 1.0 - (gate.count - 1) / total_steps)
-        alpha = jnp.where(gate.annealing, decay, relaxed)
-        return optax.tree.scale(alpha, steps), (inner_state, gate)
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-_NO_TR = {**_AUTO, "max_step_ratio": None}  # the bound applied after alpha
-
-
-# Each base's recommendation with the trust region per leaf instead.
-for _base, _direction in GLYDER_BASES.items():
-    _rec = "x2" if _base == "sgd" else "ld"
-
-    def _leaf_build(lr, info, direction=_direction, sgd=_base == "sgd"):
-        alpha = 2.0 if sgd else _decay(info)
-        glyder = go.glyder(direction(), learning_rate=alpha, **_NO_TR)
-        return optax.chain(glyder, bound_step(RELATIVE_TRUST, per_leaf=True))
-
-    register(
-        _glyder_entry(
-            f"glyder-{_base}-k20-hold-tr-{_rec}-leaf",
-            _base,
-            _leaf_build,
-            "next",
-            f"-k20-hold-tr-{_rec}-secauto, the trust region per leaf (LARS/LAMB)",
-        )
-    )
-
-
-# Over momentum and Adam: alpha 2 while the gradients agree, then linear decay.
-# (Over SGD the two raw-input workloads want opposite alphas: not run.)
-for _base in ("momentum", "adam"):
-
-    def _gate_build(lr, info, direction=GLYDER_BASES[_base]):
-        glyder = go.glyder(direction(), **_NO_TR)
-        gated = coherence_gate(glyder, info.total_steps)
-        return optax.chain(gated, bound_step(RELATIVE_TRUST, per_leaf=False))
-
-    register(
-        _glyder_entry(
-            f"glyder-{_base}-k20-hold-tr-gate",
-            _base,
-            _gate_build,
-            "next",
-            "k=20, cap, TR 1%: alpha 2 while gradients of two batches agree"
-            " (coherence >= 0.1), then linear decay",
-        )
-    )
 
 
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.

@@ -131,18 +131,28 @@ def reference(
     return min(values) if values else None
 
 
+def _entry_and_reference(
+    payloads: Sequence[Payload], spec: str, resample: np.ndarray | None = None
+) -> tuple[str, int | None, float] | None:
+    """(name, grid index, the pooled reference of its base); None where the
+    entry or the reference is missing from a run."""
+    name, index = parse_spec(spec)
+    if not all(name in p["methods"] for p in payloads):
+        return None
+    ref = reference(payloads, payloads[0]["methods"][name]["base"], resample)
+    return None if ref is None else (name, index, ref)
+
+
 def vs_base(
     payloads: Sequence[Payload], spec: str, resample: np.ndarray | None = None
 ) -> float | None:
     """``spec``'s pooled value over the pooled reference of its base (on the
     seeds ``resample`` picks, if given); None where the entry or the
     reference is missing from a run."""
-    name, index = parse_spec(spec)
-    if not all(name in p["methods"] for p in payloads):
+    found = _entry_and_reference(payloads, spec, resample)
+    if found is None:
         return None
-    ref = reference(payloads, payloads[0]["methods"][name]["base"], resample)
-    if ref is None:
-        return None
+    name, index, ref = found
     medians = pooled_medians(payloads, name, resample)
     return report.ratio(float(medians.min() if index is None else medians[index]), ref)
 
@@ -186,14 +196,14 @@ def stopped(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | Non
     ratio still above the bar here is one that no stop of this trajectory,
     and so no annealing that only ends it sooner, brings within the bar.
     """
-    if vs_base(payloads, spec) is None:
+    found = _entry_and_reference(payloads, spec)
+    if found is None:
         return None
+    name, index, ref = found
     steps = _eval_steps(payloads)
-    name, index = parse_spec(spec)
     curves = np.median(np.concatenate([_curves(p, name) for p in payloads], 1), 1)
     point = int(np.argmin(curves[:, -1])) if index is None else index
     best = int(np.argmin(curves[point, 1:])) + 1
-    ref = reference(payloads, payloads[0]["methods"][name]["base"])
     return report.ratio(float(curves[point, best]), ref), steps[best] / steps[-1]
 
 

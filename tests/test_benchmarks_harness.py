@@ -53,7 +53,6 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 # the other candidates, kept to reproduce what lost, run under -m slow and are
 # built (not trained) by the test after this one.
 ADOPTED = ("-k20-hold-tr-x2-secauto", "-k20-hold-tr-ld-secauto")
-BASE_REC = {"sgd": "x2", "momentum": "ld", "adam": "ld"}  # alpha 2, total_steps
 CANDIDATES = {
     f"glyder-{base}{suffix}": suffix
     for base in methods.GLYDER_BASES
@@ -61,14 +60,8 @@ CANDIDATES = {
 }
 
 
-# The seventh round's candidates (they lost): a trust region per leaf, and
-# the coherence gate (over momentum and Adam).
-SEVENTH = {f"glyder-{base}-k20-hold-tr-{r}-leaf" for base, r in BASE_REC.items()}
-SEVENTH |= {f"glyder-{base}-k20-hold-tr-gate" for base in ("momentum", "adam")}
-
-
 def _smoke_params():
-    lost = lambda n: (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in SEVENTH
+    lost = lambda n: n in CANDIDATES and CANDIDATES[n] not in ADOPTED
     return [
         pytest.param(n, marks=pytest.mark.slow) if lost(n) else n
         for n in methods.METHODS
