@@ -415,32 +415,40 @@ def _warm_decay(info):
 # A candidate: (glyder kwargs, alpha(info) or None, obj_batch, description).
 # Each is built on the paper's settings (PAPER), so that its row measures one
 # change from them whatever glyder's defaults are.
-def bound_step(ratio: float, per_leaf: bool) -> optax.GradientTransformation:
+def bound_step(
+    ratio: optax.ScalarOrSchedule, per_leaf: bool
+) -> optax.GradientTransformation:
     """The step scaled down to norm ``ratio * ||params||`` where larger, as in
     ``glyder(max_step_ratio=...)``; or, ``per_leaf``, each leaf's to ``ratio *
     ||that leaf's params||`` (LARS/LAMB's layer-wise bound), a leaf of norm 0
     (a bias at its start) bounded by ``ratio * ||params||``. Params of norm 0
-    leave the step as it is. For the study's candidates; not in the library."""
+    leave the step as it is. ``ratio`` may be a schedule of the step count.
+    For the study's candidates; not in the library."""
 
     def factor(norm, bound):
         shrink = (norm > bound) & (bound > 0)
         return jnp.where(shrink, bound / jnp.where(shrink, norm, 1.0), 1.0)
 
+    def init_fn(params):
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
     def update_fn(updates, state, params=None):
+        rho = ratio(state.count) if callable(ratio) else ratio
+        state = optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
         total = optax.tree.norm(params)
         if not per_leaf:
             return optax.tree.scale(
-                factor(optax.tree.norm(updates), ratio * total), updates
+                factor(optax.tree.norm(updates), rho * total), updates
             ), state
 
         def leaf(step, param):
             own = jnp.linalg.norm(param)
-            bound = ratio * jnp.where(own > 0, own, total)
+            bound = rho * jnp.where(own > 0, own, total)
             return step * factor(jnp.linalg.norm(step), bound)
 
         return jax.tree.map(leaf, updates, params), state
 
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 class CoherenceGateState(NamedTuple):
@@ -526,6 +534,16 @@ _NO_TR = {**_AUTO, "max_step_ratio": None}  # a bound applied by the wrapper
 def _per_leaf(glyder, info):
     """The trust region per leaf (LARS/LAMB's), after alpha."""
     return optax.chain(glyder, bound_step(RELATIVE_TRUST, per_leaf=True))
+
+
+EARLY_TRUST, EARLY_SHARE = 0.03, 0.05
+
+
+def _early_wide(glyder, info):
+    """The trust region at 3% for the first 5% of the budget, then at 1%."""
+    end = max(1, round(EARLY_SHARE * info.total_steps))
+    ratio = lambda count: jnp.where(count < end, EARLY_TRUST, RELATIVE_TRUST)
+    return optax.chain(glyder, bound_step(ratio, per_leaf=False))
 
 
 def _gated(glyder, info):
@@ -734,6 +752,47 @@ GLYDER_CANDIDATES = {
         " (coherence >= 0.1), then linear decay",
         _gated,
     ),
+    # Eighth round: the trust region was chosen (second round) before linear
+    # decay; with the decay, is it still needed, or does it cut the early
+    # steps that tuned runs take?
+    **{
+        f"-k20-hold-tr{rho:g}-ld": (
+            {**_AUTO, "max_step_ratio": rho},
+            _decay,
+            "next",
+            f"-k20-hold-tr-ld-secauto with the trust region at {rho:g}",
+        )
+        for rho in (0.02, 0.03, 0.1)
+    },
+    "-k20-hold-ld": (
+        _NO_TR,
+        _decay,
+        "next",
+        "-k20-hold-tr-ld-secauto without the trust region",
+    ),
+    "-k20-hold-x2": (
+        _NO_TR,
+        lambda info: 2.0,
+        "next",
+        "-k20-hold-tr-x2-secauto without the trust region",
+    ),
+    "-k20-hold-early-ld": (
+        _NO_TR,
+        _decay,
+        "next",
+        "-k20-hold-tr-ld-secauto with the trust region at 3% for the first 5%"
+        " of the budget, then 1%",
+        _early_wide,
+    ),
+    **{
+        f"-k20-hold-tr{rho:g}-x2": (
+            {**_AUTO, "max_step_ratio": rho},
+            lambda info: 2.0,
+            "next",
+            f"-k20-hold-tr-x2-secauto with the trust region at {rho:g}",
+        )
+        for rho in (0.02, 0.03, 0.05)
+    },
 }
 
 

@@ -52,7 +52,7 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
 # The recommended settings among the study's candidates (docs/glyder.md);
 # the other candidates, kept to reproduce what lost, run under -m slow and are
 # built (not trained) by the test after this one.
-ADOPTED = ("-k20-hold-tr-x2-secauto", "-k20-hold-tr-ld-secauto")
+ADOPTED = ("-k20-hold-tr-ld-secauto", "-k20-hold-tr0.03-x2")
 CANDIDATES = {
     f"glyder-{base}{suffix}": suffix
     for base in methods.GLYDER_BASES
@@ -141,6 +141,18 @@ def test_the_whole_step_bound_is_glyders_trust_region():
         limit = 0.1 * optax.tree.norm(params)  # the bound binds: not vacuous
         np.testing.assert_allclose(optax.tree.norm(a), limit, rtol=1e-5)
         params, states = optax.apply_updates(params, a), (s0, s1)
+
+
+def test_the_early_wide_trust_region_is_3_percent_then_1_percent():
+    info = runner.task_info(tiny_task(), 40)  # the first 5%: steps 0 and 1
+    wide = methods._early_wide(optax.identity(), info)
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
+    step = {"w": jnp.array([6.0, 8.0])}  # norm 10: the bound always binds
+    state, norms = wide.init(params), []
+    for _ in range(4):
+        out, state = jax.jit(wide.update)(step, state, params)
+        norms.append(float(optax.tree.norm(out)))
+    np.testing.assert_allclose(norms, [0.15, 0.15, 0.05, 0.05], rtol=1e-6)
 
 
 def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
