@@ -553,6 +553,59 @@ def _gated(glyder, info):
     return optax.chain(gated, bound_step(RELATIVE_TRUST, per_leaf=False))
 
 
+class AveragedState(NamedTuple):
+    """State of :func:`average_iterates` (beside the inner transform's)."""
+
+    count: jax.Array  # int32, steps taken.
+    average: Any  # the running average of the iterates, params' structure.
+
+
+def average_iterates(
+    inner: optax.GradientTransformation, horizon: int
+) -> optax.GradientTransformationExtraArgs:
+    """``inner`` unchanged, with a running average of the iterates it makes
+    (the point to evaluate, :func:`averaged_params`): the uniform average of
+    the first ``horizon`` iterates, then an EMA of decay ``1 - 1 / horizon``
+    (no debiasing needed). A study candidate (ninth round), not in the
+    library: iterate averaging in place of, or beside, the decay, as
+    LAWA and Schedule-Free average."""
+
+    inner = optax.with_extra_args_support(inner)
+
+    def init_fn(params):
+        return inner.init(params), AveragedState(jnp.zeros([], jnp.int32), params)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        inner_state, avg = state
+        steps, inner_state = inner.update(updates, inner_state, params, **extra_args)
+        count = optax.safe_increment(avg.count)
+        weight = jnp.maximum(1.0 / count, 1.0 / horizon)
+        average = jax.tree.map(
+            lambda a, x: (a + weight * (x - a)).astype(a.dtype),
+            avg.average,
+            optax.apply_updates(params, steps),
+        )
+        return steps, (inner_state, AveragedState(count, average))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def averaged_params(opt_state, params):
+    """The running average of :func:`average_iterates` (the outermost state)."""
+    del params
+    return opt_state[1].average
+
+
+AVERAGE_SHARES = (0.05, 0.2)  # the averaging horizon, a share of the budget
+
+
+def _averaged(share):
+    def wrap(glyder, info):
+        return average_iterates(glyder, max(1, round(share * info.total_steps)))
+
+    return wrap
+
+
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
@@ -793,6 +846,40 @@ GLYDER_CANDIDATES = {
         )
         for rho in (0.02, 0.03, 0.05)
     },
+    # Ninth round: iterate averaging, scored on the average (a sixth element:
+    # the entry's eval_params); on each base's recommendation, and in place
+    # of the decay.
+    **{
+        f"-k20-hold-tr0.03-x2-avg{share * 100:g}": (
+            {**_AUTO, "max_step_ratio": 0.03},
+            lambda info: 2.0,
+            "next",
+            f"-k20-hold-tr0.03-x2 scored on its average over {share:.0%} of the budget",
+            _averaged(share),
+            averaged_params,
+        )
+        for share in AVERAGE_SHARES
+    },
+    **{
+        f"-k20-hold-tr-ld-avg{share * 100:g}": (
+            _AUTO,
+            _decay,
+            "next",
+            f"-k20-hold-tr-ld-secauto scored on its average over {share:.0%} of the"
+            " budget",
+            _averaged(share),
+            averaged_params,
+        )
+        for share in AVERAGE_SHARES
+    },
+    "-k20-hold-tr-avg20": (
+        _AUTO,
+        None,
+        "next",
+        "glyder()'s defaults scored on the average over 20% of the budget (no decay)",
+        _averaged(0.2),
+        averaged_params,
+    ),
 }
 
 
@@ -848,9 +935,11 @@ def _glyder_entries(base, direction):
         "k=20, cap, TR 1%, alpha = linear decay from a peak on a grid 0.5 ... 4",
         {"grid": PEAK_GRID},
     )
-    for suffix, (kwargs, alpha, batch, text, *wrap) in GLYDER_CANDIDATES.items():
-        build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha, *wrap)
-        yield suffix, build, batch, text, {}
+    for suffix, (kwargs, alpha, batch, text, *extra) in GLYDER_CANDIDATES.items():
+        wrap, evaluate = (*extra, None, None)[:2]
+        build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha, wrap)
+        more = {} if evaluate is None else {"eval_params": evaluate}
+        yield suffix, build, batch, text, more
 
 
 for _base, _direction in GLYDER_BASES.items():

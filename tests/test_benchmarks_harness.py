@@ -155,6 +155,28 @@ def test_the_early_wide_trust_region_is_3_percent_then_1_percent():
     np.testing.assert_allclose(norms, [0.15, 0.15, 0.05, 0.05], rtol=1e-6)
 
 
+def test_the_iterate_average_is_uniform_over_the_horizon_then_an_ema():
+    avg = methods.average_iterates(optax.sgd(1.0), horizon=2)
+    x = {"w": jnp.array([0.0, 0.0])}
+    state, seen = avg.init(x), []
+    for g in (-1.0, -2.0, -4.0):  # iterates (1, 1), (3, 3), (7, 7)
+        step, state = jax.jit(avg.update)({"w": jnp.full(2, g)}, state, x)
+        x = optax.apply_updates(x, step)
+        seen.append(float(methods.averaged_params(state, x)["w"][0]))
+    # 1; the mean of 1 and 3; then weight 1/2 (the horizon): (2 + 7) / 2
+    np.testing.assert_allclose(seen, [1.0, 2.0, 4.5], rtol=1e-6)
+    np.testing.assert_allclose(x["w"], [7.0, 7.0])  # the run itself unchanged
+    assert state[1].average["w"].dtype == jnp.float32
+
+
+def test_averaged_candidates_are_scored_on_the_average():
+    name = "glyder-adam-k20-hold-tr-ld-avg20"
+    method = methods.get(name)
+    assert method.eval_params is methods.averaged_params
+    res = runner.train(tiny_task(), method, seeds=(0,), steps=4, eval_points=1)
+    assert np.all(np.isfinite(res.evals["loss"]))
+
+
 def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
     gate = methods.coherence_gate(
         optax.identity(),
