@@ -561,14 +561,16 @@ class AveragedState(NamedTuple):
 
 
 def average_iterates(
-    inner: optax.GradientTransformation, horizon: int
+    inner: optax.GradientTransformation, horizon: int, start: int = 0
 ) -> optax.GradientTransformationExtraArgs:
     """``inner`` unchanged, with a running average of the iterates it makes
-    (the point to evaluate, :func:`averaged_params`): the uniform average of
-    the first ``horizon`` iterates, then an EMA of decay ``1 - 1 / horizon``
+    (the point to evaluate, :func:`averaged_params`): the iterate itself for
+    the first ``start`` steps, then the uniform average of the iterates
+    since, for ``horizon`` of them, then an EMA of decay ``1 - 1 / horizon``
     (no debiasing needed). A study candidate (ninth round), not in the
     library: iterate averaging in place of, or beside, the decay, as
-    LAWA and Schedule-Free average."""
+    LAWA and Schedule-Free average; ``start = T - horizon`` is the uniform
+    average of the last ``horizon`` iterates of a ``T``-step run."""
 
     inner = optax.with_extra_args_support(inner)
 
@@ -579,7 +581,8 @@ def average_iterates(
         inner_state, avg = state
         steps, inner_state = inner.update(updates, inner_state, params, **extra_args)
         count = optax.safe_increment(avg.count)
-        weight = jnp.maximum(1.0 / count, 1.0 / horizon)
+        since = jnp.maximum(count - start, 1)
+        weight = jnp.maximum(1.0 / since, 1.0 / horizon)
         average = jax.tree.map(
             lambda a, x: (a + weight * (x - a)).astype(a.dtype),
             avg.average,
@@ -599,9 +602,14 @@ def averaged_params(opt_state, params):
 AVERAGE_SHARES = (0.05, 0.2)  # the averaging horizon, a share of the budget
 
 
-def _averaged(share):
+def _averaged(share, tail=False):
+    """The EMA over ``share`` of the budget; or, ``tail``, the uniform
+    average of the budget's last ``share``."""
+
     def wrap(glyder, info):
-        return average_iterates(glyder, max(1, round(share * info.total_steps)))
+        horizon = max(1, round(share * info.total_steps))
+        start = info.total_steps - horizon if tail else 0
+        return average_iterates(glyder, horizon, start)
 
     return wrap
 
@@ -878,6 +886,22 @@ GLYDER_CANDIDATES = {
         "next",
         "glyder()'s defaults scored on the average over 20% of the budget (no decay)",
         _averaged(0.2),
+        averaged_params,
+    ),
+    "-k20-hold-tr0.03-x2-tail50": (
+        {**_AUTO, "max_step_ratio": 0.03},
+        lambda info: 2.0,
+        "next",
+        "-k20-hold-tr0.03-x2 scored on the uniform average of its last half",
+        _averaged(0.5, tail=True),
+        averaged_params,
+    ),
+    "-k20-hold-tr-ld-tail50": (
+        _AUTO,
+        _decay,
+        "next",
+        "-k20-hold-tr-ld-secauto scored on the uniform average of its last half",
+        _averaged(0.5, tail=True),
         averaged_params,
     ),
 }

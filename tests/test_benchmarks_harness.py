@@ -169,6 +169,18 @@ def test_the_iterate_average_is_uniform_over_the_horizon_then_an_ema():
     assert state[1].average["w"].dtype == jnp.float32
 
 
+def test_the_tail_average_is_the_iterate_until_the_start_then_uniform():
+    avg = methods.average_iterates(optax.sgd(1.0), horizon=2, start=2)
+    x = {"w": jnp.zeros(1)}
+    state, seen = avg.init(x), []
+    for g in (-1.0, -2.0, -4.0, -8.0):  # iterates 1, 3, 7, 15
+        step, state = avg.update({"w": jnp.full(1, g)}, state, x)
+        x = optax.apply_updates(x, step)
+        seen.append(float(methods.averaged_params(state, x)["w"][0]))
+    # steps 1-2: the iterate; step 3: 7 alone; step 4: the mean of 7 and 15
+    np.testing.assert_allclose(seen, [1.0, 3.0, 7.0, 11.0], rtol=1e-6)
+
+
 def test_averaged_candidates_are_scored_on_the_average():
     name = "glyder-adam-k20-hold-tr-ld-avg20"
     method = methods.get(name)
