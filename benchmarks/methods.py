@@ -583,11 +583,9 @@ def average_iterates(
         count = optax.safe_increment(avg.count)
         since = jnp.maximum(count - start, 1)
         weight = jnp.maximum(1.0 / since, 1.0 / horizon)
-        average = jax.tree.map(
-            lambda a, x: (a + weight * (x - a)).astype(a.dtype),
-            avg.average,
-            optax.apply_updates(params, steps),
-        )
+        iterate = optax.apply_updates(params, steps)
+        average = optax.tree.update_moment(iterate, avg.average, 1.0 - weight, 1)
+        average = optax.tree.cast_like(average, avg.average)
         return steps, (inner_state, AveragedState(count, average))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -597,9 +595,6 @@ def averaged_params(opt_state, params):
     """The running average of :func:`average_iterates` (the outermost state)."""
     del params
     return opt_state[1].average
-
-
-AVERAGE_SHARES = (0.05, 0.2)  # the averaging horizon, a share of the budget
 
 
 def _averaged(share, tail=False):
@@ -613,6 +608,18 @@ def _averaged(share, tail=False):
 
     return wrap
 
+
+# The ninth round's averages: (wrap, description), and the recommendations
+# (glyder kwargs, alpha) they are tried on.
+AVERAGES = {
+    "-avg5": (_averaged(0.05), "its EMA over 5% of the budget"),
+    "-avg20": (_averaged(0.2), "its EMA over 20% of the budget"),
+    "-tail50": (_averaged(0.5, tail=True), "the uniform average of its last half"),
+}
+RECOMMENDED = {
+    "-k20-hold-tr0.03-x2": ({**_AUTO, "max_step_ratio": 0.03}, lambda info: 2.0),
+    "-k20-hold-tr-ld": (_AUTO, _decay),
+}
 
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
 GLYDER_CANDIDATES = {
@@ -859,50 +866,23 @@ GLYDER_CANDIDATES = {
     # the entry's eval_params); on each base's recommendation, and in place
     # of the decay.
     **{
-        f"-k20-hold-tr0.03-x2-avg{share * 100:g}": (
-            {**_AUTO, "max_step_ratio": 0.03},
-            lambda info: 2.0,
+        f"{rec}{avg}": (
+            kwargs,
+            alpha,
             "next",
-            f"-k20-hold-tr0.03-x2 scored on its average over {share:.0%} of the budget",
-            _averaged(share),
+            f"{rec} scored on {text}",
+            wrap,
             averaged_params,
         )
-        for share in AVERAGE_SHARES
-    },
-    **{
-        f"-k20-hold-tr-ld-avg{share * 100:g}": (
-            _AUTO,
-            _decay,
-            "next",
-            f"-k20-hold-tr-ld-secauto scored on its average over {share:.0%} of the"
-            " budget",
-            _averaged(share),
-            averaged_params,
-        )
-        for share in AVERAGE_SHARES
+        for rec, (kwargs, alpha) in RECOMMENDED.items()
+        for avg, (wrap, text) in AVERAGES.items()
     },
     "-k20-hold-tr-avg20": (
         _AUTO,
         None,
         "next",
         "glyder()'s defaults scored on the average over 20% of the budget (no decay)",
-        _averaged(0.2),
-        averaged_params,
-    ),
-    "-k20-hold-tr0.03-x2-tail50": (
-        {**_AUTO, "max_step_ratio": 0.03},
-        lambda info: 2.0,
-        "next",
-        "-k20-hold-tr0.03-x2 scored on the uniform average of its last half",
-        _averaged(0.5, tail=True),
-        averaged_params,
-    ),
-    "-k20-hold-tr-ld-tail50": (
-        _AUTO,
-        _decay,
-        "next",
-        "-k20-hold-tr-ld-secauto scored on the uniform average of its last half",
-        _averaged(0.5, tail=True),
+        AVERAGES["-avg20"][0],
         averaged_params,
     ),
 }
