@@ -546,6 +546,24 @@ def _early_wide(glyder, info):
     return optax.chain(glyder, bound_step(ratio, per_leaf=False))
 
 
+def _cosine(info):
+    return optax.cosine_decay_schedule(1.0, info.total_steps)
+
+
+def _decayed_bound(rho, shape):
+    """The trust region at ``rho`` times ``shape(info)``, the same shape as
+    alpha's: with alpha = that shape, the step is ``shape(t) * min(eta d,
+    rho ||params||)``, the decay after the bound (``glyder(total_steps=T)``
+    applies it before, so a bound that binds hides the decay)."""
+
+    def wrap(glyder, info):
+        decay = shape(info)
+        ratio = lambda count: rho * decay(count)
+        return optax.chain(glyder, bound_step(ratio, per_leaf=False))
+
+    return wrap
+
+
 def _gated(glyder, info):
     """Alpha 2 while the gradients of two batches agree, then linear decay;
     the trust region on the whole step after it."""
@@ -862,6 +880,28 @@ GLYDER_CANDIDATES = {
         )
         for rho in (0.02, 0.025, 0.03, 0.04, 0.05)
     },
+    # Tenth round: the decay after the trust region, not before it, so that
+    # it shortens the steps that the bound holds (late overfitting over
+    # momentum and Adam); and a wider bound that decays.
+    **{
+        f"-k20-hold-tr{rho:g}decay-{name}": (
+            _NO_TR,
+            shape,
+            "next",
+            f"{shape.__name__[1:]} shape times min(eta d, {rho:g} ||params||)",
+            _decayed_bound(rho, shape),
+        )
+        for rho in (0.01, 0.02, 0.03)
+        for name, shape in (("ld", _decay), ("cos", _cosine))
+    },
+    "-k20-hold-tr0.03decay-x2ld": (
+        _NO_TR,
+        lambda info: (lambda t, decay=_decay(info): 2.0 * decay(t)),
+        "next",
+        "SGD's recommendation, decayed after the bound: decay * min(2 eta d,"
+        " 0.03 ||params||)",
+        _decayed_bound(0.03, _decay),
+    ),
     # Ninth round: iterate averaging, scored on the average (a sixth element:
     # the entry's eval_params); on each base's recommendation, and in place
     # of the decay.

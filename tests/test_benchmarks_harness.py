@@ -155,6 +155,35 @@ def test_the_early_wide_trust_region_is_3_percent_then_1_percent():
     np.testing.assert_allclose(norms, [0.15, 0.15, 0.05, 0.05], rtol=1e-6)
 
 
+def test_the_decayed_bound_shrinks_with_the_linear_decay():
+    info = runner.task_info(tiny_task(), 5)  # decay 1, 3/4, 1/2, 1/4, then 0
+    bounded = methods._decayed_bound(0.01, methods._decay)(optax.identity(), info)
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
+    step = {"w": jnp.array([6.0, 8.0])}  # norm 10: the bound always binds
+    state, norms = bounded.init(params), []
+    for _ in range(4):
+        out, state = jax.jit(bounded.update)(step, state, params)
+        norms.append(float(optax.tree.norm(out)))
+    np.testing.assert_allclose(norms, [0.05, 0.0375, 0.025, 0.0125], rtol=1e-6)
+
+
+def test_decay_after_the_bound_is_the_decay_times_the_bounded_step():
+    info = runner.task_info(tiny_task(), 10)
+    name = "glyder-momentum-k20-hold-tr0.01decay-ld"
+    ours = methods.get(name).build(None, info)
+    undecayed = go.glyder(optax.trace(0.9), max_step_ratio=0.01)
+    params = {"w": jnp.array([3.0, -4.0])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+    states = ours.init(params), undecayed.init(params)
+    for t in range(3):
+        g = jax.grad(obj_fn)(params)
+        a, s0 = ours.update(g, states[0], params, obj_fn=obj_fn)
+        b, s1 = undecayed.update(g, states[1], params, obj_fn=obj_fn)
+        decay = (9 - t) / 9  # linear_decay_schedule(1, 10): 0 on step 9
+        chex.assert_trees_all_close(a, optax.tree.scale(decay, b), rtol=1e-6)
+        params, states = optax.apply_updates(params, a), (s0, s1)
+
+
 def test_the_iterate_average_is_uniform_over_the_horizon_then_an_ema():
     avg = methods.average_iterates(optax.sgd(1.0), horizon=2)
     x = {"w": jnp.array([0.0, 0.0])}
