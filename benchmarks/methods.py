@@ -401,6 +401,11 @@ def _decay(info):
     return go.linear_decay_schedule(1.0, info.total_steps)
 
 
+def _double_decay(info):
+    decay = _decay(info)
+    return lambda t: 2.0 * decay(t)
+
+
 def _warm(t):
     """A conservative start: alpha 0.1, x1.05 a step up to 1."""
     return jnp.minimum(1.0, 0.1 * 1.05**t)
@@ -896,7 +901,7 @@ GLYDER_CANDIDATES = {
     },
     "-k20-hold-tr0.03decay-x2ld": (
         _NO_TR,
-        lambda info: (lambda t, decay=_decay(info): 2.0 * decay(t)),
+        _double_decay,
         "next",
         "SGD's recommendation, decayed after the bound: decay * min(2 eta d,"
         " 0.03 ||params||)",
