@@ -225,6 +225,12 @@ def _parser() -> argparse.ArgumentParser:
         " point of each entry's median curve, and where",
     )
     p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also what the bar asks, by the tuned baselines themselves: one"
+        " learning rate for every workload, and each one's best one grid step off",
+    )
+    p.add_argument(
         "--leaderboard",
         action="store_true",
         help="also the leaderboards (time to target, profile scores) of each"
@@ -332,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                 leaderboards=args.leaderboard,
                 bootstrap=args.bootstrap,
                 early_stop=args.early_stop,
+                calibrate=args.calibrate,
             )
         except ValueError as e:
             parser.error(str(e))

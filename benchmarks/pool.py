@@ -14,7 +14,10 @@ counts the workloads whose 90% interval of ``vs base`` lies wholly above the
 bar: the misses that the seeds cannot explain. ``--early-stop`` gives each
 entry's ``vs base`` at an oracle's early stop, the lowest point of its pooled
 median curve: a miss still above the bar there is one that no annealing that
-only ends the same trajectory sooner can mend.
+only ends the same trajectory sooner can mend. ``--calibrate`` tells what
+the bar asks, by the tuned baselines themselves: their best single learning
+rate for every workload (the default an untuned user would want), and each
+workload's best learning rate one grid step off.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -220,6 +223,37 @@ def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int)
     return out
 
 
+def off_by_one(payloads: Sequence[Payload], name: str) -> tuple[float, float] | None:
+    """The tuned ``name`` one grid step either side of its best point, over
+    its best (pooled medians): (the better side, the worse side); the one
+    neighbour twice at an end of the grid; None where a run lacks ``name``
+    or its grid has one point."""
+    if not all(name in p["methods"] for p in payloads):
+        return None
+    medians = pooled_medians(payloads, name)
+    best = int(np.argmin(medians))
+    sides = [medians[j] for j in (best - 1, best + 1) if 0 <= j < len(medians)]
+    if not sides:
+        return None
+    off = sorted(report.ratio(float(v), float(medians[best])) for v in sides)
+    return off[0], off[-1]
+
+
+def one_rate(
+    workloads: Mapping[str, Sequence[Payload]], name: str
+) -> tuple[int, dict[str, float]] | None:
+    """The grid point of the tuned ``name`` with the lowest worst `vs base`
+    over the workloads that have it, the same on each (chosen in hindsight,
+    as a default learning rate would be), and its ``{task: vs base}``."""
+    have = {t: ps for t, ps in workloads.items() if name in ps[0]["methods"]}
+    if not have:
+        return None
+    points = len(next(iter(have.values()))[0]["methods"][name]["grid"])
+    each = [ratios(have, f"{name}:{i}") for i in range(points)]
+    best = min(range(points), key=lambda i: (max(each[i].values()), i))
+    return best, each[best]
+
+
 def summary(values: Mapping[str, float]) -> list[Any]:
     """[worst, where, geometric mean, within the bar] of ``{task: ratio}``."""
     worst = max(values, key=lambda t: values[t])
@@ -248,11 +282,14 @@ def tables(
     leaderboards: bool = False,
     bootstrap: bool = False,
     early_stop: bool = False,
+    calibrate: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
     bootstrap over seeds of which misses of the bar the seeds cannot
-    explain, an oracle's early stop (:func:`stopped`), and the leaderboards
+    explain, an oracle's early stop (:func:`stopped`), the bar calibrated
+    on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), and the
+    leaderboards
     (time to target, profile scores) per run and pooled."""
     workloads = by_workload(runs)
     if not workloads:
@@ -277,6 +314,8 @@ def tables(
         text += "\n\n" + _bootstrap_table(workloads, specs)
     if early_stop:
         text += "\n\n" + _stopped_table(workloads, specs)
+    if calibrate:
+        text += "\n\n" + _calibration_table(workloads)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
@@ -327,6 +366,34 @@ def _stopped_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         "An oracle's early stop: the lowest point of the pooled median curve"
         " (step 0 excluded) over the same reference, and the share of the"
         " budget where it is\n\n" + common.markdown_table(head, rows)
+    )
+
+
+def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
+    """Per tuned baseline, what the bar asks: one learning rate for every
+    workload, and each workload's own best learning rate one grid step off."""
+    rows = []
+    for name in _tuned_baselines(workloads):
+        found = one_rate(workloads, name)
+        if found is None:
+            continue
+        point, values = found
+        first = next(ps for ps in workloads.values() if name in ps[0]["methods"])
+        lr = first[0]["methods"][name]["grid"][point]
+        rows.append([name, f"one for every workload ({lr:.2g})", *summary(values)])
+        off = {t: off_by_one(ps, name) for t, ps in workloads.items()}
+        off = {t: v for t, v in off.items() if v is not None}
+        for side, label in ((0, "the better side"), (1, "the worse side")):
+            values = {t: v[side] for t, v in off.items()}
+            rows.append([name, f"one grid step off, {label}", *summary(values)])
+    head = ["tuned baseline", "learning rate", "worst", "where", "geometric mean"]
+    head += [f"within {BAR:.2f}x"]
+    return (
+        "What the bar asks, told by the tuned baselines themselves (pooled"
+        " seeds): one learning rate for every workload, the grid point with"
+        " the lowest worst case chosen in hindsight; and each workload's best"
+        " learning rate one grid step off, over that best\n\n"
+        + common.markdown_table(head, rows)
     )
 
 

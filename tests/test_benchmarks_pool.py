@@ -233,3 +233,30 @@ def test_early_stop_table_lists_what_stays_above_the_bar():
     assert "| m | 4 | 1.33 | w | 1.33 | 0/1 | w 1.33 @0.25 |" in text
     assert "| g | 0.667 | 0.667 | w | 0.667 | 1/1 | - |" in text
     assert "oracle's early stop" not in pool.tables([[STOPPING]], ["m"])
+
+
+def test_off_by_one_is_each_neighbour_of_the_best_point_over_it():
+    cos = [[4.0] * 3, [2.0] * 3, [3.0] * 3, [8.0] * 3]  # best: point 1
+    run = {**_payload("zoo-w", [0, 1, 2], {"sgd-cosine": cos[:2]})}
+    run["methods"]["sgd-cosine"]["evals"]["loss"] = [
+        [[10.0, v] for v in row] for row in cos
+    ]
+    run["methods"]["sgd-cosine"]["grid"] = [0.01, 0.1, 1.0, 10.0]
+    assert pool.off_by_one([run], "sgd-cosine") == pytest.approx((1.5, 2.0))
+    # pooled over both runs: medians 1 (lr 0.1) and 3 (lr 1); one neighbour
+    assert pool.off_by_one([RUN_A, RUN_B], "sgd-cosine") == pytest.approx((3.0, 3.0))
+    assert pool.off_by_one([RUN_A], "absent") is None
+
+
+def test_one_rate_is_the_grid_point_with_the_lowest_worst_case():
+    # w: medians 1 and 3 (lr 0.1 best); v: medians 4 and 2 (lr 1 best).
+    # lr 0.1: w 1, v 2; lr 1: w 3, v 1. The lowest worst: lr 0.1 (2 < 3).
+    v = _payload("zoo-v", [0, 1, 2], {"sgd-cosine": [[4.0] * 3, [2.0] * 3]})
+    workloads = pool.by_workload([[RUN_B, v]])
+    point, values = pool.one_rate(workloads, "sgd-cosine")
+    assert point == 0
+    assert values == pytest.approx({"zoo-v": 2.0, "zoo-w": 1.0})
+    text = pool.tables([[RUN_B, v]], ["m"], calibrate=True)
+    assert "| sgd-cosine | one for every workload (0.1) | 2 | v | 1.41 | 1/2 |" in text
+    # w: 3 / 1; v: 4 / 2; the geometric mean sqrt(6)
+    assert "| sgd-cosine | one grid step off, the better side | 3 | w | 2.45 |" in text
