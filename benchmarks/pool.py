@@ -244,8 +244,11 @@ def one_rate(
 ) -> tuple[int, dict[str, float]] | None:
     """The grid point of the tuned ``name`` with the lowest worst `vs base`
     over the workloads that have it, the same on each (chosen in hindsight,
-    as a default learning rate would be), and its ``{task: vs base}``."""
-    have = {t: ps for t, ps in workloads.items() if name in ps[0]["methods"]}
+    as a default learning rate would be), and its ``{task: vs base}``; None
+    where no workload has ``name`` in every run."""
+    have = {
+        t: ps for t, ps in workloads.items() if all(name in p["methods"] for p in ps)
+    }
     if not have:
         return None
     points = len(next(iter(have.values()))[0]["methods"][name]["grid"])
@@ -378,7 +381,7 @@ def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
         if found is None:
             continue
         point, values = found
-        first = next(ps for ps in workloads.values() if name in ps[0]["methods"])
+        first = next(ps for t, ps in workloads.items() if t in values)
         lr = first[0]["methods"][name]["grid"][point]
         rows.append([name, f"one for every workload ({lr:.2g})", *summary(values)])
         off = {t: off_by_one(ps, name) for t, ps in workloads.items()}

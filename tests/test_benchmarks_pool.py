@@ -156,6 +156,11 @@ def test_cli_prints_each_run_the_pool_and_the_noise_floor(tmp_path, capsys):
     assert (
         "| m | 3.75 | 3.75 | w | 3.75 | 0/1 | w 3.75 @1.00 |" in capsys.readouterr().out
     )
+    assert cli.main([*argv, "--calibrate"]) == 0
+    # the pooled cosine: medians 1 (lr 0.1) and 3 (lr 1)
+    assert "| sgd-cosine | one for every workload (0.1) | 1 | w | 1 | 1/1 |" in (
+        capsys.readouterr().out
+    )
 
 
 def test_cli_error_on_a_folder_without_runs(tmp_path, capsys):
@@ -260,3 +265,10 @@ def test_one_rate_is_the_grid_point_with_the_lowest_worst_case():
     assert "| sgd-cosine | one for every workload (0.1) | 2 | v | 1.41 | 1/2 |" in text
     # w: 3 / 1; v: 4 / 2; the geometric mean sqrt(6)
     assert "| sgd-cosine | one grid step off, the better side | 3 | w | 2.45 |" in text
+
+
+def test_calibration_skips_a_baseline_missing_from_a_run():
+    other = _payload("zoo-w", [3, 4, 5], {"m": [[1.0] * 3]})  # no cosine here
+    workloads = pool.by_workload([[RUN_A], [other]])
+    assert pool.one_rate(workloads, "sgd-cosine") is None
+    assert pool.off_by_one(workloads["zoo-w"], "sgd-cosine") is None
