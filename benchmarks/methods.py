@@ -899,6 +899,25 @@ GLYDER_CANDIDATES = {
         for rho in (0.01, 0.02, 0.03)
         for name, shape in (("ld", _decay), ("cos", _cosine))
     },
+    # Over Adam (a direction of unit scale per coordinate) eta itself bounded,
+    # as a default learning rate bounds Adam's step: eta_max = 1e-2, the one
+    # learning rate of Adam's cosine with the lowest worst case over the zoo.
+    **{
+        f"-k20-hold-tr{rho:g}decay-ld-max0.01": (
+            {**_NO_TR, "eta_max": 0.01},
+            _decay,
+            "next",
+            f"-k20-hold-tr{rho:g}decay-ld with eta at most 1e-2",
+            _decayed_bound(rho, _decay),
+        )
+        for rho in (0.01, 0.03)
+    },
+    "-k20-hold-ld-max0.01": (
+        {**_NO_TR, "eta_max": 0.01},
+        _decay,
+        "next",
+        "linear decay times eta d, eta at most 1e-2, no trust region",
+    ),
     "-k20-hold-tr0.03decay-x2ld": (
         _NO_TR,
         _double_decay,
