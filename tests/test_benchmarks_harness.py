@@ -143,28 +143,29 @@ def test_the_whole_step_bound_is_glyders_trust_region():
         params, states = optax.apply_updates(params, a), (s0, s1)
 
 
-def test_the_early_wide_trust_region_is_3_percent_then_1_percent():
-    info = runner.task_info(tiny_task(), 40)  # the first 5%: steps 0 and 1
-    wide = methods._early_wide(optax.identity(), info)
-    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
-    step = {"w": jnp.array([6.0, 8.0])}  # norm 10: the bound always binds
-    state, norms = wide.init(params), []
-    for _ in range(4):
-        out, state = jax.jit(wide.update)(step, state, params)
-        norms.append(float(optax.tree.norm(out)))
-    np.testing.assert_allclose(norms, [0.15, 0.15, 0.05, 0.05], rtol=1e-6)
-
-
-def test_the_decayed_bound_shrinks_with_the_linear_decay():
-    info = runner.task_info(tiny_task(), 5)  # decay 1, 3/4, 1/2, 1/4, then 0
-    bounded = methods._decayed_bound(0.01, methods._decay)(optax.identity(), info)
+@pytest.mark.parametrize(
+    ("wrap", "total_steps", "expected"),
+    [
+        # 3% for the first 5% of the budget (steps 0 and 1 of 40), then 1%
+        (methods._early_wide, 40, [0.15, 0.15, 0.05, 0.05]),
+        # 1% times the linear decay 1, 3/4, 1/2, 1/4 (then 0) of 5 steps
+        (
+            methods._decayed_bound(0.01, methods._decay),
+            5,
+            [0.05, 0.0375, 0.025, 0.0125],
+        ),
+    ],
+    ids=["early-wide", "decayed"],
+)
+def test_the_scheduled_trust_regions(wrap, total_steps, expected):
+    bounded = wrap(optax.identity(), runner.task_info(tiny_task(), total_steps))
     params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
     step = {"w": jnp.array([6.0, 8.0])}  # norm 10: the bound always binds
     state, norms = bounded.init(params), []
     for _ in range(4):
         out, state = jax.jit(bounded.update)(step, state, params)
         norms.append(float(optax.tree.norm(out)))
-    np.testing.assert_allclose(norms, [0.05, 0.0375, 0.025, 0.0125], rtol=1e-6)
+    np.testing.assert_allclose(norms, expected, rtol=1e-6)
 
 
 def test_adams_recommendation_is_glyder_chained_with_the_decay():
