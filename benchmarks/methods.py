@@ -541,14 +541,26 @@ def _per_leaf(glyder, info):
     return optax.chain(glyder, bound_step(RELATIVE_TRUST, per_leaf=True))
 
 
+def _bound_after(ratio):
+    """A wrap: the whole step bounded at ``ratio(info)``, a schedule of the
+    step count, after glyder (and its alpha)."""
+
+    def wrap(glyder, info):
+        return optax.chain(glyder, bound_step(ratio(info), per_leaf=False))
+
+    return wrap
+
+
 EARLY_TRUST, EARLY_SHARE = 0.03, 0.05
 
 
-def _early_wide(glyder, info):
-    """The trust region at 3% for the first 5% of the budget, then at 1%."""
+def _early_ratio(info):
+    """3% for the first 5% of the budget, then 1%."""
     end = max(1, round(EARLY_SHARE * info.total_steps))
-    ratio = lambda count: jnp.where(count < end, EARLY_TRUST, RELATIVE_TRUST)
-    return optax.chain(glyder, bound_step(ratio, per_leaf=False))
+    return lambda count: jnp.where(count < end, EARLY_TRUST, RELATIVE_TRUST)
+
+
+_early_wide = _bound_after(_early_ratio)
 
 
 def _cosine(info):
@@ -561,12 +573,11 @@ def _decayed_bound(rho, shape):
     rho ||params||)``, the decay after the bound (``glyder(total_steps=T)``
     applies it before, so a bound that binds hides the decay)."""
 
-    def wrap(glyder, info):
+    def ratio(info):
         decay = shape(info)
-        ratio = lambda count: rho * decay(count)
-        return optax.chain(glyder, bound_step(ratio, per_leaf=False))
+        return lambda count: rho * decay(count)
 
-    return wrap
+    return _bound_after(ratio)
 
 
 def _gated(glyder, info):

@@ -292,8 +292,7 @@ def tables(
     bootstrap over seeds of which misses of the bar the seeds cannot
     explain, an oracle's early stop (:func:`stopped`), the bar calibrated
     on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), and the
-    leaderboards
-    (time to target, profile scores) per run and pooled."""
+    leaderboards (time to target, profile scores) per run and pooled."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")

@@ -242,7 +242,7 @@ def test_early_stop_table_lists_what_stays_above_the_bar():
 
 def test_off_by_one_is_each_neighbour_of_the_best_point_over_it():
     cos = [[4.0] * 3, [2.0] * 3, [3.0] * 3, [8.0] * 3]  # best: point 1
-    run = {**_payload("zoo-w", [0, 1, 2], {"sgd-cosine": cos[:2]})}
+    run = _payload("zoo-w", [0, 1, 2], {"sgd-cosine": cos[:2]})
     run["methods"]["sgd-cosine"]["evals"]["loss"] = [
         [[10.0, v] for v in row] for row in cos
     ]
