@@ -13,7 +13,7 @@
 #   5. jax sees a GPU (jax.default_backend() == "gpu")
 #   6. the device-relevant tests, by file name; files that do not exist (the
 #      modules are being renamed) are skipped, not an error
-#   7. python -m benchmarks overhead --tasks charlm --out $OUT/overhead
+#   7. python -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead
 #   8. python -m benchmarks.scaling --vmap --out $OUT/scaling
 # Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
 # seconds) and logs to $OUT/logs/<step>.log; a failed test or benchmark step is
@@ -27,8 +27,9 @@
 #
 # Environment: OUT (default results/device_check), VENV, BASE_PYTHON (makes
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
-# CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), SCALING_ARGS (default
-# "--vmap --sizes 1e4 1e5 1e6 1e7 1e8"), TIMEOUT_*.
+# CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), OVERHEAD_ARGS (default:
+# charlm, glyder's defaults and each base's recommendation), SCALING_ARGS
+# (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8"), TIMEOUT_*.
 
 set -euo pipefail
 
@@ -57,6 +58,10 @@ TIMEOUT_INSTALL="${TIMEOUT_INSTALL:-900}"
 TIMEOUT_TESTS="${TIMEOUT_TESTS:-900}"
 TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
 SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8}"
+# Not every registry entry (the study's candidates run to hundreds): glyder's
+# defaults and the recommendation per base (docs/glyder.md's summary table).
+RECOMMENDED=glyder-sgd-k20-hold-tr0.03-x2,glyder-momentum-k20-hold-tr-ld-secauto,glyder-adam-k20-hold-tr0.01decay-ld
+OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods glyder-sgd,glyder-momentum,glyder-adam,$RECOMMENDED --steps 100 --repeats 5}"
 DEVICE_TESTS=(
   tests/test_sharding.py
   tests/test_flax_integration.py
@@ -132,7 +137,7 @@ else
 fi
 
 step overhead "$TIMEOUT_BENCH" optional \
-  "$PY -m benchmarks overhead --tasks charlm --out $OUT/overhead"
+  "$PY -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead"
 step scaling "$TIMEOUT_BENCH" optional \
   "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
 

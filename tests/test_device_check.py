@@ -44,7 +44,8 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
     assert "-e '.[test,bench]'" in text
     assert "tests/test_multiprocess.py" in text
     assert "tests/test_sharding.py" in text
-    assert "-m benchmarks overhead --tasks charlm" in text
+    assert "-m benchmarks overhead --tasks charlm --methods glyder-sgd," in text
+    assert "glyder-adam-k20-hold-tr0.01decay-ld --steps 100" in text
     assert "-m benchmarks.scaling" in text
     assert f"--out {out}/scaling" in text
     assert "dry run: nothing was run" in text
