@@ -424,6 +424,7 @@ def hlo_forward_passes(width: int = 128) -> dict[str, Any]:
             "dots": len(dots),
             "first_layer_dots": len(layer1),
             "first_layer_op_names": sorted(d["op_name"] for d in layer1),
+            "dot_shapes": [f"{d['lhs']} x {d['rhs']} -> {d['out']}" for d in dots],
         }
 
     out: dict[str, Any] = {
@@ -449,10 +450,34 @@ def hlo_forward_passes(width: int = 128) -> dict[str, Any]:
             )
 
         out[tag] = summary(update, grads, state, params, x_ind, y_ind)
-    # First-layer dots: one x @ W per point evaluated, plus the shared x @ d1.
-    out["forward_passes_in_refresh"] = out["glyder_update"]["first_layer_dots"] - 1
+    passes, why = forward_passes(
+        out["forward"]["first_layer_dots"], out["glyder_update"]["first_layer_dots"]
+    )
+    out["forward_passes_in_refresh"] = passes
+    if why:
+        out["forward_passes_unknown_because"] = why
     out["dots_over_forward"] = out["glyder_update"]["dots"] / out["forward"]["dots"]
     return out
+
+
+def forward_passes(
+    forward_first: int, refresh_first: int
+) -> tuple[int | None, str | None]:
+    """Forward passes in a refresh from first-layer dot counts, or why not.
+
+    A refresh's first-layer dots are one ``x @ W1`` per point evaluated plus
+    the shared tangent ``x @ d1``. The count holds only where the plain
+    forward pass shows its one first-layer dot: a backend that rewrites dots
+    (XLA:GPU merges dots that share an operand, and may reshape them) leaves
+    nothing to count, and then the answer is ``None`` with the reason.
+    """
+    if forward_first != 1:
+        return None, (
+            f"the plain forward pass shows {forward_first} first-layer dots, not 1:"
+            " this backend rewrites the dots (merged or reshaped), so they do not"
+            " count passes; the dots' shapes are in the JSON"
+        )
+    return refresh_first - 1, None
 
 
 # ------------------------------------------------------------------------ output
@@ -460,6 +485,12 @@ def hlo_forward_passes(width: int = 128) -> dict[str, Any]:
 
 def _mib(b: int | None) -> str:
     return "n/a" if not b else f"{b / 2**20:.2f}"
+
+
+def _passes_text(h: dict[str, Any]) -> str:
+    if h["forward_passes_in_refresh"] is None:
+        return f"not counted ({h['forward_passes_unknown_because']})"
+    return str(h["forward_passes_in_refresh"])
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -541,7 +572,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {t} | {h[t]['dots']} | {h[t]['first_layer_dots']} |",
             "",
             f"Forward passes of `obj_fn` in a refresh:"
-            f" {h['forward_passes_in_refresh']}; dots: {h['dots_over_forward']:.1f}x"
+            f" {_passes_text(h)}; dots: {h['dots_over_forward']:.1f}x"
             " a plain forward pass.",
             "",
         ]

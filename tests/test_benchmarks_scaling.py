@@ -34,6 +34,8 @@ def test_quick_scaling_writes_ratios_state_copies_and_hlo_count(tmp_path):
     assert hlo["forward_passes_in_refresh"] == 2
     assert hlo["glyder_update_no_secant"]["first_layer_dots"] == 2
     assert hlo["glyder_update"]["dots"] > hlo["forward"]["dots"]
+    assert len(hlo["forward"]["dot_shapes"]) == 3
+    assert "forward_passes_unknown_because" not in hlo
     v = result["vmap"]
     assert v["seeds"] == 8 and v["vmap_k10_over_k1"] > 0
     assert "GLyDER k=10" in md and "vmap over 8 seeds" in md
@@ -51,3 +53,16 @@ def test_width_for_hits_the_target_size():
         shapes = jax.eval_shape(lambda k: scaling.init_mlp(k, w), jax.random.key(0))
         n = optax.tree.size(shapes)
         assert abs(n - target) / target < 0.05
+
+
+def test_forward_passes_are_counted_only_where_the_forward_shows_its_dot():
+    from benchmarks import scaling
+
+    # CPU: one first-layer dot in the forward; x @ W1 at two points + x @ d1.
+    assert scaling.forward_passes(1, 3) == (2, None)
+    # XLA:GPU merges x @ W1 with x @ d1 and reshapes: nothing to count
+    # (seen on an H200: 0 and 0 gave -1 passes before this check).
+    passes, why = scaling.forward_passes(0, 0)
+    assert passes is None and "rewrites the dots" in why
+    h = {"forward_passes_in_refresh": None, "forward_passes_unknown_because": why}
+    assert scaling._passes_text(h).startswith("not counted (the plain forward")
