@@ -11,8 +11,9 @@
 #      cuda (= cuda12), cuda12, cuda13 and the *-local variants
 #   4. the package with its test and bench extras: pip install -e ".[test,bench]"
 #   5. jax sees a GPU (jax.default_backend() == "gpu")
-#   6. the device-relevant tests, by file name; files that do not exist (the
-#      modules are being renamed) are skipped, not an error
+#   6. the device-relevant tests, by file name, one pytest per file (its
+#      failures reported as it ends, its junit XML in $OUT/tests-<file>.xml);
+#      files that do not exist (the modules are being renamed) are skipped
 #   7. python -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead
 #   8. python -m benchmarks.scaling --vmap --out $OUT/scaling
 # Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
@@ -129,8 +130,12 @@ for f in tests/test_*glyder*.py tests/test_*shard*.py tests/test_*flax*.py tests
   if [[ -f "$f" && ! " ${present[*]} " == *" $f "* ]]; then present+=("$f"); fi
 done
 if [[ ${#present[@]} -gt 0 ]]; then
-  step tests "$TIMEOUT_TESTS" optional \
-    "$PY -m pytest -q -p no:cacheprovider ${present[*]} --junitxml=$OUT/tests.xml"
+  # One pytest per file, each reporting its failures (-rfE) when it ends: a
+  # step stopped by its timeout keeps the reports of the files already run.
+  tests_cmd="rc=0; for f in ${present[*]}; do"
+  tests_cmd+=" $PY -m pytest -q -rfE --tb=short -p no:cacheprovider \$f"
+  tests_cmd+=" --junitxml=$OUT/tests-\$(basename \$f .py).xml || rc=1; done; exit \$rc"
+  step tests "$TIMEOUT_TESTS" optional "$tests_cmd"
 else
   echo "[tests] no device-relevant test file found" >&2
   FAILED+=(tests)
