@@ -29,7 +29,7 @@
 # Environment: OUT (default results/device_check), VENV, BASE_PYTHON (makes
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
 # CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), OVERHEAD_ARGS (default:
-# charlm, glyder's defaults and each base's recommendation), SCALING_ARGS
+# charlm, each base's recommendation and Adam's cost entries), SCALING_ARGS
 # (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8"), TIMEOUT_*.
 
 set -euo pipefail
@@ -59,10 +59,13 @@ TIMEOUT_INSTALL="${TIMEOUT_INSTALL:-900}"
 TIMEOUT_TESTS="${TIMEOUT_TESTS:-900}"
 TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
 SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8}"
-# Not every registry entry (the study's candidates run to hundreds): glyder's
-# defaults and the recommendation per base (docs/glyder.md's summary table).
+# Not every registry entry (the study's candidates run to hundreds): the
+# recommendation per base (docs/glyder.md's summary table), glyder's defaults
+# over Adam, and over Adam the cost entries that apportion a step's time
+# (methods.COST_VARIANTS: the per-step work alone, then without each piece).
 RECOMMENDED=glyder-sgd-k20-hold-tr0.03-x2,glyder-momentum-k20-hold-tr-ld-secauto,glyder-adam-k20-hold-tr0.01decay-ld
-OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods glyder-sgd,glyder-momentum,glyder-adam,$RECOMMENDED --steps 100 --repeats 5}"
+COST=glyder-adam-cost-once,glyder-adam-cost-once-nofinite,glyder-adam-cost-once-notr,glyder-adam-cost-once-bare,glyder-adam-cost-k1
+OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods $RECOMMENDED,glyder-adam,$COST --steps 100 --repeats 5}"
 DEVICE_TESTS=(
   tests/test_sharding.py
   tests/test_flax_integration.py

@@ -656,6 +656,34 @@ RECOMMENDED = {
 }
 
 ONCE = 2**30  # refresh_every longer than any budget: one estimate, at count 0
+# What a step costs, piece by piece (timed by ``benchmarks overhead``, not
+# scored on the zoo): glyder()'s defaults with one estimate only (count 0), so
+# that the time is the per-step work alone, then with the wrapper's pieces of
+# it off in turn; and the defaults with a refresh every step.
+COST_VARIANTS = {
+    "-cost-once": (
+        {"refresh_every": ONCE},
+        "glyder()'s defaults, one estimate (count 0): the per-step work alone",
+    ),
+    "-cost-once-nofinite": (
+        {"refresh_every": ONCE, "skip_non_finite": False},
+        "-cost-once without apply_if_finite around the base",
+    ),
+    "-cost-once-notr": (
+        {"refresh_every": ONCE, "max_step_ratio": None},
+        "-cost-once without the trust region",
+    ),
+    "-cost-once-bare": (
+        {
+            "refresh_every": ONCE,
+            "skip_non_finite": False,
+            "max_step_ratio": None,
+            "cap_held_step": False,
+        },
+        "-cost-once without apply_if_finite, the trust region or the held cap",
+    ),
+    "-cost-k1": ({"refresh_every": 1}, "glyder()'s defaults, a refresh every step"),
+}
 GLYDER_CANDIDATES = {
     "-ld": ({}, _decay, "next", "alpha = linear decay from 1 to 0 over the budget"),
     "-warm-ld": (
@@ -1015,6 +1043,8 @@ def _glyder_entries(base, direction):
         "k=20, cap, TR 1%, alpha = linear decay from a peak on a grid 0.5 ... 4",
         {"grid": PEAK_GRID},
     )
+    for suffix, (kwargs, text) in COST_VARIANTS.items():
+        yield suffix, _with_kwargs(direction, kwargs), "next", text, {}
     for suffix, (kwargs, alpha, batch, text, *extra) in GLYDER_CANDIDATES.items():
         wrap, evaluate = (*extra, None, None)[:2]
         build = _with_kwargs(direction, {**PAPER, **kwargs}, alpha, wrap)

@@ -75,11 +75,13 @@ ZOO_METHODS = (
     "glyder-momentum-paper",
     "glyder-adam-paper",
 )
-# Ablation-only variants and the study's candidates stay out of the full suite
-# (it has GLyDER's defaults, -gn, -k10 and the alpha grid).
+# Ablation-only variants, the study's candidates and the cost attribution's
+# entries stay out of the full suite (it has GLyDER's defaults, -gn, -k10 and
+# the alpha grid).
 STUDY_ONLY = {
     *(v for v in methods.GLYDER_VARIANTS if v not in ("", "-paper", "-gn", "-k10")),
     *methods.GLYDER_CANDIDATES,
+    *methods.COST_VARIANTS,
 }
 FULL_METHODS = tuple(
     name

@@ -6,6 +6,7 @@ optimizer.
 """
 
 import dataclasses
+import functools
 import json
 from typing import NamedTuple
 
@@ -62,8 +63,9 @@ CANDIDATES = {
 
 def _smoke_params():
     lost = lambda n: n in CANDIDATES and CANDIDATES[n] not in ADOPTED
+    cost = lambda n: any(n.endswith(suffix) for suffix in methods.COST_VARIANTS)
     return [
-        pytest.param(n, marks=pytest.mark.slow) if lost(n) else n
+        pytest.param(n, marks=pytest.mark.slow) if lost(n) or cost(n) else n
         for n in methods.METHODS
     ]
 
@@ -187,6 +189,36 @@ def test_adams_recommendation_is_glyder_chained_with_the_decay():
         params, states = optax.apply_updates(params, a), (s0, s1)
     # the bound binds (1% of ||params||, times the decay): not vacuous
     np.testing.assert_allclose(bound, 0.01, rtol=1e-5)
+
+
+def test_the_cost_entries_turn_off_what_they_name():
+    # `benchmarks overhead` apportions a step's cost with these entries: each
+    # is glyder()'s defaults with only the pieces that its name says off.
+    info = runner.task_info(tiny_task(), 30)
+    params = {"w": jnp.array([3.0, -4.0])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+
+    def run(suffix, steps=21):
+        opt = methods.get(f"glyder-adam{suffix}").build(None, info)
+        update = jax.jit(functools.partial(opt.update, obj_fn=obj_fn))
+        state, p, ratio = opt.init(params), params, 0.0
+        for _ in range(steps):
+            u, state = update(jax.grad(obj_fn)(p), state, p)
+            ratio = max(ratio, float(optax.tree.norm(u) / optax.tree.norm(p)))
+            p = optax.apply_updates(p, u)
+        finite = optax.tree.get(state, "ApplyIfFiniteState") is not None
+        return int(go.glyder_state(state).refreshes), finite, ratio <= 0.01 + 1e-6
+
+    seen = {suffix: run(suffix) for suffix in ("", *methods.COST_VARIANTS)}
+    # (refreshes in 21 steps, apply_if_finite, the trust region held)
+    assert seen == {
+        "": (2, True, True),
+        "-cost-once": (1, True, True),
+        "-cost-once-nofinite": (1, False, True),
+        "-cost-once-notr": (1, True, False),
+        "-cost-once-bare": (1, False, False),
+        "-cost-k1": (21, True, True),
+    }
 
 
 def test_the_iterate_average_is_uniform_over_the_horizon_then_an_ema():

@@ -47,8 +47,8 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
     # One pytest per file: a timeout keeps the reports of the files already run.
     assert "for f in tests/" in text and "-rfE" in text
     assert f"--junitxml={out}/tests-$(basename $f .py).xml" in text
-    assert "-m benchmarks overhead --tasks charlm --methods glyder-sgd," in text
-    assert "glyder-adam-k20-hold-tr0.01decay-ld --steps 100" in text
+    assert "-m benchmarks overhead --tasks charlm --methods glyder-sgd-k20" in text
+    assert "glyder-adam-cost-once-bare,glyder-adam-cost-k1 --steps 100" in text
     assert "-m benchmarks.scaling" in text
     assert f"--out {out}/scaling" in text
     assert "dry run: nothing was run" in text
