@@ -108,7 +108,7 @@ def make_opt(name: str, total_steps: int) -> optax.GradientTransformationExtraAr
     if name == "base":
         return optax.chain(optax.scale_by_adam(), optax.scale(-BASE_LR))
     if name == "glyder_k1":
-        return go.glyder(optax.scale_by_adam())
+        return go.glyder(optax.scale_by_adam(), refresh_every=1)
     if name == "glyder_k10":
         return go.glyder(optax.scale_by_adam(), refresh_every=10)
     if name in ("glyder_k1_shared", "glyder_k10_shared"):

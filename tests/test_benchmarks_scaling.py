@@ -66,3 +66,24 @@ def test_forward_passes_are_counted_only_where_the_forward_shows_its_dot():
     assert passes is None and "rewrites the dots" in why
     h = {"forward_passes_in_refresh": None, "forward_passes_unknown_because": why}
     assert scaling._passes_text(h).startswith("not counted (the plain forward")
+
+
+@pytest.mark.parametrize("name,k", [("glyder_k1", 1), ("glyder_k10", 10)])
+def test_the_glyder_columns_refresh_as_their_names_say(name, k):
+    # glyder's own default is k=20: a column built on it measured k=20 as
+    # "k=1" (seen on an H200, where "k=10 / k=1" read 1.02).
+    import jax
+    import jax.numpy as jnp
+
+    import glyder_optax as go
+    from benchmarks import scaling
+
+    opt = scaling.make_opt(name, total_steps=100)
+    params = {"w": jnp.array([1.0, -2.0])}
+    obj_fn = lambda p: jnp.sum(p["w"] ** 2)
+    state = opt.init(params)
+    for _ in range(12):
+        g = jax.grad(obj_fn)(params)
+        updates, state = opt.update(g, state, params, obj_fn=obj_fn)
+        params = jax.tree.map(lambda p, u: p + u, params, updates)
+    assert int(go.glyder_state(state).refreshes) == {1: 12, 10: 2}[k]
