@@ -376,7 +376,8 @@ def test_non_finite_slope_at_the_secant_probe_keeps_the_previous_state():
     x = jnp.asarray([2.0, 1.0, 1.0, 1.0])
     _, state = opt.update(x, opt.init(x), x, obj_fn=f)  # d = x: eta = 1
     before = go.glyder_state(state)
-    assert float(before.eta) == 1.0
+    # 1 to an ulp: a GPU may contract the two EMAs' arithmetic differently.
+    np.testing.assert_allclose(float(before.eta), 1.0, rtol=1e-6)
     # Step 2 probes x - 1 * d = (-1.5, 1, 1, 1): its slope is NaN, while the
     # value, slope and curvature at x are finite.
     x, d = jnp.asarray([0.5, 1.0, 1.0, 1.0]), jnp.asarray([2.0, 0.0, 0.0, 0.0])
@@ -385,7 +386,7 @@ def test_non_finite_slope_at_the_secant_probe_keeps_the_previous_state():
     for field in ("refreshes", "numerator_ema", "curvature_ema", "eta"):
         assert getattr(after, field) == getattr(before, field), field
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(state))
-    np.testing.assert_array_equal(updates, -d)
+    np.testing.assert_array_equal(updates, -before.eta * d)
 
 
 def test_non_finite_direction_gives_a_zero_update_and_keeps_the_state():
