@@ -3,6 +3,13 @@
 #
 #   bash benchmarks/device_check.sh [--dry-run] [--no-venv] [--wheelhouse DIR]
 #
+# On a machine with no network whose Python already has a CUDA jax, optax
+# and flax (as the H200 it was first run on, 2026-12-04):
+#
+#   OUT=/tmp/dc TARBALL=/tmp/dc.tar.gz PYTHONPATH=$PWD PYTHON=python3 \
+#     XLA_PYTHON_CLIENT_PREALLOCATE=false \
+#     bash benchmarks/device_check.sh --no-venv --skip-install
+#
 # Run from the repository root (or anywhere: it cds there). Steps:
 #   1. nvidia-smi: the GPU and the driver's CUDA version
 #   2. a venv (${VENV:-.venv-device}; --no-venv: use ${PYTHON:-python3} as is)
@@ -15,7 +22,7 @@
 #      failures reported as it ends, its junit XML in $OUT/tests-<file>.xml);
 #      files that do not exist (the modules are being renamed) are skipped
 #   7. python -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead
-#   8. python -m benchmarks.scaling --vmap --out $OUT/scaling
+#   8. python -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling
 # Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
 # seconds) and logs to $OUT/logs/<step>.log; a failed test or benchmark step is
 # recorded and the next one still runs; the exit status is 1 if any failed.
@@ -30,7 +37,10 @@
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
 # CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), OVERHEAD_ARGS (default:
 # charlm, each base's recommendation and Adam's cost entries), SCALING_ARGS
-# (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8"), TIMEOUT_*.
+# (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps 10": a profiler
+# trace of 10 steps per method and size, every kernel listed), TIMEOUT_*,
+# TARBALL (if set, everything under $OUT is packed into this one file at the
+# end, pass or fail: a device tool that returns few files gets it all).
 
 set -euo pipefail
 
@@ -44,7 +54,7 @@ while [[ $# -gt 0 ]]; do
     --no-venv) USE_VENV=0 ;;
     --skip-install) INSTALL=0 ;;
     --wheelhouse) WHEELHOUSE="$2"; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,7 +68,7 @@ JAX_VERSION="${JAX_VERSION:-0.10.2}"
 TIMEOUT_INSTALL="${TIMEOUT_INSTALL:-900}"
 TIMEOUT_TESTS="${TIMEOUT_TESTS:-900}"
 TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
-SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8}"
+SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps 10}"
 # Not every registry entry (the study's candidates run to hundreds): the
 # recommendation per base (docs/glyder.md's summary table), glyder's defaults
 # over Adam, and over Adam the cost entries that apportion a step's time
@@ -111,7 +121,18 @@ step() {
 
 echo "device check: out=$OUT python=$PY jax[$CUDA_EXTRA]==$JAX_VERSION dry_run=$DRY_RUN"
 
-step gpu 60 critical "nvidia-smi | tee $OUT/nvidia-smi.txt"
+# TARBALL: everything under $OUT in one file, on any exit (a failed critical
+# step's log included).
+pack() {
+  if [[ -z "${TARBALL:-}" ]]; then return 0; fi
+  echo "[tarball] tar czf $TARBALL -C $(dirname "$OUT") $(basename "$OUT")"
+  if [[ $DRY_RUN -eq 0 && -d "$OUT" ]]; then
+    tar czf "$TARBALL" -C "$(dirname "$OUT")" "$(basename "$OUT")"
+  fi
+}
+trap pack EXIT
+
+step gpu 60 critical "set -o pipefail; nvidia-smi | tee $OUT/nvidia-smi.txt"
 if [[ $INSTALL -eq 1 ]]; then
   if [[ $USE_VENV -eq 1 ]]; then
     step venv 300 critical "${BASE_PYTHON:-python3} -m venv $VENV && $PY -m pip install -U pip ${PIP_OPTS[*]}"

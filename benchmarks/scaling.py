@@ -46,6 +46,7 @@ import math
 import os
 import pathlib
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -233,6 +234,36 @@ def time_methods(
     return times
 
 
+def trace_runs(
+    setups: dict[str, dict[str, Any]],
+    pool,
+    t: int,
+    steps: int,
+    label: str,
+    out: pathlib.Path,
+) -> pathlib.Path:
+    """``steps`` more steps of each method under the JAX profiler, untimed.
+
+    Each method's run is a ``TraceAnnotation`` named ``"{method} {label}"``;
+    on a GPU the trace also holds every kernel, so a step's kernels can be
+    counted and timed offline. Written as one flat file,
+    ``out/trace-{label}.json.gz`` (Perfetto's JSON), and returned.
+    """
+    log_dir = out / f"trace-{label}"
+    jax.profiler.start_trace(str(log_dir), create_perfetto_trace=True)
+    try:
+        for name, s in setups.items():
+            with jax.profiler.TraceAnnotation(f"{name} {label}"):
+                _, s["carry"] = _time(s["loop"], s["carry"], pool, t, steps)
+    finally:
+        jax.profiler.stop_trace()
+    (found,) = log_dir.glob("plugins/profile/*/perfetto_trace.json.gz")
+    dest = out / f"trace-{label}.json.gz"
+    found.replace(dest)
+    shutil.rmtree(log_dir)
+    return dest
+
+
 def scaling_rows(
     sizes: Sequence[float],
     repeats: int,
@@ -240,7 +271,14 @@ def scaling_rows(
     max_steps: int,
     total_steps: int = 1000,
     methods: Sequence[str] = METHODS,
+    trace_steps: int = 0,
+    out: pathlib.Path | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per size: time, memory and state per method.
+
+    ``trace_steps > 0``: after the timing, that many more steps of each
+    method are traced into ``out`` (:func:`trace_runs`).
+    """
     rows = []
     for target in sizes:
         width = width_for(target)
@@ -283,6 +321,10 @@ def scaling_rows(
             base_mem = row["base_memory"].get("total")
             row[f"{name}_memory_ratio"] = mem / base_mem if mem and base_mem else None
         row["device_peak_bytes"] = device_peak_bytes()
+        if trace_steps:
+            label = f"params={num_params}"
+            trace = trace_runs(setups, pool, 0, trace_steps, label, out)
+            row["trace"] = str(trace)
         rows.append(row)
         print(
             f"params={num_params:>9d} base {1e3 * base:8.3f} ms/step | "
@@ -642,6 +684,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-hlo", action="store_true", help="skip the HLO forward-pass count"
     )
+    parser.add_argument(
+        "--trace-steps",
+        type=int,
+        default=0,
+        help="after the timing, trace this many more steps of each method"
+        " per size with the JAX profiler (untimed): --out/trace-params=N.json.gz,"
+        " Perfetto JSON; on a GPU it lists every kernel (default: 0, none)",
+    )
     parser.add_argument("--out", default="results/scaling", help="output folder")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -651,6 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_steps = 50 if quick else args.max_steps
 
     start = time.perf_counter()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "command": "python -m benchmarks.scaling "
         + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -668,7 +720,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # --quick leaves out the diagnostic base_if_finite (two compiles).
         methods = METHODS[:4] if quick else METHODS
         result["rows"] = scaling_rows(
-            sizes, repeats, min_rep_s, max_steps, methods=methods
+            sizes,
+            repeats,
+            min_rep_s,
+            max_steps,
+            methods=methods,
+            trace_steps=args.trace_steps,
+            out=out,
         )
     if args.vmap or args.vmap_only:
         vsize = args.vmap_size or (2e3 if quick else 1e5)
@@ -677,9 +735,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["hlo"] = hlo_forward_passes(width=16 if quick else 128)
     result["wall_s"] = time.perf_counter() - start
     result["loadavg_end"] = _loadavg()
-
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps(result, indent=2, default=float))
     md = markdown(result)
     (out / "scaling.md").write_text(md + "\n")

@@ -87,3 +87,23 @@ def test_the_glyder_columns_refresh_as_their_names_say(name, k):
         updates, state = opt.update(g, state, params, obj_fn=obj_fn)
         params = jax.tree.map(lambda p, u: p + u, params, updates)
     assert int(go.glyder_state(state).refreshes) == {1: 12, 10: 2}[k]
+
+
+def test_trace_steps_write_one_perfetto_file_per_size_with_each_method(tmp_path):
+    import gzip
+
+    from benchmarks import scaling
+
+    argv = ["--quick", "--no-hlo", "--trace-steps", "2", "--out", str(tmp_path)]
+    assert scaling.main(argv) == 0
+    (row,) = json.loads((tmp_path / "scaling.json").read_text())["rows"]
+    trace = tmp_path / f"trace-params={row['params']}.json.gz"
+    assert row["trace"] == str(trace)
+    # flat: the profiler's nested folders are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["scaling.json", "scaling.md", trace.name]
+    )
+    events = json.loads(gzip.open(trace).read())["traceEvents"]
+    names = {e.get("name") for e in events}
+    for name in scaling.METHODS[:4]:
+        assert f"{name} params={row['params']}" in names

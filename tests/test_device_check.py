@@ -6,6 +6,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
@@ -75,3 +76,36 @@ def test_unknown_argument_fails():
         ["bash", str(SCRIPT), "--bogus"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
+
+
+def test_tarball_packs_the_output_on_any_exit(tmp_path):
+    # No nvidia-smi on this PATH: the critical first step fails, the check
+    # stops, and the tarball still holds that step's log.
+    path = "/usr/bin:/bin"
+    if shutil.which("nvidia-smi", path=path):
+        pytest.skip("a GPU machine: the check would run for real")
+    out, tarball = tmp_path / "dc", tmp_path / "all.tar.gz"
+    env = {**os.environ, "OUT": str(out), "TARBALL": str(tarball), "PATH": path}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--no-venv", "--skip-install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "[step gpu] FAILED" in result.stderr
+    assert "[step jax-gpu]" not in result.stdout
+    assert f"[tarball] tar czf {tarball}" in result.stdout
+    with tarfile.open(tarball) as tar:
+        assert "dc/logs/gpu.log" in tar.getnames()
+
+
+def test_help_prints_the_whole_header():
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("# Accelerator check") and "TARBALL" in lines[-2]
+    assert all(line.startswith("#") for line in lines)
