@@ -2,6 +2,7 @@
 # Accelerator check: the device-relevant tests and the cost benchmarks on a GPU.
 #
 #   bash benchmarks/device_check.sh [--dry-run] [--no-venv] [--wheelhouse DIR]
+#                                   [--skip-install] [--only tests,overhead,scaling]
 #
 # On a machine with no network whose Python already has a CUDA jax, optax
 # and flax (as the H200 it was first run on, 2026-12-04):
@@ -32,6 +33,9 @@
 #   machine that cannot reach PyPI: fill DIR elsewhere with
 #   pip download "jax[cuda12]==0.10.2" ".[test,bench]" -d DIR).
 # --no-venv / --skip-install: use the current environment as it is.
+# --only LIST: of the steps tests, overhead and scaling, run only these
+#   (comma-separated; default all three): one device call each, where a call
+#   is limited in time.
 #
 # Environment: OUT (default results/device_check), VENV, BASE_PYTHON (makes
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
@@ -48,9 +52,11 @@ DRY_RUN=0
 USE_VENV=1
 INSTALL=1
 WHEELHOUSE=""
+ONLY="tests,overhead,scaling"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1 ;;
+    --only) ONLY="$2"; shift ;;
     --no-venv) USE_VENV=0 ;;
     --skip-install) INSTALL=0 ;;
     --wheelhouse) WHEELHOUSE="$2"; shift ;;
@@ -145,6 +151,9 @@ fi
 step jax-gpu 120 critical \
   "$PY -c 'import jax; print(jax.__version__, jax.devices()); assert jax.default_backend() == \"gpu\", jax.default_backend()' && $PY -m pip freeze > $OUT/pip-freeze.txt"
 
+# wanted STEP: whether --only names it (the gpu and jax-gpu checks always run).
+wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
+
 present=()
 for f in "${DEVICE_TESTS[@]}"; do
   if [[ -f "$f" ]]; then present+=("$f"); else echo "[tests] $f not found (renamed?), skipped"; fi
@@ -153,7 +162,9 @@ done
 for f in tests/test_*glyder*.py tests/test_*shard*.py tests/test_*flax*.py tests/test_*multiprocess*.py; do
   if [[ -f "$f" && ! " ${present[*]} " == *" $f "* ]]; then present+=("$f"); fi
 done
-if [[ ${#present[@]} -gt 0 ]]; then
+if ! wanted tests; then
+  echo "[tests] not in --only $ONLY, skipped"
+elif [[ ${#present[@]} -gt 0 ]]; then
   # One pytest per file, each reporting its failures (-rfE) when it ends: a
   # step stopped by its timeout keeps the reports of the files already run.
   tests_cmd="rc=0; for f in ${present[*]}; do"
@@ -165,10 +176,14 @@ else
   FAILED+=(tests)
 fi
 
-step overhead "$TIMEOUT_BENCH" optional \
-  "$PY -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead"
-step scaling "$TIMEOUT_BENCH" optional \
-  "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
+if wanted overhead; then
+  step overhead "$TIMEOUT_BENCH" optional \
+    "$PY -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead"
+fi
+if wanted scaling; then
+  step scaling "$TIMEOUT_BENCH" optional \
+    "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
+fi
 
 if [[ $DRY_RUN -eq 1 ]]; then
   echo "dry run: nothing was run"

@@ -109,3 +109,23 @@ def test_help_prints_the_whole_header():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("# Accelerator check") and "TARBALL" in lines[-2]
     assert all(line.startswith("#") for line in lines)
+
+
+def test_only_runs_the_steps_it_names(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "o"), "PYTHON": "python3"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run", "--no-venv", "--skip-install"]
+        + ["--only", "overhead"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [
+        line.split("]")[0].removeprefix("[step ")
+        for line in result.stdout.splitlines()
+        if line.startswith("[step ")
+    ]
+    assert steps == ["gpu", "jax-gpu", "overhead"]
+    assert "[tests] not in --only overhead, skipped" in result.stdout
