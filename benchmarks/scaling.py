@@ -29,6 +29,11 @@ Measured, all in the same run:
   default): its ``dot`` ops, classified by layer, against one plain forward
   pass of the loss (see :func:`hlo_forward_passes`).
 
+``--trace-steps N``: after each size's timing, ``N`` more steps of each
+method run under the JAX profiler (untimed), written to
+``trace-params=P.json.gz`` under ``--out`` (Perfetto JSON; on a GPU it lists
+every kernel of a step).
+
 ``--vmap``: the same step vmapped over 8 seeds (params, batches and optimizer
 state all batched), GLyDER ``k=10`` against ``k=1`` and the base, vmapped and
 not. Under ``vmap`` GLyDER's refresh ``lax.cond`` has a batched predicate and
@@ -250,6 +255,7 @@ def trace_runs(
     ``out/trace-{label}.json.gz`` (Perfetto's JSON), and returned.
     """
     log_dir = out / f"trace-{label}"
+    shutil.rmtree(log_dir, ignore_errors=True)  # a crashed run's leftovers
     jax.profiler.start_trace(str(log_dir), create_perfetto_trace=True)
     try:
         for name, s in setups.items():
@@ -279,6 +285,8 @@ def scaling_rows(
     ``trace_steps > 0``: after the timing, that many more steps of each
     method are traced into ``out`` (:func:`trace_runs`).
     """
+    if trace_steps and out is None:
+        raise ValueError("scaling_rows: trace_steps > 0 needs `out`, a folder.")
     rows = []
     for target in sizes:
         width = width_for(target)
