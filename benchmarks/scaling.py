@@ -31,7 +31,7 @@ Measured, all in the same run:
 
 ``--trace-steps N``: after each size's timing, ``N`` more steps of each
 method run under the JAX profiler (untimed), written to
-``trace-params=P.json.gz`` under ``--out`` (Perfetto JSON; on a GPU it lists
+``trace-paramsP.json.gz`` under ``--out`` (Perfetto JSON; on a GPU it lists
 every kernel of a step).
 
 ``--vmap``: the same step vmapped over 8 seeds (params, batches and optimizer
@@ -330,7 +330,7 @@ def scaling_rows(
             row[f"{name}_memory_ratio"] = mem / base_mem if mem and base_mem else None
         row["device_peak_bytes"] = device_peak_bytes()
         if trace_steps:
-            label = f"params={num_params}"
+            label = f"params{num_params}"  # a file name the device tool returns
             trace = trace_runs(setups, pool, 0, trace_steps, label, out)
             row["trace"] = str(trace)
         rows.append(row)
@@ -697,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=0,
         help="after the timing, trace this many more steps of each method"
-        " per size with the JAX profiler (untimed): --out/trace-params=N.json.gz,"
+        " per size with the JAX profiler (untimed): --out/trace-paramsN.json.gz,"
         " Perfetto JSON; on a GPU it lists every kernel (default: 0, none)",
     )
     parser.add_argument("--out", default="results/scaling", help="output folder")

@@ -97,7 +97,7 @@ def test_trace_steps_write_one_perfetto_file_per_size_with_each_method(tmp_path)
     argv = ["--quick", "--no-hlo", "--trace-steps", "2", "--out", str(tmp_path)]
     assert scaling.main(argv) == 0
     (row,) = json.loads((tmp_path / "scaling.json").read_text())["rows"]
-    trace = tmp_path / f"trace-params={row['params']}.json.gz"
+    trace = tmp_path / f"trace-params{row['params']}.json.gz"
     assert row["trace"] == str(trace)
     # flat: the profiler's nested folders are gone
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -106,4 +106,4 @@ def test_trace_steps_write_one_perfetto_file_per_size_with_each_method(tmp_path)
     events = json.loads(gzip.open(trace).read())["traceEvents"]
     names = {e.get("name") for e in events}
     for name in scaling.METHODS[:4]:
-        assert f"{name} params={row['params']}" in names
+        assert f"{name} params{row['params']}" in names
