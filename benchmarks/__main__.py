@@ -231,6 +231,12 @@ def _parser() -> argparse.ArgumentParser:
         " learning rate for every workload, and each one's best one grid step off",
     )
     p.add_argument(
+        "--held-out-lr",
+        action="store_true",
+        help="also `vs base` with every learning rate and the reference chosen"
+        " on the first run's seeds, scored on the later runs' seeds alone",
+    )
+    p.add_argument(
         "--leaderboard",
         action="store_true",
         help="also the leaderboards (time to target, profile scores) of each"
@@ -339,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 bootstrap=args.bootstrap,
                 early_stop=args.early_stop,
                 calibrate=args.calibrate,
+                held_out_lr=args.held_out_lr,
             )
         except ValueError as e:
             parser.error(str(e))

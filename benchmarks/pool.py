@@ -17,7 +17,10 @@ median curve: a miss still above the bar there is one that no annealing that
 only ends the same trajectory sooner can mend. ``--calibrate`` tells what
 the bar asks, by the tuned baselines themselves: their best single learning
 rate for every workload (the default an untuned user would want), and each
-workload's best learning rate one grid step off.
+workload's best learning rate one grid step off. ``--held-out-lr`` makes
+every choice (the tuned baselines' learning rates, the reference) on the
+first run's seeds and scores on the later runs' seeds alone, so that the
+reference no longer profits from choosing on the seeds it is scored on.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -223,6 +226,41 @@ def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int)
     return out
 
 
+def held_out(payloads: Sequence[Payload], spec: str) -> float | None:
+    """``spec``'s ``vs base`` with every choice made on run 0's seeds and the
+    score on the later runs' seeds: free of the winner's curse.
+
+    The reference is the tuned baseline of ``spec``'s base that is best on
+    run 0, at the grid point best on run 0; a bare tuned ``spec`` likewise
+    takes its grid point from run 0. Both are then scored by their median
+    over the seeds of runs 1, 2, ... . Chosen on the seeds it is scored on
+    (:func:`vs_base`), the reference profits from the seeds' noise, which
+    the untuned entry does not. None with one run, or where the entry or a
+    reference is missing from a run.
+    """
+    name, index = parse_spec(spec)
+    first, later = payloads[0], payloads[1:]
+    if not later or not all(name in p["methods"] for p in payloads):
+        return None
+    base = first["methods"][name]["base"]
+    tuned = [
+        n
+        for n, r in first["methods"].items()
+        if report.is_tuned_baseline(r) and r["base"] == base
+        if all(n in p["methods"] for p in later)
+    ]
+    if not tuned:
+        return None
+
+    def chosen(n: str, point: int | None = None) -> tuple[float, float]:
+        on_first = np.median(_finals(first, n), 1)
+        point = int(np.argmin(on_first)) if point is None else point
+        return float(on_first[point]), float(pooled_medians(later, n)[point])
+
+    ref = min((chosen(n) for n in tuned), key=lambda v: v[0])[1]
+    return report.ratio(chosen(name, index)[1], ref)
+
+
 def off_by_one(payloads: Sequence[Payload], name: str) -> tuple[float, float] | None:
     """The tuned ``name`` one grid step either side of its best point, over
     its best (pooled medians): (the better side, the worse side); the one
@@ -286,13 +324,16 @@ def tables(
     bootstrap: bool = False,
     early_stop: bool = False,
     calibrate: bool = False,
+    held_out_lr: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
     bootstrap over seeds of which misses of the bar the seeds cannot
     explain, an oracle's early stop (:func:`stopped`), the bar calibrated
-    on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), and the
-    leaderboards (time to target, profile scores) per run and pooled."""
+    on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), the
+    scores with the learning rates chosen on the first run and scored on the
+    later ones (:func:`held_out`), and the leaderboards (time to target,
+    profile scores) per run and pooled."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
@@ -318,6 +359,8 @@ def tables(
         text += "\n\n" + _stopped_table(workloads, specs)
     if calibrate:
         text += "\n\n" + _calibration_table(workloads)
+    if held_out_lr:
+        text += "\n\n" + _held_out_table(workloads, specs)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
@@ -396,6 +439,37 @@ def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
         " the lowest worst case chosen in hindsight; and each workload's best"
         " learning rate one grid step off, over that best\n\n"
         + common.markdown_table(head, rows)
+    )
+
+
+def _held_out_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    """Per spec, `vs base` with the choices made on the first run and the
+    score on the later runs (:func:`held_out`), then on every workload."""
+    found = {
+        spec: {t: held_out(ps, spec) for t, ps in workloads.items()} for spec in specs
+    }
+    found = {
+        spec: {t: v for t, v in values.items() if v is not None}
+        for spec, values in found.items()
+    }
+    found = {spec: values for spec, values in found.items() if values}
+    if not found:
+        return "Held-out learning rates: none (one run, or no reference)"
+    head = ["entry", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
+    rows = [[spec, *summary(values)] for spec, values in found.items()]
+    columns = list(workloads)
+    per = [
+        [spec, *(values.get(t, math.nan) for t in columns)]
+        for spec, values in found.items()
+    ]
+    first = _seeds(next(iter(workloads.values()))[:1])
+    return (
+        f"Held-out learning rates: each tuned baseline (and tuned entry) at"
+        f" its best on seeds {first}, the reference the baseline best there;"
+        " every entry scored on the later runs' seeds alone\n\n"
+        + common.markdown_table(head, rows)
+        + "\n\n"
+        + common.markdown_table(["entry", *map(_short, columns)], per)
     )
 
 

@@ -272,3 +272,32 @@ def test_calibration_skips_a_baseline_missing_from_a_run():
     workloads = pool.by_workload([[RUN_A], [other]])
     assert pool.one_rate(workloads, "sgd-cosine") is None
     assert pool.off_by_one(workloads["zoo-w"], "sgd-cosine") is None
+
+
+def test_held_out_chooses_on_the_first_run_and_scores_on_the_later_ones():
+    # The cosine on run A: medians 2 (lr 0.1) and 1.5 (lr 1): lr 1 is
+    # chosen; on run B it scores median(3, 3, 3) = 3, the reference. Chosen
+    # on the pooled seeds instead, lr 0.1 would score 1.
+    assert pool.held_out([RUN_A, RUN_B], "sgd-cosine") == pytest.approx(1.0)
+    assert pool.held_out([RUN_A, RUN_B], "m") == pytest.approx(2.0 / 3.0)
+    # g's grid point 1 as asked; bare g takes its point best on run A (0:
+    # 2 against median(9, 9, inf) = 9), which scores 2 on run B
+    assert pool.held_out([RUN_A, RUN_B], "g:1") == pytest.approx(1.0 / 3.0)
+    assert pool.held_out([RUN_A, RUN_B], "g") == pytest.approx(2.0 / 3.0)
+    # one run, or an entry missing from a run: nothing to hold out
+    assert pool.held_out([RUN_A], "m") is None
+    assert pool.held_out([RUN_A, RUN_B], "absent") is None
+
+
+def test_held_out_table_and_cli_flag(tmp_path, capsys):
+    for name, run in (("a", RUN_A), ("b", RUN_B)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
+    argv = ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
+    assert cli.main([*argv, "--held-out-lr"]) == 0
+    out = capsys.readouterr().out
+    assert "Held-out learning rates: each tuned baseline" in out
+    assert "| m | 0.667 | w | 0.667 | 1/1 |" in out
+    assert "| g:1 | 0.333 |" in out
+    text = pool.tables([[RUN_A]], ["m"], held_out_lr=True)
+    assert "Held-out learning rates: none (one run, or no reference)" in text
