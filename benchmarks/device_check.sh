@@ -24,6 +24,8 @@
 #      files that do not exist (the modules are being renamed) are skipped
 #   7. python -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead
 #   8. python -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling
+#   9. python -m benchmarks kernels on its traces: kernels per step and the
+#      costliest kernels, per method and size ($OUT/kernels.md)
 # Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
 # seconds) and logs to $OUT/logs/<step>.log; a failed test or benchmark step is
 # recorded and the next one still runs; the exit status is 1 if any failed.
@@ -41,8 +43,9 @@
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
 # CUDA_EXTRA (cuda12|cuda13, default from nvidia-smi), OVERHEAD_ARGS (default:
 # charlm, each base's recommendation and Adam's cost entries), SCALING_ARGS
-# (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps 10": a profiler
-# trace of 10 steps per method and size, every kernel listed), TIMEOUT_*,
+# (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $TRACE_STEPS": a
+# profiler trace of TRACE_STEPS (default 10) steps per method and size, every
+# kernel listed), TIMEOUT_*,
 # TARBALL (if set, everything under $OUT is packed into this one file at the
 # end, pass or fail: a device tool that returns few files gets it all).
 
@@ -74,7 +77,8 @@ JAX_VERSION="${JAX_VERSION:-0.10.2}"
 TIMEOUT_INSTALL="${TIMEOUT_INSTALL:-900}"
 TIMEOUT_TESTS="${TIMEOUT_TESTS:-900}"
 TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
-SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps 10}"
+TRACE_STEPS="${TRACE_STEPS:-10}"
+SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $TRACE_STEPS}"
 # Not every registry entry (the study's candidates run to hundreds): the
 # recommendation per base (docs/glyder.md's summary table), glyder's defaults
 # over Adam, and over Adam the cost entries that apportion a step's time
@@ -183,6 +187,8 @@ fi
 if wanted scaling; then
   step scaling "$TIMEOUT_BENCH" optional \
     "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
+  step kernels 300 optional \
+    "set -o pipefail; $PY -m benchmarks kernels $OUT/scaling/trace-*.json.gz --steps $TRACE_STEPS | tee $OUT/kernels.md"
 fi
 
 if [[ $DRY_RUN -eq 1 ]]; then

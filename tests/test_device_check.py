@@ -40,6 +40,7 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
         "tests",
         "overhead",
         "scaling",
+        "kernels",
     ]
     assert "'jax[cuda1" in text  # the CUDA wheel, cuda12 or cuda13
     assert "-e '.[test,bench]'" in text
@@ -52,6 +53,7 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
     assert "glyder-adam-cost-once-bare,glyder-adam-cost-k1 --steps 100" in text
     assert "-m benchmarks.scaling" in text
     assert f"--out {out}/scaling" in text
+    assert f"kernels {out}/scaling/trace-*.json.gz --steps 10" in text
     assert "dry run: nothing was run" in text
     assert not out.exists() and not (tmp_path / "venv").exists()
 
