@@ -126,15 +126,30 @@ def reference(
     payloads: Sequence[Payload], base: str, resample: np.ndarray | None = None
 ) -> float | None:
     """The best tuned baseline of ``base`` over the pooled seeds (None: none)."""
+    names = _tuned_of(payloads, base)
+    values = [pooled_medians(payloads, n, resample).min() for n in names]
+    return min(values) if values else None
+
+
+def _tuned_of(payloads: Sequence[Payload], base: str) -> list[str]:
+    """The tuned baselines of ``base`` that every run has."""
     runs = [p["methods"] for p in payloads]
-    names = [
+    return [
         n
         for n, r in runs[0].items()
         if report.is_tuned_baseline(r) and r["base"] == base
         if all(n in m for m in runs)
     ]
-    values = [pooled_medians(payloads, n, resample).min() for n in names]
-    return min(values) if values else None
+
+
+def _chosen_on_first(
+    payloads: Sequence[Payload], name: str, point: int | None = None
+) -> tuple[float, float]:
+    """``name`` at ``point`` (default: its best on run 0's seeds): (its median
+    on run 0's seeds, its median over the later runs' seeds)."""
+    on_first = np.median(_finals(payloads[0], name), 1)
+    point = int(np.argmin(on_first)) if point is None else point
+    return float(on_first[point]), float(pooled_medians(payloads[1:], name)[point])
 
 
 def _entry_and_reference(
@@ -218,11 +233,10 @@ def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int)
     0, its median on run ``run``'s seeds over its median on run 0's."""
     out = {}
     for task, payloads in workloads.items():
-        if all(name in p["methods"] for p in (payloads[0], payloads[run])):
-            first = np.median(_finals(payloads[0], name), 1)
-            best = int(np.argmin(first))
-            again = np.median(_finals(payloads[run], name), 1)[best]
-            out[task] = report.ratio(float(again), float(first[best]))
+        pair = (payloads[0], payloads[run])
+        if all(name in p["methods"] for p in pair):
+            first, again = _chosen_on_first(pair, name)
+            out[task] = report.ratio(again, first)
     return out
 
 
@@ -239,26 +253,14 @@ def held_out(payloads: Sequence[Payload], spec: str) -> float | None:
     reference is missing from a run.
     """
     name, index = parse_spec(spec)
-    first, later = payloads[0], payloads[1:]
-    if not later or not all(name in p["methods"] for p in payloads):
+    if len(payloads) < 2 or not all(name in p["methods"] for p in payloads):
         return None
-    base = first["methods"][name]["base"]
-    tuned = [
-        n
-        for n, r in first["methods"].items()
-        if report.is_tuned_baseline(r) and r["base"] == base
-        if all(n in p["methods"] for p in later)
-    ]
+    tuned = _tuned_of(payloads, payloads[0]["methods"][name]["base"])
     if not tuned:
         return None
-
-    def chosen(n: str, point: int | None = None) -> tuple[float, float]:
-        on_first = np.median(_finals(first, n), 1)
-        point = int(np.argmin(on_first)) if point is None else point
-        return float(on_first[point]), float(pooled_medians(later, n)[point])
-
-    ref = min((chosen(n) for n in tuned), key=lambda v: v[0])[1]
-    return report.ratio(chosen(name, index)[1], ref)
+    choices = [_chosen_on_first(payloads, n) for n in tuned]
+    ref = min(choices, key=lambda c: c[0])[1]  # best on run 0, scored on the rest
+    return report.ratio(_chosen_on_first(payloads, name, index)[1], ref)
 
 
 def off_by_one(payloads: Sequence[Payload], name: str) -> tuple[float, float] | None:
@@ -457,11 +459,6 @@ def _held_out_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         return "Held-out learning rates: none (one run, or no reference)"
     head = ["entry", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
     rows = [[spec, *summary(values)] for spec, values in found.items()]
-    columns = list(workloads)
-    per = [
-        [spec, *(values.get(t, math.nan) for t in columns)]
-        for spec, values in found.items()
-    ]
     first = _seeds(next(iter(workloads.values()))[:1])
     return (
         f"Held-out learning rates: each tuned baseline (and tuned entry) at"
@@ -469,7 +466,7 @@ def _held_out_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         " every entry scored on the later runs' seeds alone\n\n"
         + common.markdown_table(head, rows)
         + "\n\n"
-        + common.markdown_table(["entry", *map(_short, columns)], per)
+        + _workload_table(list(workloads), found, "entry")
     )
 
 
@@ -529,10 +526,14 @@ def _noise_table(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
 
 
 def _per_workload_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
-    columns = list(workloads)
-    rows = []
-    for spec in specs:
-        values = ratios(workloads, spec)
-        rows.append([spec, *(values.get(t, math.nan) for t in columns)])
-    head = ["entry (pooled)", *map(_short, columns)]
-    return common.markdown_table(head, rows)
+    found = {spec: ratios(workloads, spec) for spec in specs}
+    return _workload_table(list(workloads), found, "entry (pooled)")
+
+
+def _workload_table(
+    columns: Sequence[str], found: Mapping[str, Mapping[str, float]], label: str
+) -> str:
+    """A row per spec of ``found`` (``{spec: {task: ratio}}``), a column per
+    task (NaN where a spec lacks it)."""
+    rows = [[spec, *(v.get(t, math.nan) for t in columns)] for spec, v in found.items()]
+    return common.markdown_table([label, *map(_short, columns)], rows)
