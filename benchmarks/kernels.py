@@ -76,12 +76,12 @@ def rows_seen(events) -> list[str]:
 
 
 def per_run(
-    events, steps: int, rows: str = ROWS, runs: str = r" params\d+$"
+    events, kernels, steps: int, runs: str = r" params\d+$"
 ) -> dict[str, dict[str, float]]:
     """``{annotation: {kernels, kernel_us, wall_us}}`` per step, for every
-    annotation whose name matches ``runs`` (``scaling``'s: ``"{method}
-    params{P}"``): the device events that start inside it."""
-    kernels = sorted(device_events(events, rows), key=lambda e: e["ts"])
+    annotation of ``events`` whose name matches ``runs`` (``scaling``'s:
+    ``"{method} params{P}"``): the ``kernels`` (:func:`device_events`) that
+    start inside it."""
     pattern = re.compile(runs)
     out = {}
     for a in events:
@@ -97,13 +97,11 @@ def per_run(
     return out
 
 
-def top_kernels(
-    events, rows: str = ROWS, most: int = 10
-) -> list[tuple[str, int, float]]:
-    """The ``most`` kernel names with the largest summed time: (name, count,
-    total microseconds)."""
+def top_kernels(kernels, most: int = 10) -> list[tuple[str, int, float]]:
+    """The ``most`` names among ``kernels`` with the largest summed time:
+    (name, count, total microseconds)."""
     count, total = collections.Counter(), collections.Counter()
-    for k in device_events(events, rows):
+    for k in kernels:
         count[k["name"]] += 1
         total[k["name"]] += k.get("dur", 0)
     return [(n, count[n], total[n]) for n, _ in total.most_common(most)]
@@ -112,8 +110,9 @@ def top_kernels(
 def report(path: pathlib.Path, steps: int, rows: str = ROWS, most: int = 10) -> str:
     """The Markdown tables for one trace."""
     events = load(path)
-    runs = per_run(events, steps, rows)
-    if not device_events(events, rows):
+    kernels = device_events(events, rows)
+    runs = per_run(events, kernels, steps)
+    if not kernels:
         seen = ", ".join(rows_seen(events)) or "none"
         return (
             f"## {path.name}\n\nNo device events on rows matching {rows!r} (a CPU"
@@ -123,7 +122,7 @@ def report(path: pathlib.Path, steps: int, rows: str = ROWS, most: int = 10) -> 
     body = [
         [name, v["kernels"], v["kernel_us"], v["wall_us"]] for name, v in runs.items()
     ]
-    top = [[n, c, t] for n, c, t in top_kernels(events, rows, most)]
+    top = [[n, c, t] for n, c, t in top_kernels(kernels, most)]
     return (
         f"## {path.name}\n\nPer step, over {steps} traced steps of each run\n\n"
         + common.markdown_table(head, body)

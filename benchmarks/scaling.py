@@ -242,7 +242,6 @@ def time_methods(
 def trace_runs(
     setups: dict[str, dict[str, Any]],
     pool,
-    t: int,
     steps: int,
     label: str,
     out: pathlib.Path,
@@ -260,7 +259,7 @@ def trace_runs(
     try:
         for name, s in setups.items():
             with jax.profiler.TraceAnnotation(f"{name} {label}"):
-                _, s["carry"] = _time(s["loop"], s["carry"], pool, t, steps)
+                _, s["carry"] = _time(s["loop"], s["carry"], pool, 0, steps)
     finally:
         jax.profiler.stop_trace()
     (found,) = log_dir.glob("plugins/profile/*/perfetto_trace.json.gz")
@@ -331,7 +330,7 @@ def scaling_rows(
         row["device_peak_bytes"] = device_peak_bytes()
         if trace_steps:
             label = f"params{num_params}"  # a file name the device tool returns
-            trace = trace_runs(setups, pool, 0, trace_steps, label, out)
+            trace = trace_runs(setups, pool, trace_steps, label, out)
             row["trace"] = str(trace)
         rows.append(row)
         print(

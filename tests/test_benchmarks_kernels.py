@@ -68,12 +68,13 @@ def _trace():
 
 def test_per_run_counts_the_kernels_that_start_inside_each_annotation():
     events = _trace()["traceEvents"]
-    runs = kernels.per_run(events, steps=2)
+    device = kernels.device_events(events)
+    runs = kernels.per_run(events, device, steps=2)
     assert runs == {
         "base params10": {"kernels": 1.0, "kernel_us": 20.0, "wall_us": 50.0},
         "glyder_k10 params10": {"kernels": 3.0, "kernel_us": 40.0, "wall_us": 150.0},
     }
-    assert kernels.top_kernels(events) == [
+    assert kernels.top_kernels(device) == [
         ("fusion_adam", 4, 80),
         ("reduce_norm", 4, 40),
     ]
