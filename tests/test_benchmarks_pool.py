@@ -58,6 +58,14 @@ RUN_B = _payload(
 )
 
 
+def _pool_argv(tmp_path):
+    """RUN_A and RUN_B written as two run folders: the pool command over them."""
+    for name, run in (("a", RUN_A), ("b", RUN_B)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
+    return ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
+
+
 def test_pooled_ratio_is_the_median_over_all_seeds_over_the_pooled_best_cosine():
     # cosine, pooled: lr 0.1 -> median(1, 2, 3, 1, 1, 1) = 1; lr 1 -> 3
     # m pooled: median(3, 6, 4.5, 1, 2, 12) = 3.75
@@ -134,10 +142,7 @@ def test_only_the_workloads_every_run_has_are_pooled():
 
 
 def test_cli_prints_each_run_the_pool_and_the_noise_floor(tmp_path, capsys):
-    for name, run in (("a", RUN_A), ("b", RUN_B)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
-    argv = ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
+    argv = _pool_argv(tmp_path)
     assert cli.main([*argv, "--per-workload", "--leaderboard"]) == 0
     out = capsys.readouterr().out
     assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in out
@@ -290,10 +295,7 @@ def test_held_out_chooses_on_the_first_run_and_scores_on_the_later_ones():
 
 
 def test_held_out_table_and_cli_flag(tmp_path, capsys):
-    for name, run in (("a", RUN_A), ("b", RUN_B)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "zoo-w.json").write_text(json.dumps(run))
-    argv = ["pool", str(tmp_path / "a"), str(tmp_path / "b"), "--methods", "m,g:1"]
+    argv = _pool_argv(tmp_path)
     assert cli.main([*argv, "--held-out-lr"]) == 0
     out = capsys.readouterr().out
     assert "Held-out learning rates: each tuned baseline" in out

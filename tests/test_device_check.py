@@ -13,25 +13,33 @@ import pytest
 SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks/device_check.sh"
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
-    out = tmp_path / "device_check"
-    env = {**os.environ, "OUT": str(out), "VENV": str(tmp_path / "venv")}
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run"],
-        env=env,
+def _check(*args, **env):
+    """The script run with ``args`` and ``env`` over this process's."""
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    text = result.stdout
-    steps = [
+
+
+def _steps(stdout):
+    """The names of the steps the script announced, in order."""
+    return [
         line.split("]")[0].removeprefix("[step ")
-        for line in text.splitlines()
+        for line in stdout.splitlines()
         if line.startswith("[step ")
     ]
-    assert steps == [
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
+    out = tmp_path / "device_check"
+    result = _check("--dry-run", OUT=str(out), VENV=str(tmp_path / "venv"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert _steps(text) == [
         "gpu",
         "venv",
         "install-jax",
@@ -59,14 +67,8 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
 
 
 def test_offline_wheelhouse_and_no_venv(tmp_path):
-    env = {**os.environ, "OUT": str(tmp_path / "o"), "PYTHON": "python3"}
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run", "--no-venv", "--wheelhouse", "/wheels"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    args = ("--dry-run", "--no-venv", "--wheelhouse", "/wheels")
+    result = _check(*args, OUT=str(tmp_path / "o"), PYTHON="python3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[step venv]" not in result.stdout
     assert "--no-index --find-links /wheels" in result.stdout
@@ -74,10 +76,7 @@ def test_offline_wheelhouse_and_no_venv(tmp_path):
 
 
 def test_unknown_argument_fails():
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--bogus"], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 2
+    assert _check("--bogus").returncode == 2
 
 
 def test_tarball_packs_the_output_on_any_exit(tmp_path):
@@ -87,14 +86,8 @@ def test_tarball_packs_the_output_on_any_exit(tmp_path):
     if shutil.which("nvidia-smi", path=path):
         pytest.skip("a GPU machine: the check would run for real")
     out, tarball = tmp_path / "dc", tmp_path / "all.tar.gz"
-    env = {**os.environ, "OUT": str(out), "TARBALL": str(tarball), "PATH": path}
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--no-venv", "--skip-install"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {"OUT": str(out), "TARBALL": str(tarball), "PATH": path}
+    result = _check("--no-venv", "--skip-install", **env)
     assert result.returncode != 0
     assert "[step gpu] FAILED" in result.stderr
     assert "[step jax-gpu]" not in result.stdout
@@ -104,9 +97,7 @@ def test_tarball_packs_the_output_on_any_exit(tmp_path):
 
 
 def test_help_prints_the_whole_header():
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60
-    )
+    result = _check("--help")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("# Accelerator check") and "TARBALL" in lines[-2]
@@ -114,20 +105,8 @@ def test_help_prints_the_whole_header():
 
 
 def test_only_runs_the_steps_it_names(tmp_path):
-    env = {**os.environ, "OUT": str(tmp_path / "o"), "PYTHON": "python3"}
-    result = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run", "--no-venv", "--skip-install"]
-        + ["--only", "overhead"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    args = ("--dry-run", "--no-venv", "--skip-install", "--only", "overhead")
+    result = _check(*args, OUT=str(tmp_path / "o"), PYTHON="python3")
     assert result.returncode == 0, result.stdout + result.stderr
-    steps = [
-        line.split("]")[0].removeprefix("[step ")
-        for line in result.stdout.splitlines()
-        if line.startswith("[step ")
-    ]
-    assert steps == ["gpu", "jax-gpu", "overhead"]
+    assert _steps(result.stdout) == ["gpu", "jax-gpu", "overhead"]
     assert "[tests] not in --only overhead, skipped" in result.stdout
