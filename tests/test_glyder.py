@@ -472,13 +472,51 @@ def test_negative_numerator_gives_no_step():
     np.testing.assert_array_equal(updates, jnp.zeros_like(x))
 
 
-def test_a_negated_base_is_detected_and_flipped():
-    # optax.scale(-1.0) stands for a full optimizer that already negates.
-    xs, states = run(paper_glyder(optax.scale(-1.0), **EXACT), 5)
-    ref_xs, ref_states = run(paper_glyder(optax.identity(), **EXACT), 5)
+@pytest.mark.parametrize("refresh_every", [1, 3])
+def test_a_negated_base_is_detected_and_flipped(refresh_every):
+    # optax.scale(-1.0) stands for a full optimizer that already negates. With
+    # refresh_every=3 the held steps apply the sign found at the first refresh.
+    kw = {**EXACT, "refresh_every": refresh_every}
+    xs, states = run(paper_glyder(optax.scale(-1.0), **kw), 5)
+    ref_xs, ref_states = run(paper_glyder(optax.identity(), **kw), 5)
     assert [int(s.sign) for s in states] == [-1] * 5
     assert [int(s.sign) for s in ref_states] == [1] * 5
     chex.assert_trees_all_close(xs, ref_xs, rtol=1e-12)
+
+
+def test_with_a_shared_count_the_sign_waits_for_the_first_active_refresh():
+    # The refresh at count 0 sees a zero direction (not a step); steps 1 and 2
+    # are held, with eta still 0, so no sign yet and no move; the refresh at
+    # count 3 finds the sign, and from there the run is the identity base's.
+    kw = {**EXACT, "refresh_every": 3, "shared_count": True}
+    for base, want in [(optax.scale(-1.0), -1), (optax.identity(), 1)]:
+        tx = paper_glyder(base, **kw)
+        x, state = jnp.asarray(X0), tx.init(jnp.asarray(X0))
+        signs, moves = [], []
+        for t in range(6):
+            g = jnp.zeros(4) if t == 0 else quad_grad(x)
+            updates, state = tx.update(g, state, x, obj_fn=quad)
+            x = optax.apply_updates(x, updates)
+            signs.append(int(go.glyder_state(state).sign))
+            moves.append(float(jnp.linalg.norm(updates)) > 0)
+        assert signs == [0, 0, 0, want, want, want]
+        assert moves == [False, False, False, True, True, True]
+        if want == -1:
+            flipped = x
+    chex.assert_trees_all_close(flipped, x, rtol=1e-6)
+
+
+def test_between_refreshes_the_gradient_is_read_for_its_finiteness_alone():
+    # The sign's <grad, d> is taken in the refresh branch (the first active
+    # step is a refresh), so a held step reads `grad` only to count a
+    # non-finite one: no full-size work beyond the step itself.
+    tx = go.scale_by_glyder(refresh_every=5)
+    x = jnp.asarray(X0, jnp.float32)
+    update = lambda g, d, s: tx.update(d, s, x, obj_fn=quad, grad=g)
+    jaxpr = jax.make_jaxpr(update)(x, x, tx.init(x)).jaxpr
+    grad_var = jaxpr.invars[0]
+    readers = {e.primitive.name for e in jaxpr.eqns if grad_var in e.invars}
+    assert readers == {"is_finite", "cond"}
 
 
 def test_adamw_flipped_back_equals_scale_by_adam_plus_decay():
