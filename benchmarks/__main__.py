@@ -9,6 +9,7 @@ calibrate   choose the calibrated baseline's one learning rate on the zoo's
 overhead    per-step time of each transform / its base (ratios only)
 scaling     cost vs model size (time, memory, state copies), vmap cost
 kernels     kernels per step, from the profiler traces of scaling --trace-steps
+traffic     a held step's memory traffic and kernels, the optimizer alone
 report      rebuild results.md and the PNGs from JSON files
 pool        seeds pooled across runs of the same workloads (per run and
             pooled), and the noise floor of the tuned baselines
@@ -281,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import kernels
 
         return kernels.main(argv[1:])
+    if argv[:1] == ["traffic"]:  # its own parser too
+        from benchmarks import traffic
+
+        return traffic.main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     _check(parser, args)
