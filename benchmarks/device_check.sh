@@ -2,7 +2,8 @@
 # Accelerator check: the device-relevant tests and the cost benchmarks on a GPU.
 #
 #   bash benchmarks/device_check.sh [--dry-run] [--no-venv] [--wheelhouse DIR]
-#                                   [--skip-install] [--only tests,overhead,scaling]
+#                                   [--skip-install]
+#                                   [--only tests,overhead,traffic,scaling]
 #
 # On a machine with no network whose Python already has a CUDA jax, optax
 # and flax (as the H200 it was first run on, 2026-12-04):
@@ -23,8 +24,11 @@
 #      failures reported as it ends, its junit XML in $OUT/tests-<file>.xml);
 #      files that do not exist (the modules are being renamed) are skipped
 #   7. python -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead
-#   8. python -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling
-#   9. python -m benchmarks kernels on its traces: kernels per step and the
+#   8. python -m benchmarks traffic $TRAFFIC_ARGS at widths $TRAFFIC_WIDTHS
+#      (a held step of the optimizer alone: passes and kernels in the GPU's
+#      HLO, and its time), --out $OUT/traffic-w<width>
+#   9. python -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling
+#  10. python -m benchmarks kernels on its traces: kernels per step and the
 #      costliest kernels, per method and size ($OUT/kernels.md)
 # Every step has a timeout (TIMEOUT_INSTALL, TIMEOUT_TESTS, TIMEOUT_BENCH,
 # seconds) and logs to $OUT/logs/<step>.log; a failed test or benchmark step is
@@ -35,9 +39,9 @@
 #   machine that cannot reach PyPI: fill DIR elsewhere with
 #   pip download "jax[cuda12]==0.10.2" ".[test,bench]" -d DIR).
 # --no-venv / --skip-install: use the current environment as it is.
-# --only LIST: of the steps tests, overhead and scaling, run only these
-#   (comma-separated; default all three): one device call each, where a call
-#   is limited in time.
+# --only LIST: of the steps tests, overhead, traffic and scaling, run only
+#   these (comma-separated; default all four): one device call each, where a
+#   call is limited in time.
 #
 # Environment: OUT (default results/device_check), VENV, BASE_PYTHON (makes
 # the venv, default python3), PYTHON (--no-venv), JAX_VERSION,
@@ -45,7 +49,9 @@
 # charlm, each base's recommendation and Adam's cost entries), SCALING_ARGS
 # (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $TRACE_STEPS": a
 # profiler trace of TRACE_STEPS (default 10) steps per method and size, every
-# kernel listed), TIMEOUT_*,
+# kernel listed), TRAFFIC_ARGS (default: the bases, Adam in apply_if_finite,
+# the recommendations and glyder over Adam with and without its parts),
+# TRAFFIC_WIDTHS (default "300 10000": 1e5 and 1e8 parameters), TIMEOUT_*,
 # TARBALL (if set, everything under $OUT is packed into this one file at the
 # end, pass or fail: a device tool that returns few files gets it all).
 
@@ -55,7 +61,7 @@ DRY_RUN=0
 USE_VENV=1
 INSTALL=1
 WHEELHOUSE=""
-ONLY="tests,overhead,scaling"
+ONLY="tests,overhead,traffic,scaling"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1 ;;
@@ -86,6 +92,8 @@ SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $
 RECOMMENDED=glyder-sgd-k20-hold-tr0.03-x2,glyder-momentum-k20-hold-tr-ld-secauto,glyder-adam-k20-hold-tr0.01decay-ld
 COST=glyder-adam-cost-once,glyder-adam-cost-once-nofinite,glyder-adam-cost-once-notr,glyder-adam-cost-once-bare,glyder-adam-cost-k1
 OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods $RECOMMENDED,glyder-adam,$COST --steps 100 --repeats 5}"
+TRAFFIC_ARGS="${TRAFFIC_ARGS:---methods adam,adam-if-finite,sgd,momentum,glyder-sgd-rec,glyder-momentum-rec,glyder-adam-rec,glyder-adam,glyder-adam-notr,glyder-adam-nofinite}"
+TRAFFIC_WIDTHS="${TRAFFIC_WIDTHS:-300 10000}"
 DEVICE_TESTS=(
   tests/test_sharding.py
   tests/test_flax_integration.py
@@ -184,6 +192,11 @@ if wanted overhead; then
   step overhead "$TIMEOUT_BENCH" optional \
     "$PY -m benchmarks overhead $OVERHEAD_ARGS --out $OUT/overhead"
 fi
+if wanted traffic; then
+  traffic_cmd="set -e; for w in $TRAFFIC_WIDTHS; do"
+  traffic_cmd+=" $PY -m benchmarks traffic $TRAFFIC_ARGS --width \$w --out $OUT/traffic-w\$w; done"
+  step traffic "$TIMEOUT_BENCH" optional "$traffic_cmd"
+fi
 if wanted scaling; then
   step scaling "$TIMEOUT_BENCH" optional \
     "$PY -m benchmarks.scaling $SCALING_ARGS --out $OUT/scaling"
@@ -195,7 +208,7 @@ if [[ $DRY_RUN -eq 1 ]]; then
   echo "dry run: nothing was run"
   exit 0
 fi
-echo "tables: $OUT/overhead/overhead.md $OUT/scaling/scaling.md"
+echo "tables: $OUT/overhead/overhead.md $OUT/traffic-w*/traffic.md $OUT/scaling/scaling.md"
 if [[ ${#FAILED[@]} -gt 0 ]]; then
   echo "failed steps: ${FAILED[*]}" >&2
   exit 1

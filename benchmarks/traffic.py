@@ -124,9 +124,9 @@ def _cost(comps: dict[str, str], name: str, leaf: str) -> tuple[int, int]:
         types[inst] = rtype
         if op in _FREE:
             continue
-        if op == "while":
-            body = re.search(r"body=%?([\w.\-]+)", line).group(1)
-            p, k = _cost(comps, body, leaf)
+        if op in ("while", "call"):  # a call: e.g. XLA:GPU's command buffers
+            callee = re.search(r"(?:body|to_apply)=%?([\w.\-]+)", line).group(1)
+            p, k = _cost(comps, callee, leaf)
         elif op == "conditional":
             costs = [_cost(comps, b, leaf) for b in _branches(line)]
             held = min(costs)

@@ -74,6 +74,21 @@ def test_loop_cost_counts_passes_and_takes_the_held_branch():
     assert traffic.loop_cost(HLO, "f32[9,9]") == (0, 7)
 
 
+def test_a_call_counts_what_it_calls():
+    # XLA:GPU outlines command buffers into computations run by a `call`.
+    called = HLO.replace(
+        "  %r = f32[] reduce(%f, %zero), dimensions={0,1}, to_apply=%add\n",
+        "  %r = f32[] call(%f), to_apply=%outlined\n",
+    ).replace(
+        "%body (arg:",
+        "%outlined (q: f32[4,4]) -> f32[] {\n"
+        "  %q = f32[4,4]{1,0} parameter(0)\n"
+        "  ROOT %r.5 = f32[] reduce(%q, %zero), dimensions={0,1}, to_apply=%add\n"
+        "}\n\n%body (arg:",
+    )
+    assert traffic.loop_cost(called, "f32[4,4]") == (6, 7)
+
+
 def test_loop_cost_wants_one_loop():
     no_loop = HLO.replace(" while(", " call(")
     with pytest.raises(ValueError, match=r"expected one while loop.*found 0"):

@@ -47,6 +47,7 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
         "jax-gpu",
         "tests",
         "overhead",
+        "traffic",
         "scaling",
         "kernels",
     ]
@@ -59,6 +60,9 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
     assert f"--junitxml={out}/tests-$(basename $f .py).xml" in text
     assert "-m benchmarks overhead --tasks charlm --methods glyder-sgd-k20" in text
     assert "glyder-adam-cost-once-bare,glyder-adam-cost-k1 --steps 100" in text
+    assert "for w in 300 10000; do " in text
+    assert "-m benchmarks traffic --methods adam,adam-if-finite," in text
+    assert f"--width $w --out {out}/traffic-w$w; done" in text
     assert "-m benchmarks.scaling" in text
     assert f"--out {out}/scaling" in text
     assert f"kernels {out}/scaling/trace-*.json.gz --steps 10" in text
@@ -110,3 +114,6 @@ def test_only_runs_the_steps_it_names(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert _steps(result.stdout) == ["gpu", "jax-gpu", "overhead"]
     assert "[tests] not in --only overhead, skipped" in result.stdout
+    args = (*args[:-1], "traffic,scaling")
+    result = _check(*args, OUT=str(tmp_path / "o"), PYTHON="python3")
+    assert _steps(result.stdout) == ["gpu", "jax-gpu", "traffic", "scaling", "kernels"]
