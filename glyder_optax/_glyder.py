@@ -51,9 +51,9 @@ in the repository's ``docs/glyder.md``, measured with its benchmark harness):
 4. A refresh every ``refresh_every`` steps under :func:`jax.lax.cond`, ``eta``
    held in between (with ``cap_held_step``, scaled down where ``d`` has grown
    since the refresh, so that a held step is no longer than the refreshed
-   one). A held step reads ``d`` for its norm and for the step, and the
-   gradient for its finiteness alone; the base's sign is a scalar of the step
-   (``python -m benchmarks traffic`` counts the passes).
+   one). The base's sign is a scalar factor of the step and of the refresh's
+   slopes: ``d`` is never copied with its sign flipped
+   (``python -m benchmarks traffic`` counts a held step's passes).
 
 The update is :math:`-\alpha\,\eta_t d_t`, with :math:`\alpha` the
 ``learning_rate`` of :func:`glyder` (1 by default; may be a schedule).
@@ -76,14 +76,13 @@ from glyder_optax._glyder_parts import (
     bound_step_by_params,
     check_secant,
     check_update_args,
-    detect_sign,
     estimator_from_name,
     held_eta,
     init_state,
     observe_direction,
     refresh_state,
     secant_probe,
-    signed,
+    sign_factor,
     with_raw_gradient,
 )
 from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
@@ -231,13 +230,17 @@ def scale_by_glyder(
         d_sq, finite, active, state = observe_direction(state, updates, grad)
 
         def refresh(state: GlyderState) -> GlyderState:
-            state = detect_sign(state, active, grad, updates)
-            d = signed(state.sign, updates)
+            # Along the signed direction s d without a copy of it: the slopes
+            # flip with the sign, the value and curvature do not.
+            s = sign_factor(state)
             extras = {"obj_fn": obj_fn, "logits_fn": logits_fn}
             estimate, est_state = est.estimate(
-                state.estimator_state, params, d, **extras
+                state.estimator_state, params, updates, **extras
             )
-            probe = lambda: curvature.slope_at(obj_fn, params, d, state.eta)
+            estimate = estimate._replace(slope=s * estimate.slope)
+            probe = lambda: (
+                s * curvature.slope_at(obj_fn, params, updates, s * state.eta)
+            )
             n_probe = secant_probe(secant, estimate, min_curvature, d_sq, probe)
             state = refresh_state(state, estimate, n_probe, d_sq, guards)
             return state._replace(estimator_state=est_state)
@@ -251,7 +254,7 @@ def scale_by_glyder(
 
         state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
         eta = held_eta(state, d_sq, cap_held_step)
-        new_updates = _common.scale_or_zero(signed(state.sign, eta), finite, updates)
+        new_updates = _common.scale_or_zero(sign_factor(state) * eta, finite, updates)
         count = optax.safe_increment(state.count)
         if not shared_count:
             count = jnp.where(active, count, state.count)
@@ -296,11 +299,9 @@ def glyder(
     (``optax.identity()``: SGD; ``optax.trace(0.9)``; ``optax.scale_by_adam()``;
     AdamW as ``chain(scale_by_adam(), add_decayed_weights(wd))``), or is a
     full optimizer whose output is already negated (``optax.adam(1e-3)``): the
-    sign of :math:`\langle g, d\rangle` at the first refresh with a nonzero
-    direction (positive for a descent-sign base; that refresh is the first
-    such step, unless ``shared_count`` counts zero directions, and ``eta`` is
-    0 until it) is kept in :attr:`GlyderState.sign` and applied to the step
-    thereafter, and the base's
+    sign of :math:`\langle g, d\rangle` on the first step with a nonzero
+    direction (positive for a descent-sign base) is kept in
+    :attr:`GlyderState.sign` and applied to the step thereafter, and the base's
     own scale cancels in ``eta d`` (unless ``eta_max`` is set). ``update``
     passes the incoming gradient as ``grad`` for this (unless given).
     ``learning_rate`` multiplies the locally optimal step; 1.0 is the method.

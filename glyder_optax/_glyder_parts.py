@@ -153,23 +153,17 @@ def init_state(params: optax.Params, estimator_state: optax.OptState) -> GlyderS
     )
 
 
-def detect_sign(
-    state: GlyderState, active: jax.Array, grad: Any, d: Any
-) -> GlyderState:
-    """The base's sign, set once, on the first active step: <grad, d> < 0 is -1.
-
-    Called in the refresh branch: the first active step is always a refresh
-    (its count is 0), so ``<grad, d>`` costs nothing between refreshes.
-    """
-    dtype = state.eta.dtype
+def _detect_sign(
+    sign: jax.Array, active: jax.Array, grad: Any, d: Any, dtype: jnp.dtype
+) -> jax.Array:
+    """The base's sign, set once, on the first active step: <grad, d> < 0 is -1."""
     found = 1 if grad is None else jnp.where(_common.vdot(grad, d, dtype) < 0, -1, 1)
-    sign = jnp.where((state.sign == 0) & active, found, state.sign)
-    return state._replace(sign=sign.astype(state.sign.dtype))
+    return jnp.where((sign == 0) & active, found, sign).astype(sign.dtype)
 
 
-def signed(sign: jax.Array, x: Any) -> Any:
-    """``x`` times the base's sign (-1 flips; +1 and 0, not yet found, keep)."""
-    return jax.tree.map(lambda u: jnp.where(sign < 0, -u, u), x)
+def sign_factor(state: GlyderState) -> jax.Array:
+    """The base's sign as a factor: -1 flips; +1 and 0 (not yet found) keep."""
+    return jnp.where(state.sign < 0, -1, 1).astype(state.eta.dtype)
 
 
 def observe_direction(state: GlyderState, d: optax.Updates, grad: Any):
@@ -177,16 +171,18 @@ def observe_direction(state: GlyderState, d: optax.Updates, grad: Any):
 
     A zero direction (e.g. a base that rejected a non-finite gradient) is not
     a step: no estimate, the state is left as it was. The state comes back
-    with the count of skipped steps brought up to date. Nothing here makes a
-    new tree: between refreshes a step reads ``d`` for its norm and for the
-    update alone (the sign is a scalar of the step).
+    with the base's sign and the count of skipped steps brought up to date.
+    ``d`` itself is not flipped: the sign is a factor of the step and of the
+    refresh's slopes (:func:`sign_factor`), where a flipped copy of ``d``
+    would cost two passes over the parameters a step.
     """
     d_sq = _common.sq_norm(d, state.eta.dtype)
     finite = jnp.isfinite(d_sq)
     active = finite & (d_sq > 0)
+    sign = _detect_sign(state.sign, active, grad, d, state.eta.dtype)
     skip = ~finite if grad is None else ~finite | ~_common.all_finite(grad)
     skipped = jnp.where(skip, optax.safe_increment(state.skipped), state.skipped)
-    return d_sq, finite, active, state._replace(skipped=skipped)
+    return d_sq, finite, active, state._replace(sign=sign, skipped=skipped)
 
 
 class Safeguards(NamedTuple):
