@@ -97,7 +97,10 @@ class DirectionalEstimator(NamedTuple):
 
     ``init(params) -> state``; ``estimate(state, params, d, *, obj_fn,
     logits_fn) -> (DirectionalEstimate, state)``. ``needs_logits`` says
-    whether ``logits_fn`` is required.
+    whether ``logits_fn`` is required. GLyDER passes ``d`` as the base
+    outputs it and multiplies the slope by the base's sign, so the slope must
+    be odd in ``d`` and the value and curvature even, as a directional
+    derivative's are.
     """
 
     init: Callable[[optax.Params], Any]
