@@ -74,6 +74,7 @@ from glyder_optax._glyder_parts import (
     GlyderState,
     Safeguards,
     bound_step_by_params,
+    check_refresh,
     check_secant,
     check_update_args,
     estimator_from_name,
@@ -165,12 +166,24 @@ def scale_by_glyder(
       and, for the Gauss-Newton modes, ``logits_fn`` (params -> that batch's
       logits, shape ``(..., num_classes)``; see
       :mod:`glyder_optax.curvature` for the conventions). Read ``eta`` and the
-      estimates with :func:`glyder_state`.
+      estimates with :func:`glyder_state`. ``update`` also takes ``refresh``
+      (our design): ``None`` (the default) refreshes at counts 0, k, 2k...
+      under :func:`jax.lax.cond`; a Python bool makes the choice for this
+      step instead, with no ``lax.cond`` in the program (``True``: refresh,
+      if the direction is a step; ``False``: hold ``eta``). Pass
+      ``refresh=(t % refresh_every == 0)`` for a Python int step ``t``, as a
+      static argument of the jitted step
+      (``jax.jit(step, static_argnames="refresh")``: two programs). On a GPU
+      a ``lax.cond`` makes the host wait for the device at every step (XLA
+      copies its predicate to the host), and under :func:`jax.vmap` with a
+      batched count it becomes a select that runs the refresh at every step.
+      ``eta`` is 0 until the first refresh, so the first step must refresh.
 
     Raises:
       ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
         integer, ``secant`` not ``True``, ``False`` or ``"auto"``, a missing
-        ``params``, ``obj_fn`` or ``logits_fn``, or params with masked-out
+        ``params``, ``obj_fn`` or ``logits_fn``, a traced ``refresh``, or
+        params with masked-out
         leaves (GLyDER inside :func:`optax.masked` or :func:`optax.partition`:
         mask the base instead, inside GLyDER).
 
@@ -223,13 +236,15 @@ def scale_by_glyder(
         obj_fn: Callable[[optax.Params], jax.Array] | None = None,
         logits_fn: Callable[[optax.Params], jax.Array] | None = None,
         grad: optax.Updates | None = None,
+        refresh: bool | None = None,
         **extra_args: Any,
     ) -> tuple[optax.Updates, GlyderState]:
         del extra_args
         obj_fn = check_update_args(params, obj_fn, logits_fn, est.needs_logits)
+        check_refresh(refresh)
         d_sq, finite, active, state = observe_direction(state, updates, grad)
 
-        def refresh(state: GlyderState) -> GlyderState:
+        def refreshed(state: GlyderState) -> GlyderState:
             # Along the signed direction s d without a copy of it: the slopes
             # flip with the sign, the value and curvature do not.
             s = sign_factor(state)
@@ -250,9 +265,12 @@ def scale_by_glyder(
         due = state.count % refresh_every == 0
 
         def refresh_if_active(s: GlyderState) -> GlyderState:
-            return optax.tree.where(active, refresh(s), s)._replace(count=s.count)
+            return optax.tree.where(active, refreshed(s), s)._replace(count=s.count)
 
-        state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
+        if refresh is None:
+            state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
+        elif refresh:  # the caller's static choice: no lax.cond in the program
+            state = refresh_if_active(state)
         eta = held_eta(state, d_sq, cap_held_step)
         new_updates = _common.scale_or_zero(sign_factor(state) * eta, finite, updates)
         count = optax.safe_increment(state.count)

@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from glyder_optax import _common, curvature
@@ -201,6 +202,20 @@ def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
     """(n - n^-) / eta_prev: the mean curvature over the last step; 0 at first."""
     c_sec = (n - n_probe) / jnp.where(eta_prev > 0, eta_prev, 1)
     return jnp.where(eta_prev > 0, c_sec, 0)
+
+
+def check_refresh(refresh: Any) -> None:
+    """``update``'s ``refresh`` is ``None`` or a Python (or NumPy) bool."""
+    if refresh is None or isinstance(refresh, (bool, np.bool_)):
+        return
+    raise ValueError(
+        f"{_NAME}: update's `refresh` must be None (a refresh every"
+        " refresh_every steps, under lax.cond) or a Python bool, known when the"
+        f" step is traced; got {type(refresh).__name__}. Make it a static"
+        ' argument of your jitted step, jax.jit(step, static_argnames="refresh"),'
+        " and pass refresh=(t % refresh_every == 0) with t a Python int; or"
+        " leave it None."
+    )
 
 
 def check_secant(secant: Any) -> bool | str:

@@ -756,6 +756,54 @@ def test_shared_count_keeps_the_refresh_a_cond_under_vmap_with_the_same_result()
     assert int(go.glyder_state(state).count) == 7
 
 
+def test_a_static_refresh_follows_the_cond_schedule_with_no_cond():
+    # refresh=(t % k == 0), a Python bool: the same run as the default
+    # lax.cond, and the programs hold no conditional at all (without
+    # optax.apply_if_finite's, skip_non_finite=False).
+    opt = go.glyder(
+        optax.trace(0.9), refresh_every=3, secant=True, skip_non_finite=False
+    )
+    x0 = jnp.asarray(X0, jnp.float32)
+
+    @functools.partial(jax.jit, static_argnames="refresh")
+    def step(x, s, refresh=None):
+        updates, s = opt.update(quad_grad(x), s, x, obj_fn=quad, refresh=refresh)
+        return optax.apply_updates(x, updates), s
+
+    runs = {}
+    for static in (False, True):
+        x, s, etas = x0, opt.init(x0), []
+        for t in range(7):
+            x, s = step(x, s, refresh=(t % 3 == 0) if static else None)
+            etas.append(float(go.glyder_state(s).eta))
+        runs[static] = (x, etas, int(go.glyder_state(s).refreshes))
+    np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-6)
+    chex.assert_trees_all_close(runs[True][0], runs[False][0], rtol=1e-6)
+    assert runs[True][2] == runs[False][2] == 3
+    for refresh in (True, False):
+        jaxpr = jax.make_jaxpr(functools.partial(step, refresh=refresh))
+        assert "cond[" not in str(jaxpr(x0, opt.init(x0)))
+    assert "cond[" in str(jax.make_jaxpr(step)(x0, opt.init(x0)))
+
+
+def test_refresh_false_holds_eta_and_true_refreshes_off_schedule():
+    opt = paper_glyder(optax.identity(), refresh_every=3, **EXACT)
+    x = jnp.asarray(X0)
+    s = opt.init(x)
+    _, s = opt.update(quad_grad(x), s, x, obj_fn=quad, refresh=False)
+    assert int(go.glyder_state(s).refreshes) == 0  # count 0, but held
+    _, s = opt.update(quad_grad(x), s, x, obj_fn=quad, refresh=True)
+    assert int(go.glyder_state(s).refreshes) == 1  # count 1, refreshed
+
+
+def test_a_traced_refresh_names_the_static_argument():
+    opt = go.glyder(optax.identity())
+    x = jnp.asarray(X0)
+    update = jax.jit(lambda r: opt.update(x, opt.init(x), x, obj_fn=quad, refresh=r))
+    with pytest.raises(ValueError, match='static_argnames="refresh"'):
+        update(True)
+
+
 def test_max_step_ratio_bounds_the_step_relative_to_the_params():
     f = lambda w: 50.0 * jnp.sum(w**2)  # a first step of eta = 1 / 100 ...
     w = jnp.array([3.0, 4.0])
