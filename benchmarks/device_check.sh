@@ -50,7 +50,8 @@
 # (default "--vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $TRACE_STEPS": a
 # profiler trace of TRACE_STEPS (default 10) steps per method and size, every
 # kernel listed), TRAFFIC_ARGS (default: the bases, Adam in apply_if_finite,
-# the recommendations and glyder over Adam with and without its parts),
+# the recommendations, glyder over Adam with and without its parts, and with
+# the static refresh: no lax.cond),
 # TRAFFIC_WIDTHS (default "300 10000": 1e5 and 1e8 parameters), TIMEOUT_*,
 # TARBALL (if set, everything under $OUT is packed into this one file at the
 # end, pass or fail: a device tool that returns few files gets it all).
@@ -92,7 +93,7 @@ SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $
 RECOMMENDED=glyder-sgd-k20-hold-tr0.03-x2,glyder-momentum-k20-hold-tr-ld-secauto,glyder-adam-k20-hold-tr0.01decay-ld
 COST=glyder-adam-cost-once,glyder-adam-cost-once-nofinite,glyder-adam-cost-once-notr,glyder-adam-cost-once-bare,glyder-adam-cost-k1
 OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods $RECOMMENDED,glyder-adam,$COST --steps 100 --repeats 5}"
-TRAFFIC_ARGS="${TRAFFIC_ARGS:---methods adam,adam-if-finite,sgd,momentum,glyder-sgd-rec,glyder-momentum-rec,glyder-adam-rec,glyder-adam,glyder-adam-notr,glyder-adam-nofinite}"
+TRAFFIC_ARGS="${TRAFFIC_ARGS:---methods adam,adam-if-finite,sgd,momentum,glyder-sgd-rec,glyder-momentum-rec,glyder-adam-rec,glyder-adam,glyder-adam-notr,glyder-adam-nofinite,glyder-adam-static,glyder-adam-static-nofinite}"
 TRAFFIC_WIDTHS="${TRAFFIC_WIDTHS:-300 10000}"
 DEVICE_TESTS=(
   tests/test_sharding.py

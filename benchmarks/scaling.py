@@ -117,6 +117,8 @@ def make_opt(name: str, total_steps: int) -> optax.GradientTransformationExtraAr
         return go.glyder(optax.scale_by_adam(), refresh_every=1)
     if name == "glyder_k10":
         return go.glyder(optax.scale_by_adam(), refresh_every=10)
+    if name == "glyder_k10_static":  # refreshes chosen by the loop: no lax.cond
+        return go.glyder(optax.scale_by_adam(), refresh_every=10)
     if name in ("glyder_k1_shared", "glyder_k10_shared"):
         k = 1 if name == "glyder_k1_shared" else 10
         return go.glyder(optax.scale_by_adam(), refresh_every=k, shared_count=True)
@@ -130,14 +132,20 @@ def make_opt(name: str, total_steps: int) -> optax.GradientTransformationExtraAr
     raise ValueError(name)
 
 
-def make_step(name: str, opt):
-    """``step(params, state, x, y, x_ind, y_ind) -> (params, state, loss)``."""
+def make_step(name: str, opt, refresh: bool | None = None):
+    """``step(params, state, x, y, x_ind, y_ind) -> (params, state, loss)``.
+
+    ``refresh``: GLyDER's static ``refresh`` argument (``None``: its
+    ``lax.cond`` every ``refresh_every`` steps).
+    """
 
     def step(params, state, x, y, x_ind, y_ind):
         value, grads = jax.value_and_grad(loss)(params, x, y)
         if name.startswith("glyder"):
             obj_fn = lambda p: loss(p, x_ind, y_ind)
-            updates, state = opt.update(grads, state, params, obj_fn=obj_fn)
+            updates, state = opt.update(
+                grads, state, params, obj_fn=obj_fn, refresh=refresh
+            )
         elif name == "inexact_polyak":
             updates, state = opt.update(grads, state, params, value=value)
         else:
@@ -147,19 +155,24 @@ def make_step(name: str, opt):
     return step
 
 
-def make_loop(step, vmapped: bool = False, state_axes: Any = 0):
-    """Jitted ``loop(params, state, pool, t0, n)``: ``n`` steps from count ``t0``."""
+def make_loop(
+    step, vmapped: bool = False, state_axes: Any = 0, held_step=None, k: int = 10
+):
+    """Jitted ``loop(params, state, pool, t0, n)``: ``n`` steps from count ``t0``.
+
+    With ``held_step``, the loop runs blocks of ``k`` steps (``n`` and ``t0``
+    multiples of ``k``): ``step`` first, then ``held_step`` ``k - 1`` times,
+    so that the choice of a refresh is static (GLyDER's ``refresh``).
+    """
     if vmapped:
-        step = jax.vmap(
-            step,
-            in_axes=(0, state_axes, 0, 0, 0, 0),
-            out_axes=(0, state_axes, 0),
-        )
+        axes = {"in_axes": (0, state_axes, 0, 0, 0, 0), "out_axes": (0, state_axes, 0)}
+        step = jax.vmap(step, **axes)
+        held_step = held_step and jax.vmap(held_step, **axes)
 
     def loop(params, state, pool, t0, n):
         xs, ys = pool
 
-        def body(i, carry):
+        def body(i, carry, step=step):
             params, state, _ = carry
             t = t0 + i
             j = (t + 1) % POOL
@@ -168,7 +181,14 @@ def make_loop(step, vmapped: bool = False, state_axes: Any = 0):
             return step(params, state, *batch, *ind)
 
         value = jnp.zeros(xs.shape[:-3])
-        return jax.lax.fori_loop(0, n, body, (params, state, value))
+        if held_step is None:
+            return jax.lax.fori_loop(0, n, body, (params, state, value))
+
+        def block(b, carry):
+            held = lambda i, c: body(k * b + i, c, step=held_step)
+            return jax.lax.fori_loop(1, k, held, body(k * b, carry))
+
+        return jax.lax.fori_loop(0, n // k, block, (params, state, value))
 
     return jax.jit(loop, donate_argnums=(0, 1))
 
@@ -229,7 +249,8 @@ def time_methods(
         first[name], s["carry"] = _time(s["loop"], s["carry"], pool, t + 10, 10)
     t += 20
     per_step = max(min(first.values()) / 10, 1e-7)
-    n = int(min(max(10, 10 * math.ceil(min_rep_s / (10 * per_step))), max_steps))
+    n = int(min(math.ceil(min_rep_s / (10 * per_step)), max(max_steps // 10, 1)))
+    n = 10 * max(n, 1)  # whole blocks of 10 steps
     times: dict[str, list[float]] = {name: [] for name in setups}
     for _ in range(repeats):
         for name, s in setups.items():
@@ -352,12 +373,14 @@ def vmap_rows(
 
     The vmapped run adds ``glyder_k{1,10}_shared``: ``shared_count=True``
     with GLyDER's count unbatched (:func:`glyder_optax.share_glyder_count`),
-    so its ``lax.cond`` stays a cond.
+    so its ``lax.cond`` stays a cond. Both runs add ``glyder_k10_static``:
+    the refreshes chosen by the loop (``refresh=True`` then 9 steps of
+    ``refresh=False``), with no ``lax.cond`` to become a select.
     """
     width = width_for(target)
     out: dict[str, Any] = {"target": target, "width": width, "seeds": seeds}
     for vmapped in (False, True):
-        names = ("base", "glyder_k1", "glyder_k10")
+        names = ("base", "glyder_k1", "glyder_k10", "glyder_k10_static")
         if vmapped:
             names += ("glyder_k1_shared", "glyder_k10_shared")
         pool = data_pool(jax.random.key(1))
@@ -374,8 +397,11 @@ def vmap_rows(
             axes = 0
             if name.endswith("_shared"):
                 state, axes = go.share_glyder_count(state)
+            static = name.endswith("_static")
+            step = make_step(name, opt, refresh=True if static else None)
+            held = make_step(name, opt, refresh=False) if static else None
             setups[name] = {
-                "loop": make_loop(make_step(name, opt), vmapped, axes),
+                "loop": make_loop(step, vmapped, axes, held_step=held),
                 # Copies: donated buffers must be distinct (init shares zeros).
                 "carry": jax.tree.map(jnp.copy, (params, state)),
             }
@@ -387,6 +413,7 @@ def vmap_rows(
         out[f"{tag}_k10_over_k1"] = med["glyder_k10"] / med["glyder_k1"]
         out[f"{tag}_k10_over_base"] = med["glyder_k10"] / med["base"]
         out[f"{tag}_k1_over_base"] = med["glyder_k1"] / med["base"]
+        out[f"{tag}_static_k10_over_base"] = med["glyder_k10_static"] / med["base"]
         if "glyder_k10_shared" in med:
             out[f"{tag}_shared_k10_over_k1"] = (
                 med["glyder_k10_shared"] / med["glyder_k1_shared"]
@@ -603,6 +630,13 @@ def markdown(result: dict[str, Any]) -> str:
                 f" | {v['vmap_shared_k10_over_k1']:.2f}"
                 f" | {v['vmap_shared_k10_over_base']:.2f} | | |"
             )
+        for tag in ("single", "vmap"):
+            if f"{tag}_static_k10_over_base" in v:
+                lines.append(
+                    f"| {'vmapped' if tag == 'vmap' else 'not vmapped'}, the"
+                    " refresh chosen by the loop (static `refresh`, no lax.cond)"
+                    f" | | {v[f'{tag}_static_k10_over_base']:.2f} | | |"
+                )
         lines.append("")
     h = result.get("hlo")
     if h:

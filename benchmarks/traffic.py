@@ -10,7 +10,10 @@ run ``--steps`` times in one jitted ``lax.fori_loop`` (the gradient scaled by
 it out of the loop). No model runs: what is measured is the optimizer's own
 cost, which decides a step's time where the model is cheap beside it (large
 models with small batches). GLyDER's entries refresh only at their first
-step (``refresh_every=10**9``): every timed step is a held one.
+step (``refresh_every=10**9``): every timed step is a held one. The
+``-static`` entries pass ``refresh=False`` at every step (GLyDER's static
+refresh; they never refresh, which changes no cost): a held step with no
+``lax.cond`` of the refresh's, and with ``-nofinite`` none at all.
 
 From the compiled loop body:
 
@@ -34,6 +37,7 @@ Writes ``traffic.json`` and ``traffic.md`` under ``--out``.
 from __future__ import annotations
 
 import argparse
+import functools
 import pathlib
 import re
 import statistics
@@ -62,6 +66,15 @@ def _glyder_adam_rec() -> optax.GradientTransformation:
     )
 
 
+def _static_held(opt: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``opt`` with ``refresh=False`` at every step: no ``lax.cond`` to run.
+
+    It never refreshes, so ``eta`` stays 0; a held step costs the same.
+    """
+    update = functools.partial(opt.update, refresh=False)
+    return optax.GradientTransformationExtraArgs(opt.init, update)
+
+
 METHODS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "adam": lambda: optax.chain(optax.scale_by_adam(), _LR),
     "adam-if-finite": lambda: optax.apply_if_finite(
@@ -80,6 +93,10 @@ METHODS: dict[str, Callable[[], optax.GradientTransformation]] = {
     ),
     "glyder-adam-nofinite": lambda: go.glyder(
         optax.scale_by_adam(), skip_non_finite=False, **HELD
+    ),
+    "glyder-adam-static": lambda: _static_held(go.glyder(optax.scale_by_adam())),
+    "glyder-adam-static-nofinite": lambda: _static_held(
+        go.glyder(optax.scale_by_adam(), skip_non_finite=False)
     ),
 }
 DEFAULT_METHODS = ("adam", "adam-if-finite", "glyder-adam", "glyder-adam-rec")

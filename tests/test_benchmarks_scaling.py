@@ -38,6 +38,8 @@ def test_quick_scaling_writes_ratios_state_copies_and_hlo_count(tmp_path):
     assert "forward_passes_unknown_because" not in hlo
     v = result["vmap"]
     assert v["seeds"] == 8 and v["vmap_k10_over_k1"] > 0
+    assert v["single_static_k10_over_base"] > 0 and v["vmap_static_k10_over_base"] > 0
+    assert "vmapped, the refresh chosen by the loop (static `refresh`" in md
     assert "GLyDER k=10" in md and "vmap over 8 seeds" in md
     assert "Forward passes of `obj_fn` in a refresh: 2" in md
 
@@ -107,3 +109,30 @@ def test_trace_steps_write_one_perfetto_file_per_size_with_each_method(tmp_path)
     names = {e.get("name") for e in events}
     for name in scaling.METHODS[:4]:
         assert f"{name} params{row['params']}" in names
+
+
+def test_the_static_loop_refreshes_as_the_cond_does():
+    # Blocks of 10: refresh=True, then 9 steps of refresh=False; 20 steps
+    # refresh twice and end where the lax.cond loop ends.
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import glyder_optax as go
+    from benchmarks import scaling
+
+    params = scaling.init_mlp(jax.random.key(0), 8)
+    pool = scaling.data_pool(jax.random.key(1))
+    ends = {}
+    for static in (False, True):
+        opt = scaling.make_opt("glyder_k10_static" if static else "glyder_k10", 20)
+        step = scaling.make_step("glyder", opt, refresh=True if static else None)
+        held = scaling.make_step("glyder", opt, refresh=False) if static else None
+        loop = scaling.make_loop(step, held_step=held)
+        carry = jax.tree.map(jnp.copy, (params, opt.init(params)))
+        p, s, _ = loop(*carry, pool, jnp.int32(0), jnp.int32(20))
+        assert int(go.glyder_state(s).refreshes) == 2
+        assert int(go.glyder_state(s).count) == 20
+        ends[static] = p
+    for a, b in zip(jax.tree.leaves(ends[True]), jax.tree.leaves(ends[False])):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

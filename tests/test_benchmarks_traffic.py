@@ -100,13 +100,18 @@ def test_cli_writes_the_table_of_real_compiles(tmp_path):
     # the gradient and writes the params: 3 passes. GLyDER's held step does
     # more than Adam's, and its refresh branch is not counted.
     args = ["--width", "70", "--steps", "2", "--repeats", "1", "--out", str(tmp_path)]
-    methods = "sgd,adam,glyder-adam"
+    methods = "sgd,adam,glyder-adam,glyder-adam-static-nofinite"
     assert cli.main(["traffic", "--methods", methods, *args]) == 0
     result = json.loads((tmp_path / "traffic.json").read_text())
     rows = {r["method"]: r for r in result["rows"]}
     assert result["leaf"] == "f32[70,70]"
     assert rows["sgd"]["passes"] == 3 and rows["sgd"]["vs_first"] == 1.0
     assert rows["glyder-adam"]["passes"] > rows["adam"]["passes"]
+    # The static refresh and no apply_if_finite: the same passes, without
+    # the two conditionals (each counted as a kernel).
+    static = rows["glyder-adam-static-nofinite"]
+    assert static["passes"] == rows["glyder-adam"]["passes"]
+    assert static["kernels"] < rows["glyder-adam"]["kernels"]
     assert "| glyder-adam |" in (tmp_path / "traffic.md").read_text()
 
 
