@@ -112,7 +112,9 @@ def make_train_step(
       on ``estimate_batch`` (the second half); ``extra_args`` go to
       ``opt.update`` as they are (and override the built ones of the same
       name), e.g. ``indices=`` the sample indices of the gradient batch (of its
-      first half, :func:`split_batch`, when ``estimate_batch`` is None). Jit it.
+      first half, :func:`split_batch`, when ``estimate_batch`` is None), or
+      GLyDER's static ``refresh`` (then jit with
+      ``static_argnames="refresh"``). Jit it.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax

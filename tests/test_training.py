@@ -80,6 +80,23 @@ def test_plain_optax_step_equals_a_hand_written_one():
     assert step._cache_size() == 1
 
 
+def test_plain_optax_step_takes_glyders_static_refresh():
+    # refresh=(t % 4 == 0) through the step's extra arguments, jitted as a
+    # static argument: two programs, the lax.cond schedule's run.
+    opt = go.glyder(optax.scale_by_adam(), refresh_every=4)
+    make = lambda: training.make_train_step(opt, linear_loss)
+    static = jax.jit(make(), static_argnames="refresh")
+    default = jax.jit(make())
+    w = w_ref = jnp.zeros((4, 3))
+    state = state_ref = opt.init(w)
+    for t in range(9):
+        w, state, _ = static(w, state, batch_at(t), refresh=t % 4 == 0)
+        w_ref, state_ref, _ = default(w_ref, state_ref, batch_at(t))
+    np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-6)
+    assert int(go.glyder_state(state).refreshes) == 3
+    assert static._cache_size() == 2
+
+
 def test_plain_step_splits_the_batch_when_no_estimate_batch():
     opt = go.glyder(optax.identity(), smoothing=0.0)
     step = jax.jit(training.make_train_step(opt, linear_loss))
