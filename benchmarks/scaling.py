@@ -115,9 +115,7 @@ def make_opt(name: str, total_steps: int) -> optax.GradientTransformationExtraAr
         return optax.chain(optax.scale_by_adam(), optax.scale(-BASE_LR))
     if name == "glyder_k1":
         return go.glyder(optax.scale_by_adam(), refresh_every=1)
-    if name == "glyder_k10":
-        return go.glyder(optax.scale_by_adam(), refresh_every=10)
-    if name == "glyder_k10_static":  # refreshes chosen by the loop: no lax.cond
+    if name in ("glyder_k10", "glyder_k10_static"):  # static: the loop chooses
         return go.glyder(optax.scale_by_adam(), refresh_every=10)
     if name in ("glyder_k1_shared", "glyder_k10_shared"):
         k = 1 if name == "glyder_k1_shared" else 10

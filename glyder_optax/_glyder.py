@@ -169,8 +169,10 @@ def scale_by_glyder(
       estimates with :func:`glyder_state`. ``update`` also takes ``refresh``
       (our design): ``None`` (the default) refreshes at counts 0, k, 2k...
       under :func:`jax.lax.cond`; a Python bool makes the choice for this
-      step instead, with no ``lax.cond`` in the program (``True``: refresh,
-      if the direction is a step; ``False``: hold ``eta``). Pass
+      step instead, with no ``lax.cond`` to make it (``True``: refresh, if
+      the direction is a step, ``secant="auto"`` keeping its own ``lax.cond``
+      for the probe; ``False``: hold ``eta``, a program with no ``lax.cond``
+      of GLyDER's). Pass
       ``refresh=(t % refresh_every == 0)`` for a Python int step ``t``, as a
       static argument of the jitted step
       (``jax.jit(step, static_argnames="refresh")``: two programs). On a GPU
@@ -183,9 +185,8 @@ def scale_by_glyder(
       ValueError: an unknown ``estimator``, ``refresh_every`` not a positive
         integer, ``secant`` not ``True``, ``False`` or ``"auto"``, a missing
         ``params``, ``obj_fn`` or ``logits_fn``, a traced ``refresh``, or
-        params with masked-out
-        leaves (GLyDER inside :func:`optax.masked` or :func:`optax.partition`:
-        mask the base instead, inside GLyDER).
+        params with masked-out leaves (GLyDER inside :func:`optax.masked` or
+        :func:`optax.partition`: mask the base instead, inside GLyDER).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -269,7 +270,7 @@ def scale_by_glyder(
 
         if refresh is None:
             state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
-        elif refresh:  # the caller's static choice: no lax.cond in the program
+        elif refresh:  # the caller's static choice: no lax.cond to make it
             state = refresh_if_active(state)
         eta = held_eta(state, d_sq, cap_held_step)
         new_updates = _common.scale_or_zero(sign_factor(state) * eta, finite, updates)
