@@ -3,7 +3,7 @@
 ``python -m benchmarks traffic [--width W] [--methods ...] [--out DIR]``
 
 The parameters of ``scaling``'s MLP (input 64, two hidden layers of width
-``W``, 10 classes: about ``W**2`` parameters in the largest leaf, ``[W, W]``)
+``W > 64``, 10 classes: about ``W**2`` parameters in the largest leaf, ``[W, W]``)
 and a fixed gradient. Each method's ``update`` and ``optax.apply_updates``
 run ``--steps`` times in one jitted ``lax.fori_loop`` (the gradient scaled by
 ``1 + 1e-6 i`` at step ``i``, so that XLA cannot hoist the optimizer's work on
@@ -273,6 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag in ("width", "steps", "repeats"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag} must be positive, got {getattr(args, flag)}")
+    if args.width <= IN:
+        parser.error(
+            f"--width must be above {IN} (the input size), for [W, W] to be the"
+            f" largest leaf; got {args.width}"
+        )
     rows = measure(names, args.width, args.steps, args.repeats)
     params, _ = tree_for(args.width)
     meta = {

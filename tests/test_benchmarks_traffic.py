@@ -120,6 +120,7 @@ def test_cli_writes_the_table_of_real_compiles(tmp_path):
     [
         (["--methods", "adam,nope"], "unknown methods \\['nope'\\]"),
         (["--width", "0"], "--width must be positive"),
+        (["--width", "64"], "--width must be above 64 (the input size)"),
     ],
 )
 def test_cli_errors_say_what_to_do(args, message, capsys):
