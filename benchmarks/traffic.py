@@ -10,7 +10,7 @@ run ``--steps`` times in one jitted ``lax.fori_loop`` (the gradient scaled by
 it out of the loop). No model runs: what is measured is the optimizer's own
 cost, which decides a step's time where the model is cheap beside it (large
 models with small batches). GLyDER's entries refresh only at their first
-step (``refresh_every=10**9``): every timed step is a held one. The
+step (``refresh_every=methods.ONCE``): every timed step is a held one. The
 ``-static`` entries pass ``refresh=False`` at every step (GLyDER's static
 refresh; they never refresh, which changes no cost): a held step with no
 ``lax.cond`` of the refresh's, and with ``-nofinite`` none at all.
@@ -51,10 +51,10 @@ import jax.numpy as jnp
 import optax
 
 import glyder_optax as go
-from benchmarks import common
+from benchmarks import common, methods, scaling
 
-IN, OUT = 64, 10
-HELD = {"refresh_every": 10**9}  # a refresh at the first step only
+IN = scaling.IN
+HELD = {"refresh_every": methods.ONCE}  # a refresh at the first step only
 T = 10**6  # the budget of the recommendations' decays (long: ~1 over the run)
 _LR = optax.scale(-1e-3)
 
@@ -173,13 +173,14 @@ def loop_cost(hlo_text: str, leaf: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------- run
 
 
-def tree_for(width: int) -> tuple[list[jax.Array], list[jax.Array]]:
-    """The MLP's parameters and a gradient of the same shapes (float32)."""
-    shapes = [(IN, width), (width,), (width, width), (width,), (width, OUT), (OUT,)]
-    keys = jax.random.split(jax.random.key(0), 2 * len(shapes))
-    draw = lambda k, s, scale: scale * jax.random.normal(k, s)
-    params = [draw(k, s, 0.05) for k, s in zip(keys, shapes)]
-    grad = [draw(k, s, 0.01) for k, s in zip(keys[len(shapes) :], shapes)]
+def tree_for(width: int) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
+    """``scaling``'s MLP parameters and a gradient of the same shapes."""
+    params = scaling.init_mlp(jax.random.key(0), width)
+    keys = jax.random.split(jax.random.key(1), len(params))
+    grad = {
+        name: 0.01 * jax.random.normal(k, p.shape)
+        for k, (name, p) in zip(keys, params.items())
+    }
     return params, grad
 
 

@@ -261,14 +261,13 @@ def scale_by_glyder(
             state = refresh_state(state, estimate, n_probe, d_sq, guards)
             return state._replace(estimator_state=est_state)
 
-        # The predicate depends on the count alone (`active` gates inside the
-        # branch): with a count shared by a vmapped batch the cond stays a cond.
-        due = state.count % refresh_every == 0
-
         def refresh_if_active(s: GlyderState) -> GlyderState:
             return optax.tree.where(active, refreshed(s), s)._replace(count=s.count)
 
         if refresh is None:
+            # The predicate depends on the count alone (`active` gates inside
+            # the branch): with a count shared by a vmapped batch it stays a cond.
+            due = state.count % refresh_every == 0
             state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
         elif refresh:  # the caller's static choice: no lax.cond to make it
             state = refresh_if_active(state)
