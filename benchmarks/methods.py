@@ -1061,6 +1061,29 @@ for _base, _direction in GLYDER_BASES.items():
         )
 
 
+# The library's per-base aliases, as a user writes them: the recommendations
+# of the study (glyder_sgd and glyder_momentum build what the entries
+# glyder-sgd-k20-hold-tr0.03-x2 and glyder-momentum-k20-hold-tr-ld-secauto
+# build; glyder_adam chains the decay after glyder, where
+# glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead).
+for _name, _base, _build, _text in (
+    ("glyder_sgd", "sgd", lambda lr, info: go.glyder_sgd(), "go.glyder_sgd()"),
+    (
+        "glyder_momentum",
+        "momentum",
+        lambda lr, info: go.glyder_momentum(info.total_steps),
+        "go.glyder_momentum(total_steps=T)",
+    ),
+    (
+        "glyder_adam",
+        "adam",
+        lambda lr, info: go.glyder_adam(info.total_steps),
+        "go.glyder_adam(total_steps=T)",
+    ),
+):
+    register(_glyder_entry(_name, _base, _build, "next", _text))
+
+
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.
 for _name, _factory in (
     ("prodigy", optax.contrib.prodigy),

@@ -9,6 +9,7 @@ from glyder_optax import curvature
 from glyder_optax._adasps import AdaSPSState, adasps, scale_by_adasps
 from glyder_optax._decsps import DecSPSState, decsps, scale_by_decsps
 from glyder_optax._glyder import GlyderState, glyder, scale_by_glyder
+from glyder_optax._glyder_aliases import glyder_adam, glyder_momentum, glyder_sgd
 from glyder_optax._gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
 from glyder_optax._inexact_polyak import (
     InexactPolyakState,
@@ -58,6 +59,9 @@ __all__ = [
     "curvature",
     "decsps",
     "glyder",
+    "glyder_adam",
+    "glyder_momentum",
+    "glyder_sgd",
     "glyder_state",
     "gradagrad",
     "inexact_polyak_best_params",

@@ -131,7 +131,10 @@ def check_update_args(
             " call obj_fn, which needs every parameter. Put the mask inside"
             " GLyDER instead: glyder(optax.partition({'train': base,"
             " 'frozen': optax.set_to_zero()}, labels)), or mask the base"
-            " with optax.masked and zero the other leaves."
+            " with optax.masked and zero the other leaves. The per-base"
+            " aliases (glyder_sgd, glyder_momentum, glyder_adam) have no base"
+            " to mask: write them as glyder over optax.identity(),"
+            " optax.trace(0.9) or optax.scale_by_adam() with the mask inside."
         )
     return _explain_nnx_errors(obj_fn, params) if _is_nnx_state(params) else obj_fn
 

@@ -81,6 +81,9 @@ class Case:
         (``obj_fn``) and so refuses to sit inside ``optax.masked`` or
         ``optax.partition``: the keyword argument that takes the transform the
         mask goes around instead (GLyDER's ``base``).
+      refuses_mask: for such a method that has no inner transform to mask
+        (GLyDER's per-base aliases): under a mask it must raise the error that
+        says where the mask goes, and nothing more is checked there.
     """
 
     name: str
@@ -91,6 +94,7 @@ class Case:
     extras: Callable[[Callable, Any], dict] | None = None
     known_slow: dict[str, str] = dataclasses.field(default_factory=dict)
     mask_inside: str | None = None
+    refuses_mask: bool = False
 
     def make(self, **overrides):
         return self.factory(**{**self.kwargs, **overrides})
@@ -159,6 +163,19 @@ CASES: tuple[Case, ...] = (
          {"base": optax.scale_by_adam(), "estimator": "gnb"},
          ("obj_fn", "logits_fn"), _GLYDER_STATIC, extras=_glyder_gn_extras,
          mask_inside="base"),
+    # The per-base aliases, the study's recommendations (no base to mask).
+    Case("glyder_sgd_alias", go.glyder_sgd, {"learning_rate": 2.0}, ("obj_fn",),
+         _GLYDER_STATIC, extras=_glyder_extras, refuses_mask=True),
+    Case("glyder_momentum_alias", go.glyder_momentum,
+         {"total_steps": 30_000, "momentum": 0.9}, ("obj_fn",),
+         (*_GLYDER_STATIC, "total_steps", "nesterov"), extras=_glyder_extras,
+         refuses_mask=True),
+    # Adam's b1, b2, eps static: injected, 1 - b1 is float32's 0.100000024,
+    # not Python's 0.1 (optax.adam's own rounding), 1e-5 apart in GLyDER's state.
+    Case("glyder_adam_alias", go.glyder_adam,
+         {"total_steps": 30_000, "learning_rate": 1.0}, ("obj_fn",),
+         (*_GLYDER_STATIC, "total_steps", "b1", "b2", "eps"),
+         extras=_glyder_extras, refuses_mask=True),
     Case("gradagrad", go.gradagrad, {"learning_rate": 0.1},
          static_args=("per_coordinate",)),
     Case("gradagrad_per_coordinate", go.gradagrad,

@@ -1,0 +1,173 @@
+"""The per-base aliases (``_glyder_aliases.py``): each is exactly the
+recommendation it names, built from ``glyder``; the decay over Adam comes
+after the trust region; bad budgets are refused; NNX trains with them.
+
+The conformance suite (``tests/conformance_registry.py``) runs the aliases
+through every optax check as well.
+"""
+
+from __future__ import annotations
+
+import flax.nnx as nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import glyder_optax as go
+from glyder_optax import training
+
+X = jax.random.normal(jax.random.key(0), (32, 4))
+Y = X @ jnp.arange(1.0, 5.0) + 3.0
+
+
+def loss(params, i):
+    return jnp.mean((X[i] @ params["w"] + params["b"] - Y[i]) ** 2)
+
+
+def run(opt, steps=12, params=None):
+    """The updates of ``steps`` steps, the gradient and ``obj_fn`` on the two
+    halves of the data in turn."""
+    params = {"w": jnp.ones(4), "b": jnp.zeros(())} if params is None else params
+
+    @jax.jit
+    def step(p, s, t):
+        i = jnp.arange(16) + 16 * (t % 2)
+        j = jnp.arange(16) + 16 * ((t + 1) % 2)
+        u, s = opt.update(jax.grad(loss)(p, i), s, p, obj_fn=lambda q: loss(q, j))
+        return optax.apply_updates(p, u), s, u
+
+    state, updates = opt.init(params), []
+    for t in range(steps):
+        params, state, u = step(params, state, t)
+        updates.append(u)
+    return updates, params
+
+
+def _adam_decayed_after(total_steps, **kwargs):
+    decay = go.linear_decay_schedule(1.0, total_steps)
+    return optax.chain(
+        go.glyder(optax.scale_by_adam(), **kwargs), optax.scale_by_schedule(decay)
+    )
+
+
+EQUAL = {
+    "sgd": (
+        lambda: go.glyder_sgd(),
+        lambda: go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=0.03),
+    ),
+    "sgd-args": (
+        lambda: go.glyder_sgd(learning_rate=1.0, refresh_every=3, seed=2),
+        lambda: go.glyder(
+            optax.identity(), learning_rate=1.0, max_step_ratio=0.03,
+            refresh_every=3, seed=2,
+        ),
+    ),
+    "momentum": (
+        lambda: go.glyder_momentum(10),
+        lambda: go.glyder(optax.trace(0.9), total_steps=10),
+    ),
+    "momentum-args": (
+        lambda: go.glyder_momentum(10, momentum=0.5, nesterov=True, refresh_every=2),
+        lambda: go.glyder(
+            optax.trace(0.5, nesterov=True), total_steps=10, refresh_every=2
+        ),
+    ),
+    "momentum-no-budget": (
+        lambda: go.glyder_momentum(),
+        lambda: go.glyder(optax.trace(0.9)),
+    ),
+    "adam": (lambda: go.glyder_adam(10), lambda: _adam_decayed_after(10)),
+    "adam-args": (
+        lambda: go.glyder_adam(
+            10, b1=0.8, eps=1e-6, max_step_ratio=None, refresh_every=3,
+            skip_non_finite=False,
+        ),
+        lambda: optax.chain(
+            go.glyder(
+                optax.scale_by_adam(b1=0.8, eps=1e-6), max_step_ratio=None,
+                refresh_every=3, skip_non_finite=False,
+            ),
+            optax.scale_by_schedule(go.linear_decay_schedule(1.0, 10)),
+        ),
+    ),
+    "adam-no-budget": (
+        lambda: go.glyder_adam(),
+        lambda: go.glyder(optax.scale_by_adam()),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", EQUAL)
+def test_each_alias_is_the_recommendation_it_names(case):
+    alias, written = EQUAL[case]
+    got, _ = run(alias())
+    want, _ = run(written())
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_over_adam_the_decay_shortens_the_bounded_step():
+    # Far from the minimum the trust region binds at every step: the alias's
+    # step is s_t * 1% of ||x||, s_t = 1 - t / (T - 1); glyder(total_steps=T)
+    # decays before the bound, which hides the decay (1% at every step).
+    total = 5
+    params = {"w": 0.1 * jnp.ones(4), "b": jnp.asarray(0.1)}
+    for opt, shrinks in (
+        (go.glyder_adam(total), True),
+        (go.glyder(optax.scale_by_adam(), total_steps=total), False),
+    ):
+        updates, _ = run(opt, steps=total - 1, params=params)
+        p = params
+        for t, u in enumerate(updates):
+            s_t = 1 - t / (total - 1) if shrinks else 1.0
+            want = s_t * 0.01 * float(optax.tree.norm(p))
+            np.testing.assert_allclose(float(optax.tree.norm(u)), want, rtol=1e-5)
+            p = optax.apply_updates(p, u)  # fmt: skip
+
+
+@pytest.mark.parametrize("alias", [go.glyder_momentum, go.glyder_adam])
+def test_the_last_step_of_the_budget_is_zero(alias):
+    updates, _ = run(alias(4), steps=4)
+    assert float(optax.tree.norm(updates[2])) > 0
+    for leaf in jax.tree.leaves(updates[3]):
+        np.testing.assert_array_equal(leaf, jnp.zeros_like(leaf))
+
+
+@pytest.mark.parametrize("alias", [go.glyder_momentum, go.glyder_adam])
+@pytest.mark.parametrize("bad", [0, -3, 1, 2.5, "100"])
+def test_a_bad_budget_is_refused_by_name(alias, bad):
+    with pytest.raises((ValueError, TypeError), match=f"{alias.__name__}.*total_steps"):
+        alias(bad)
+
+
+def test_sgd_alias_takes_no_budget():
+    with pytest.raises(TypeError, match="total_steps"):
+        go.glyder_sgd(total_steps=100)
+
+
+class MLP(nnx.Module):
+    def __init__(self, rngs):
+        self.hidden = nnx.Linear(4, 16, rngs=rngs)
+        self.out = nnx.Linear(16, 1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.out(jnp.tanh(self.hidden(x)))[:, 0]
+
+
+@pytest.mark.parametrize(
+    "make", [go.glyder_sgd, lambda: go.glyder_momentum(60), lambda: go.glyder_adam(60)]
+)
+def test_nnx_trains_with_each_alias(make):
+    model = MLP(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, make(), wrt=nnx.Param)
+    loss_fn = lambda m, b: jnp.mean((m(b[0]) - b[1]) ** 2)
+    step = nnx.jit(training.make_nnx_train_step(loss_fn))
+    halves = [(X[:16], Y[:16]), (X[16:], Y[16:])]
+    first = float(loss_fn(model, (X, Y)))
+    for t in range(60):
+        step(model, optimizer, halves[t % 2], halves[(t + 1) % 2])
+    # 60 steps: the trust region lets the norm of the params grow 1% a step.
+    assert float(loss_fn(model, (X, Y))) < 0.8 * first
+    assert int(go.glyder_state(optimizer.opt_state).refreshes) == 3
