@@ -87,10 +87,10 @@ TIMEOUT_BENCH="${TIMEOUT_BENCH:-900}"
 TRACE_STEPS="${TRACE_STEPS:-10}"
 SCALING_ARGS="${SCALING_ARGS:---vmap --sizes 1e4 1e5 1e6 1e7 1e8 --trace-steps $TRACE_STEPS}"
 # Not every registry entry (the study's candidates run to hundreds): the
-# recommendation per base (docs/glyder.md's summary table), glyder's defaults
+# recommendation per base (the aliases glyder_sgd, ...), glyder's defaults
 # over Adam, and over Adam the cost entries that apportion a step's time
 # (methods.COST_VARIANTS: the per-step work alone, then without each piece).
-RECOMMENDED=glyder-sgd-k20-hold-tr0.03-x2,glyder-momentum-k20-hold-tr-ld-secauto,glyder-adam-k20-hold-tr0.01decay-ld
+RECOMMENDED=glyder_sgd,glyder_momentum,glyder_adam
 COST=glyder-adam-cost-once,glyder-adam-cost-once-nofinite,glyder-adam-cost-once-notr,glyder-adam-cost-once-bare,glyder-adam-cost-k1
 OVERHEAD_ARGS="${OVERHEAD_ARGS:---tasks charlm --methods $RECOMMENDED,glyder-adam,$COST --steps 100 --repeats 5}"
 TRAFFIC_ARGS="${TRAFFIC_ARGS:---methods adam,adam-if-finite,sgd,momentum,glyder-sgd-rec,glyder-momentum-rec,glyder-adam-rec,glyder-adam,glyder-adam-notr,glyder-adam-nofinite,glyder-adam-static,glyder-adam-static-nofinite}"

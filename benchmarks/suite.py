@@ -68,6 +68,9 @@ ZOO_METHODS = (
     "inexact_polyak-last",
     "decsps",
     "adasps",
+    "glyder_sgd",
+    "glyder_momentum",
+    "glyder_adam",
     "glyder-sgd",
     "glyder-momentum",
     "glyder-adam",
@@ -101,9 +104,9 @@ ZOO_QUICK_METHODS = (
     "dog",
     "schedule_free_adamw-default",
     "inexact_polyak",
-    "glyder-sgd",
-    "glyder-momentum",
-    "glyder-adam",
+    "glyder_sgd",
+    "glyder_momentum",
+    "glyder_adam",
 )
 ABLATION_METHODS = tuple(
     f"glyder-{base}{suffix}"

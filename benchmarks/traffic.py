@@ -59,13 +59,6 @@ T = 10**6  # the budget of the recommendations' decays (long: ~1 over the run)
 _LR = optax.scale(-1e-3)
 
 
-def _glyder_adam_rec() -> optax.GradientTransformation:
-    decay = go.linear_decay_schedule(1.0, T)
-    return optax.chain(
-        go.glyder(optax.scale_by_adam(), **HELD), optax.scale_by_schedule(decay)
-    )
-
-
 def _static_held(opt: optax.GradientTransformation) -> optax.GradientTransformation:
     """``opt`` with ``refresh=False`` at every step: no ``lax.cond`` to run.
 
@@ -82,11 +75,10 @@ METHODS: dict[str, Callable[[], optax.GradientTransformation]] = {
     ),
     "sgd": lambda: _LR,
     "momentum": lambda: optax.chain(optax.trace(0.9), _LR),
-    "glyder-sgd-rec": lambda: go.glyder(
-        optax.identity(), learning_rate=2.0, max_step_ratio=0.03, **HELD
-    ),
-    "glyder-momentum-rec": lambda: go.glyder(optax.trace(0.9), total_steps=T, **HELD),
-    "glyder-adam-rec": _glyder_adam_rec,
+    # The per-base aliases (the study's recommendations).
+    "glyder-sgd-rec": lambda: go.glyder_sgd(**HELD),
+    "glyder-momentum-rec": lambda: go.glyder_momentum(T, **HELD),
+    "glyder-adam-rec": lambda: go.glyder_adam(T, **HELD),
     "glyder-adam": lambda: go.glyder(optax.scale_by_adam(), **HELD),
     "glyder-adam-notr": lambda: go.glyder(
         optax.scale_by_adam(), max_step_ratio=None, **HELD
