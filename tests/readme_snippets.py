@@ -17,15 +17,22 @@ def blocks(text=None):
     return [(m.group(1), m.group(2)) for m in _FENCE.finditer(text)]
 
 
-def example():
-    """The README's Python example and the output that it shows under it."""
-    found = blocks()
+def examples():
+    """Every Python example of the README (a block importing glyder_optax)
+    and the output that it shows under it, in order."""
+    found, pairs = blocks(), []
     for i, (lang, body) in enumerate(found):
         if lang == "python" and "import glyder_optax" in body:
             nxt_lang, nxt_body = found[i + 1]
-            assert nxt_lang == "text", "the example's output block must follow it"
-            return body, nxt_body
-    raise AssertionError("README.md has no python block importing glyder_optax")
+            assert nxt_lang == "text", "an example's output block must follow it"
+            pairs.append((body, nxt_body))
+    assert pairs, "README.md has no python block importing glyder_optax"
+    return pairs
+
+
+def example():
+    """The README's first Python example and its output."""
+    return examples()[0]
 
 
 def outputs_match(got, want, rtol=5e-3):
@@ -42,9 +49,10 @@ def outputs_match(got, want, rtol=5e-3):
     return True
 
 
-def run_example(python, cwd):
-    """Runs the README's example with the interpreter ``python`` in ``cwd``."""
-    code, want = example()
+def run_example(python, cwd, index=0):
+    """Runs the README's example ``index`` with the interpreter ``python`` in
+    ``cwd``."""
+    code, want = examples()[index]
     result = subprocess.run(
         [python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300
     )

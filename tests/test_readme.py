@@ -1,7 +1,7 @@
 """The README's commands and example are the ones that work.
 
-README.md is outside pytest's doctest globs (its example is a script, not a
-doctest session), so its Python example is run here and its printed output
+README.md is outside pytest's doctest globs (its examples are scripts, not
+doctest sessions), so each Python example is run here and its printed output
 compared with the output that the README shows.
 """
 
@@ -9,13 +9,20 @@ import re
 import sys
 
 import pytest
-from readme_snippets import ROOT, blocks, example, outputs_match, run_example
+from readme_snippets import ROOT, blocks, examples, outputs_match, run_example
 
 
-def test_readme_example_runs_and_prints_what_the_readme_shows():
-    code, _ = example()
+def test_readme_has_the_polyak_and_the_glyder_examples():
+    codes = [code for code, _ in examples()]
+    assert len(codes) == 2
+    assert "go.inexact_polyak_sgd(" in codes[0] and "go.glyder_adam(" in codes[1]
+
+
+@pytest.mark.parametrize("index", range(2))
+def test_readme_example_runs_and_prints_what_the_readme_shows(index):
+    code, _ = examples()[index]
     assert "jax.jit" in code and "print(" in code
-    run_example(sys.executable, ROOT)
+    run_example(sys.executable, ROOT, index)
 
 
 @pytest.mark.parametrize(
