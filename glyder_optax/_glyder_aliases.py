@@ -38,19 +38,22 @@ from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
 
 def glyder_sgd(
     learning_rate: optax.ScalarOrSchedule = 2.0,
+    *,
     max_step_ratio: jax.typing.ArrayLike | None = 0.03,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
+    f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,
     shared_count: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over plain SGD, the direction :math:`d = g`.
 
-    The step is :math:`x^+ = x - \alpha\,\eta\,g` with :math:`\eta` GLyDER's
-    locally optimal step along :math:`g` and :math:`\alpha =`
-    ``learning_rate``, bounded to norm ``max_step_ratio`` :math:`\|x\|` where
-    longer: :func:`glyder_optax.glyder` over ``optax.identity()``.
+    The step is :math:`u = \alpha\,\eta\,g` with :math:`\eta` GLyDER's
+    locally optimal step along :math:`g` and :math:`\alpha` =
+    ``learning_rate``, then bounded: :math:`x^+ = x - \min(1, \rho\|x\| /
+    \|u\|)\,u` where :math:`\|x\| > 0`, :math:`\rho` = ``max_step_ratio``:
+    :func:`glyder_optax.glyder` over ``optax.identity()``.
 
     Our defaults (the fourth and eighth rounds of the study): :math:`\alpha
     = 2`, the stability edge of the quadratic model along :math:`d`, because
@@ -62,11 +65,13 @@ def glyder_sgd(
     budget.
 
     Args:
-      learning_rate: :math:`\alpha`, a scalar or a schedule of the step count.
+      learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
+        (not an absolute rate), a scalar or a schedule of the step count.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
-      refresh_every, estimator, seed, skip_non_finite, shared_count: as in
-        :func:`glyder_optax.glyder`.
+      refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
+        in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
+        ``None`` where it can be negative).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``.
@@ -110,6 +115,7 @@ def glyder_sgd(
         max_step_ratio=max_step_ratio,
         refresh_every=refresh_every,
         estimator=estimator,
+        f_min=f_min,
         seed=seed,
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
@@ -118,12 +124,14 @@ def glyder_sgd(
 
 def glyder_momentum(
     total_steps: int | None = None,
+    *,
     momentum: jax.typing.ArrayLike = 0.9,
     nesterov: bool = False,
     learning_rate: optax.ScalarOrSchedule = 1.0,
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
+    f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,
     shared_count: bool = False,
@@ -131,28 +139,33 @@ def glyder_momentum(
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
 
-    With :math:`\eta` GLyDER's locally optimal step along :math:`m`, the
-    step is :math:`u = s_t\,\eta\,m`, :math:`s_t = 1 - t/(T - 1)` for a run of
-    :math:`T` = ``total_steps`` steps (0 on the last; 1 without
-    ``total_steps``), then bounded: :math:`x^+ = x - \min(1, \rho\|x\| /
-    \|u\|)\,u`, :math:`\rho` = ``max_step_ratio``. That is
+    With :math:`\eta` GLyDER's locally optimal step along :math:`m` and
+    :math:`\alpha` = ``learning_rate``, the step is :math:`u =
+    s_t\,\alpha\,\eta\,m`, :math:`s_t = \max(0, 1 - t/(T - 1))` for a run
+    of :math:`T` = ``total_steps`` steps (1 without ``total_steps``), then
+    bounded: :math:`x^+ = x - \min(1, \rho\|x\| / \|u\|)\,u` where
+    :math:`\|x\| > 0`, :math:`\rho` = ``max_step_ratio``. That is
     :func:`glyder_optax.glyder` over ``optax.trace(momentum, nesterov)`` with
     ``total_steps``.
 
     Our default: the decay, where the budget is known (the fourth round of
-    the study), which lowers the worst case over the zoo from small data,
-    where the held-out loss rises while ``eta`` is held.
+    the study). It lowers the worst case over the zoo; without it, on small
+    data, the held-out loss rises late in the run while ``eta`` is held.
 
     Args:
       total_steps: the run's number of steps, for the linear decay; ``None``
-        turns the decay off (the budget unknown).
+        turns the decay off (the budget unknown). The step is 0 from step
+        ``total_steps - 1`` on: a longer run stops moving there. A Python
+        int (under ``optax.inject_hyperparams``, one of ``static_args``).
       momentum: :math:`\beta`, the decay of the trace.
       nesterov: Nesterov's momentum (``optax.trace``'s).
-      learning_rate: GLyDER's scale, times the decay (a scalar or a schedule).
+      learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
+        (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
-      refresh_every, estimator, seed, skip_non_finite, shared_count: as in
-        :func:`glyder_optax.glyder`.
+      refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
+        in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
+        ``None`` where it can be negative).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``.
@@ -175,8 +188,9 @@ def glyder_momentum(
       0.0100
       0.0000
 
-      At step 1 the decay halves ``eta m``, which the bound still holds at 1%;
-      the last step of the budget is 0.
+      At step 1 the decay halves :math:`\eta m`, but the bound still holds
+      the step at 1%: far from a minimum, a decay before the bound is hidden
+      (what :func:`glyder_adam` avoids). The last step of the budget is 0.
 
     References:
       Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
@@ -191,6 +205,7 @@ def glyder_momentum(
         total_steps=total_steps,
         refresh_every=refresh_every,
         estimator=estimator,
+        f_min=f_min,
         seed=seed,
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
@@ -199,6 +214,7 @@ def glyder_momentum(
 
 def glyder_adam(
     total_steps: int | None = None,
+    *,
     b1: jax.typing.ArrayLike = 0.9,
     b2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-8,
@@ -206,18 +222,21 @@ def glyder_adam(
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
+    f_min: jax.typing.ArrayLike | None = 0.0,
     seed: int = 0,
     skip_non_finite: bool = True,
     shared_count: bool = False,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over Adam's direction :math:`d = \hat m / (\sqrt{\hat v} +
     \epsilon)`.
 
-    With :math:`\eta` GLyDER's locally optimal step along :math:`d`, the
-    step is bounded first and decayed after: :math:`x^+ = x - s_t\,\min(1,
-    \rho\|x\| / \|\eta d\|)\,\eta\,d`, :math:`\rho` = ``max_step_ratio``,
-    :math:`s_t = 1 - t/(T - 1)` for a run of :math:`T` = ``total_steps``
-    steps (0 on the last; 1 without ``total_steps``). That is
+    With :math:`\eta` GLyDER's locally optimal step along :math:`d` and
+    :math:`\alpha` = ``learning_rate``, the step :math:`u = \alpha\,\eta\,d`
+    is bounded first and decayed after: :math:`x^+ = x - s_t\,\min(1,
+    \rho\|x\| / \|u\|)\,u` (the bound where :math:`\|x\| > 0`),
+    :math:`\rho` = ``max_step_ratio``, :math:`s_t = \max(0, 1 - t/(T - 1))`
+    for a run of :math:`T` = ``total_steps`` steps (1 without
+    ``total_steps``). That is
     ``optax.chain(glyder(optax.scale_by_adam(b1, b2, eps)),
     optax.scale_by_schedule(linear_decay_schedule(1.0, T)))``.
 
@@ -228,16 +247,19 @@ def glyder_adam(
 
     Args:
       total_steps: the run's number of steps, for the linear decay; ``None``
-        turns the decay off (the budget unknown).
+        turns the decay off (the budget unknown). The step is 0 from step
+        ``total_steps - 1`` on: a longer run stops moving there. A Python
+        int (under ``optax.inject_hyperparams``, one of ``static_args``).
       b1: Adam's decay of the first moment.
       b2: Adam's decay of the second moment.
       eps: Adam's term added to the denominator.
-      learning_rate: GLyDER's scale, before the trust region (a scalar or a
-        schedule).
+      learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
+        (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
-      refresh_every, estimator, seed, skip_non_finite, shared_count: as in
-        :func:`glyder_optax.glyder`.
+      refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
+        in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
+        ``None`` where it can be negative).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``. With
@@ -277,6 +299,7 @@ def glyder_adam(
         max_step_ratio=max_step_ratio,
         refresh_every=refresh_every,
         estimator=estimator,
+        f_min=f_min,
         seed=seed,
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,

@@ -38,6 +38,13 @@ from glyder_optax import _common
 
 
 def _check_total_steps(total_steps: Any, fn_name: str) -> int:
+    if isinstance(total_steps, jax.core.Tracer):
+        raise ValueError(
+            f"{fn_name}: total_steps is traced (a hyperparameter of"
+            " optax.inject_hyperparams?). It sets the schedule's shape, so it"
+            " must be a Python int: pass static_args=('total_steps',) to"
+            " optax.inject_hyperparams."
+        )
     return _common.check_int(
         fn_name,
         "total_steps",

@@ -8,6 +8,8 @@ through every optax check as well.
 
 from __future__ import annotations
 
+import functools
+
 import flax.nnx as nnx
 import jax
 import jax.numpy as jnp
@@ -26,23 +28,33 @@ def loss(params, i):
     return jnp.mean((X[i] @ params["w"] + params["b"] - Y[i]) ** 2)
 
 
-def run(opt, steps=12, params=None):
-    """The updates of ``steps`` steps, the gradient and ``obj_fn`` on the two
-    halves of the data in turn."""
+def logits(params, i):
+    """Two-class logits of the regression (for the Gauss-Newton estimator)."""
+    z = X[i] @ params["w"] + params["b"]
+    return jnp.stack([z, -z], axis=-1)
+
+
+def run(opt, steps=12, params=None, nan_at=None):
+    """The updates of ``steps`` steps and the final state, the gradient and
+    ``obj_fn`` (and ``logits_fn``) on the two halves of the data in turn; the
+    gradient NaN at step ``nan_at``."""
     params = {"w": jnp.ones(4), "b": jnp.zeros(())} if params is None else params
 
     @jax.jit
     def step(p, s, t):
         i = jnp.arange(16) + 16 * (t % 2)
         j = jnp.arange(16) + 16 * ((t + 1) % 2)
-        u, s = opt.update(jax.grad(loss)(p, i), s, p, obj_fn=lambda q: loss(q, j))
+        g = jax.grad(loss)(p, i)
+        g = jax.tree.map(lambda x: jnp.where(t == nan_at, jnp.nan, x), g)
+        extras = {"obj_fn": lambda q: loss(q, j), "logits_fn": lambda q: logits(q, j)}
+        u, s = opt.update(g, s, p, **extras)
         return optax.apply_updates(p, u), s, u
 
     state, updates = opt.init(params), []
     for t in range(steps):
         params, state, u = step(params, state, t)
         updates.append(u)
-    return updates, params
+    return updates, state
 
 
 def _adam_decayed_after(total_steps, **kwargs):
@@ -99,13 +111,82 @@ EQUAL = {
 }  # fmt: skip
 
 
+def assert_same_run(got, want):
+    (got_updates, got_state), (want_updates, want_state) = got, want
+    assert jax.tree.structure(got_state) == jax.tree.structure(want_state)
+    for a, b in zip(
+        jax.tree.leaves((got_updates, got_state)),
+        jax.tree.leaves((want_updates, want_state)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("case", EQUAL)
 def test_each_alias_is_the_recommendation_it_names(case):
     alias, written = EQUAL[case]
-    got, _ = run(alias())
-    want, _ = run(written())
-    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert_same_run(run(alias()), run(written()))
+
+
+# Every argument away from its default (a NaN gradient at step 4, so that
+# skip_non_finite and shared_count show; f_min close to the loss, so that
+# its floor binds; the Gauss-Newton estimator): the alias passes each on.
+SHARED = {
+    "learning_rate": 0.7,
+    "max_step_ratio": 0.05,
+    "refresh_every": 3,
+    "estimator": "gnb",
+    "f_min": 5.0,
+    "seed": 3,
+    "skip_non_finite": False,
+    "shared_count": True,
+}
+EVERY_ARGUMENT = {
+    "sgd": (
+        lambda: go.glyder_sgd(**SHARED),
+        lambda: go.glyder(optax.identity(), **SHARED),
+    ),
+    "momentum": (
+        lambda: go.glyder_momentum(9, momentum=0.5, nesterov=True, **SHARED),
+        lambda: go.glyder(optax.trace(0.5, nesterov=True), total_steps=9, **SHARED),
+    ),
+    "adam": (
+        lambda: go.glyder_adam(9, b1=0.8, b2=0.99, eps=1e-6, **SHARED),
+        lambda: optax.chain(
+            go.glyder(optax.scale_by_adam(0.8, 0.99, 1e-6), **SHARED),
+            optax.scale_by_schedule(go.linear_decay_schedule(1.0, 9)),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EVERY_ARGUMENT)
+def test_each_alias_passes_every_argument_on(case):
+    alias, written = EVERY_ARGUMENT[case]
+    assert_same_run(run(alias(), nan_at=4), run(written(), nan_at=4))
+    # The arguments matter here: the defaults make another run.
+    default = {"sgd": go.glyder_sgd, "momentum": go.glyder_momentum}
+    other = default.get(case, go.glyder_adam)()
+    with pytest.raises(AssertionError):
+        assert_same_run(run(other, nan_at=4), run(written(), nan_at=4))
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        go.glyder_momentum,
+        go.glyder_adam,
+        functools.partial(go.glyder, optax.identity()),
+    ],
+)
+def test_an_injected_budget_is_refused_with_the_fix(factory):
+    opt = optax.inject_hyperparams(factory)(total_steps=10)
+    params = {"w": jnp.ones(4), "b": jnp.zeros(())}
+    grad = jax.grad(loss)(params, jnp.arange(16))
+    with pytest.raises(ValueError, match=r"static_args=\('total_steps',\)"):
+        jax.jit(lambda g, s, p: opt.update(g, s, p, obj_fn=lambda q: loss(q, 0)))(
+            grad, opt.init(params), params
+        )
 
 
 def test_over_adam_the_decay_shortens_the_bounded_step():
