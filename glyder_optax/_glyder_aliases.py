@@ -60,9 +60,8 @@ def glyder_sgd(
     the greedy step is far shorter than a tuned one where the inputs are
     badly scaled; the trust region at 3% instead of
     :func:`~glyder_optax.glyder`'s 1%, so that the first steps can be as long
-    as a tuned run's. A linear
-    decay did not help over SGD (the tenth round), so this alias takes no
-    budget.
+    as a tuned run's. A linear decay did not help over SGD (the tenth
+    round), so this alias takes no budget.
 
     Args:
       learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
@@ -171,7 +170,9 @@ def glyder_momentum(
       The transformation; its ``update`` needs ``params`` and ``obj_fn``.
 
     Raises:
-      ValueError: if ``total_steps`` is not a positive integer.
+      TypeError: if ``total_steps`` is not an int.
+      ValueError: if ``total_steps`` is below 2, or traced (make it static
+        under ``optax.inject_hyperparams``).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -266,7 +267,9 @@ def glyder_adam(
       ``total_steps``, its state is that of the chain above.
 
     Raises:
-      ValueError: if ``total_steps`` is not a positive integer.
+      TypeError: if ``total_steps`` is not an int.
+      ValueError: if ``total_steps`` is below 2, or traced (make it static
+        under ``optax.inject_hyperparams``).
 
     Examples:
       The decay after the bound, against ``glyder(..., total_steps=T)``'s
