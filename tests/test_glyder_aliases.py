@@ -252,3 +252,22 @@ def test_nnx_trains_with_each_alias(make):
     # 60 steps: the trust region lets the norm of the params grow 1% a step.
     assert float(loss_fn(model, (X, Y))) < 0.8 * first
     assert int(go.glyder_state(optimizer.opt_state).refreshes) == 3
+
+
+def test_the_static_refresh_reaches_glyder_through_the_adam_chain():
+    # update(..., refresh=bool) passes through optax.chain to GLyDER (the
+    # schedule ignores it): held at step 0, refreshed off the schedule at 1.
+    opt = go.glyder_adam(10, skip_non_finite=False)
+    params = {"w": jnp.ones(4), "b": jnp.zeros(())}
+    grad = jax.grad(loss)(params, jnp.arange(16))
+    obj_fn = lambda q: loss(q, jnp.arange(16, 32))
+
+    def step(state, refresh):
+        return opt.update(grad, state, params, obj_fn=obj_fn, refresh=refresh)[1]
+
+    state = step(opt.init(params), False)
+    assert int(go.glyder_state(state).refreshes) == 0
+    state = step(state, True)
+    assert int(go.glyder_state(state).refreshes) == 1
+    jaxpr = jax.make_jaxpr(lambda s: step(s, False))(state)
+    assert "cond[" not in str(jaxpr)
