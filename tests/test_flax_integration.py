@@ -176,8 +176,11 @@ def test_linen_and_nnx_train_with_the_extra_args(case):
     start = float(ce(linen_model.apply(params, FULL[0]), FULL[1]))
     linen_loss = float(ce(linen_model.apply(linen_params, FULL[0]), FULL[1]))
     nnx_loss = float(ce(nnx_model(FULL[0]), FULL[1]))
-    # (1.29 -> 0.26..0.45 over the registry when written.)
-    assert linen_loss < 0.8 * start, (case.name, start, linen_loss)
+    # (1.29 -> 0.26..0.45 over the registry when written; glyder_adam_alias
+    # 1.08: its decay after the trust region, which binds here, halves the
+    # mean step over a 30-step budget, where glyder_adam_budget's decay
+    # before the bound is hidden.)
+    assert linen_loss < 0.9 * start, (case.name, start, linen_loss)
 
     # The same computation: Linen and NNX give the same params and state
     # (bit for bit on CPU when written; a float tolerance for other backends).
