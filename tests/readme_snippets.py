@@ -1,4 +1,4 @@
-"""The README's fenced code blocks, and its example checked against its output."""
+"""The README's fenced code blocks, and its examples checked against their output."""
 
 import math
 import pathlib
@@ -28,11 +28,6 @@ def examples():
             pairs.append((body, nxt_body))
     assert pairs, "README.md has no python block importing glyder_optax"
     return pairs
-
-
-def example():
-    """The README's first Python example and its output."""
-    return examples()[0]
 
 
 def outputs_match(got, want, rtol=5e-3):
