@@ -170,6 +170,36 @@ def test_the_scheduled_trust_regions(wrap, total_steps, expected):
     np.testing.assert_allclose(norms, expected, rtol=1e-6)
 
 
+def test_the_anchored_trust_region_keeps_the_initial_scale():
+    bound = methods.bound_step_anchored(0.1)
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params at init|| = 5
+    state = bound.init(params)
+    step = {"w": jnp.array([6.0, 8.0])}  # norm 10
+    grown = {"w": jnp.array([30.0, 40.0])}  # the weights grew tenfold
+    out, state = jax.jit(bound.update)(step, state, grown)
+    # bounded by 0.1 * 5, not by 0.1 * ||grown|| = 5 (the relative bound)
+    np.testing.assert_allclose(out["w"], [0.3, 0.4], rtol=1e-6)
+    small = {"w": jnp.array([0.3, 0.0])}
+    out, state = bound.update(small, state, grown)
+    chex.assert_trees_all_close(out, small)
+    assert int(state.count) == 2
+    zeros = {"w": jnp.zeros(2)}  # a model started at zeros: no bound
+    out, _ = bound.update(step, bound.init(zeros), params)
+    chex.assert_trees_all_close(out, step)
+
+
+def test_the_anchored_bound_decays_with_the_schedule():
+    wrap = methods._anchored(0.01, methods._decay)
+    bounded = wrap(optax.identity(), runner.task_info(tiny_task(), 5))
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params at init|| = 5
+    state, norms = bounded.init(params), []
+    for _ in range(4):
+        grown = jax.tree.map(lambda x: 2.0 * x, params)  # ignored by the bound
+        out, state = bounded.update({"w": jnp.array([6.0, 8.0])}, state, grown)
+        norms.append(float(optax.tree.norm(out)))
+    np.testing.assert_allclose(norms, [0.05, 0.0375, 0.025, 0.0125], rtol=1e-6)
+
+
 def test_adams_recommendation_is_glyder_chained_with_the_decay():
     # The entry (the decay as alpha, a decayed bound after it) is the
     # recommendation as a user writes it: the decay after glyder's bound.
