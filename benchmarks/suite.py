@@ -139,6 +139,13 @@ SUITES = {
         steps=None,
         eval_points=25,
     ),
+    "zoo-heldout": Suite(
+        tasks=tuple(zoo.HELD_OUT),
+        methods=ZOO_METHODS,
+        seeds=(0, 1, 2),
+        steps=None,
+        eval_points=25,
+    ),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

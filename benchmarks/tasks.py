@@ -573,10 +573,11 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 
 def registry() -> dict[str, Callable[..., Task]]:
-    """Every task by name: the harness's (:data:`TASKS`) and the zoo's."""
+    """Every task by name: the harness's (:data:`TASKS`), the zoo's and the
+    held-out zoo's."""
     from benchmarks import zoo
 
-    return {**TASKS, **zoo.ZOO}
+    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT}
 
 
 @functools.cache

@@ -200,6 +200,29 @@ def test_the_anchored_bound_decays_with_the_schedule():
     np.testing.assert_allclose(norms, [0.05, 0.0375, 0.025, 0.0125], rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # the first step's norm 0.1 <= 10 x 0.01 x 5: the wide bound, 0.15
+        (0.1, [0.1, 0.15, 0.15]),
+        # 0.4 <= 0.5 as well: wide, and the first step bounded by it
+        (0.4, [0.15, 0.15, 0.15]),
+        # 1.0 > 0.5: the narrow bound, 0.05, kept after
+        (1.0, [0.05, 0.05, 0.05]),
+    ],
+    ids=["wide", "wide-bound", "narrow"],
+)
+def test_the_bound_chosen_on_the_first_step(first, expected):
+    bound = methods.bound_step_by_first_step(0.01, 0.03, 10.0)
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
+    state, norms = bound.init(params), []
+    for size in (first, 10.0, 10.0):  # later steps never choose again
+        step = {"w": jnp.array([0.6, 0.8]) * size}
+        out, state = jax.jit(bound.update)(step, state, params)
+        norms.append(float(optax.tree.norm(out)))
+    np.testing.assert_allclose(norms, expected, rtol=1e-6)
+
+
 def test_adams_recommendation_is_glyder_chained_with_the_decay():
     # The entry (the decay as alpha, a decayed bound after it) is the
     # recommendation as a user writes it: the decay after glyder's bound.

@@ -25,6 +25,29 @@ def test_the_zoo_has_at_least_16_held_out_scored_workloads():
         assert set(metrics) == {"test_loss", "test_acc"}
 
 
+def test_the_held_out_zoo_is_apart_from_the_zoo():
+    assert len(zoo.HELD_OUT) >= 8
+    assert not set(zoo.HELD_OUT) & set(zoo.ZOO)
+    assert set(suite.SUITES["zoo-heldout"].tasks) == set(zoo.HELD_OUT)
+    assert not set(zoo.HELD_OUT) & set(suite.SUITES["zoo"].tasks)
+    for name in zoo.HELD_OUT:
+        task = tasks.get(name)
+        assert task.name == name
+        assert (task.metric, task.secondary) == ("test_loss", "test_acc")
+        metrics = task.evaluate(task.init(jax.random.key(0)))
+        assert set(metrics) == {"test_loss", "test_acc"}
+
+
+def test_the_second_synthetic_sets_raw_features_span_three_decades():
+    x_std, y, n_test = zoo._dataset("synth2")
+    x_raw, y_raw, _ = zoo._dataset("synth2_raw")
+    np.testing.assert_array_equal(y, y_raw)
+    assert (x_std.shape, n_test, int(y.max()) + 1) == ((30_000, 20), 10_000, 3)
+    spread = x_raw.std(0) / x_std.std(0)
+    assert 0.9 < spread.min() and spread.max() < 1100
+    assert spread.max() / spread.min() > 100
+
+
 def test_scalings_are_what_their_names_say():
     x, _, _ = zoo._dataset("breast_cancer")
     train, test = x[:300], x[300:]
