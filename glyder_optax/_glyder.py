@@ -73,7 +73,6 @@ from glyder_optax._glyder_parts import (
     Estimator,
     GlyderState,
     Safeguards,
-    bound_step_by_first_step,
     bound_step_by_params,
     check_refresh,
     check_secant,
@@ -293,22 +292,6 @@ def _times_linear_decay(
     return lambda count: learning_rate(count) * decay(count)
 
 
-def _trust_region(narrow, wide, overshoot):
-    """``glyder``'s bound on the step (``max_step_ratio``, ``wide_step_ratio``,
-    ``wide_step_overshoot``), as a list of zero or one transforms."""
-    if narrow is None:
-        if wide is not None:
-            raise ValueError(
-                "glyder(wide_step_ratio=...) widens the trust region of"
-                " max_step_ratio, which is None; set max_step_ratio (0.01 by"
-                " default), or drop wide_step_ratio."
-            )
-        return []
-    if wide is None:
-        return [bound_step_by_params(narrow)]
-    return [bound_step_by_first_step(narrow, wide, overshoot)]
-
-
 def glyder(
     base: optax.GradientTransformation,
     learning_rate: optax.ScalarOrSchedule = 1.0,
@@ -327,8 +310,6 @@ def glyder(
     cap_held_step: bool = True,
     per_unit_direction: bool = False,
     total_steps: int | None = None,
-    wide_step_ratio: jax.typing.ArrayLike | None = None,
-    wide_step_overshoot: jax.typing.ArrayLike = 16.0,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
@@ -351,13 +332,7 @@ def glyder(
     is counted (:func:`glyder_optax.skipped_steps`). ``max_step_ratio`` (our
     design; ``None``: off) scales the final step down to norm
     :math:`\rho\|x\|` where larger, a relative trust region as LARS/LAMB
-    bound steps, not seen by ``eta``. ``wide_step_ratio`` (our design;
-    ``None``: off) widens that bound to :math:`\rho_w\|x\|` for the whole run
-    where the first step (``alpha eta d``, before the bound) is at most
-    ``wide_step_overshoot`` times :math:`\rho\|x\|`: a greedy step far beyond
-    the bound says the quadratic model does not hold at the parameters'
-    scale; one a few times the bound does not (:func:`glyder_optax.glyder_adam`
-    sets it). The other arguments and the extra
+    bound steps, not seen by ``eta``. The other arguments and the extra
     arguments of ``update`` (``obj_fn``; ``logits_fn`` for the Gauss-Newton
     modes): :func:`scale_by_glyder`.
 
@@ -414,7 +389,6 @@ def glyder(
         base = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
     if total_steps is not None:
         learning_rate = _times_linear_decay(learning_rate, total_steps)
-    bound = _trust_region(max_step_ratio, wide_step_ratio, wide_step_overshoot)
     return with_raw_gradient(
         base,
         scale_by_glyder(
@@ -432,5 +406,5 @@ def glyder(
             per_unit_direction=per_unit_direction,
         ),
         optax.scale_by_learning_rate(learning_rate),
-        *bound,
+        *([] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]),
     )

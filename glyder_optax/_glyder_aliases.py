@@ -12,9 +12,7 @@ base wants one more choice, and these aliases make it, as ``optax.sgd``,
 - over momentum, the budget known, a linear decay from 1 to 0 of GLyDER's
   scale (:func:`glyder_momentum`);
 - over Adam, the same decay applied after the trust region, so that it also
-  shortens the steps that the bound holds, and the trust region widened to
-  3% where the first greedy step is within 16 times the 1% bound
-  (:func:`glyder_adam`).
+  shortens the steps that the bound holds (:func:`glyder_adam`).
 
 Every choice is ours, not the paper's (Yehudai et al. use the locally optimal
 step itself, with no decay and no trust region). The worst case of each over
@@ -223,8 +221,6 @@ def glyder_adam(
     eps: jax.typing.ArrayLike = 1e-8,
     learning_rate: optax.ScalarOrSchedule = 1.0,
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
-    wide_step_ratio: jax.typing.ArrayLike | None = 0.03,
-    wide_step_overshoot: jax.typing.ArrayLike = 16.0,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     f_min: jax.typing.ArrayLike | None = 0.0,
@@ -239,25 +235,16 @@ def glyder_adam(
     :math:`\alpha` = ``learning_rate``, the step :math:`u = \alpha\,\eta\,d`
     is bounded first and decayed after: :math:`x^+ = x - s_t\,\min(1,
     \rho\|x\| / \|u\|)\,u` (the bound where :math:`\|x\| > 0`),
-    :math:`s_t = \max(0, 1 - t/(T - 1))` for a run of :math:`T` =
-    ``total_steps`` steps (1 without ``total_steps``). The bound's width is
-    chosen on the first step, :math:`\rho = \rho_w` (``wide_step_ratio``)
-    if :math:`\|u_0\| \le k\,\rho_n\|x_0\|` (:math:`k` =
-    ``wide_step_overshoot``), else :math:`\rho = \rho_n`
-    (``max_step_ratio``). That is ``optax.chain(glyder(optax.scale_by_adam(b1,
-    b2, eps), max_step_ratio=rho_n, wide_step_ratio=rho_w,
-    wide_step_overshoot=k), optax.scale_by_schedule(linear_decay_schedule(1.0,
-    T)))``.
+    :math:`\rho` = ``max_step_ratio``, :math:`s_t = \max(0, 1 - t/(T - 1))`
+    for a run of :math:`T` = ``total_steps`` steps (1 without
+    ``total_steps``). That is
+    ``optax.chain(glyder(optax.scale_by_adam(b1, b2, eps)),
+    optax.scale_by_schedule(linear_decay_schedule(1.0, T)))``.
 
-    Our defaults (the study's tenth and twelfth rounds): the decay after the
-    trust region, not before it as ``glyder(..., total_steps=T)`` applies it
-    (over Adam ``eta`` hardly moves after its first estimates and the bound
-    holds many steps; a decay before it is hidden there); and the bound at 3%
-    where the first greedy step is within 16 times the 1% bound, at 1% where
-    it is further (37-48 times on the zoo's digits workloads with
-    standardised or [0, 1] inputs, on which a 3% bound wrecks the held-out
-    loss; at most 13 times on its raw inputs and small tabular sets, which a
-    3% bound helps).
+    Our default (the tenth round of the study): the decay after the trust
+    region, not before it as ``glyder(..., total_steps=T)`` applies it. Over
+    Adam ``eta`` hardly moves after its first estimates and the bound holds
+    many steps; a decay before it is hidden there.
 
     Args:
       total_steps: the run's number of steps, for the linear decay; ``None``
@@ -270,11 +257,7 @@ def glyder_adam(
       learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
         (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
-        ``None`` turns it off (and needs ``wide_step_ratio=None``).
-      wide_step_ratio: the wider trust region chosen on the first step;
-        ``None`` keeps ``max_step_ratio`` throughout.
-      wide_step_overshoot: how many times ``max_step_ratio``'s bound the first
-        greedy step may be for ``wide_step_ratio`` to be chosen.
+        ``None`` turns it off.
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
@@ -317,8 +300,6 @@ def glyder_adam(
         optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
         learning_rate=learning_rate,
         max_step_ratio=max_step_ratio,
-        wide_step_ratio=wide_step_ratio,
-        wide_step_overshoot=wide_step_overshoot,
         refresh_every=refresh_every,
         estimator=estimator,
         f_min=f_min,

@@ -368,53 +368,6 @@ def bound_step_by_params(ratio: jax.typing.ArrayLike) -> optax.GradientTransform
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
-class WideStepState(NamedTuple):
-    """State of :func:`bound_step_by_first_step`."""
-
-    ratio: jax.Array  # float32, the bound's width; 0 until a step chooses it.
-
-
-def bound_step_by_first_step(
-    narrow: jax.typing.ArrayLike,
-    wide: jax.typing.ArrayLike,
-    overshoot: jax.typing.ArrayLike,
-) -> optax.GradientTransformation:
-    """Scales ``updates`` down to norm ``rho * ||params||`` where larger, with
-    ``rho`` chosen once: ``wide`` if the first step (nonzero, finite, from
-    params of norm > 0) is at most ``overshoot * narrow * ||params||``, else
-    ``narrow``.
-
-    Our design for GLyDER's ``wide_step_ratio``: a greedy first step far
-    beyond the narrow bound says that the quadratic model does not hold at the
-    parameters' scale, and the run keeps the narrow bound; one a few times the
-    bound gets the wide one. Until a step chooses, and from params of norm 0,
-    the step is left as it is (there is nothing to bound, or no scale).
-    """
-
-    def init_fn(params):
-        del params
-        return WideStepState(jnp.zeros([], jnp.float32))
-
-    def update_fn(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "glyder(wide_step_ratio=...) needs `params` in `update`; pass"
-                " them, or turn the wide bound off with wide_step_ratio=None."
-            )
-        params_norm = optax.tree.norm(params)
-        norm = optax.tree.norm(updates)
-        unchosen = state.ratio == 0
-        choose = unchosen & (norm > 0) & jnp.isfinite(norm) & (params_norm > 0)
-        first = jnp.where(norm <= overshoot * narrow * params_norm, wide, narrow)
-        ratio = jnp.where(choose, first, state.ratio).astype(jnp.float32)
-        bound = ratio.astype(params_norm.dtype) * params_norm  # the params' dtype
-        shrink = (norm > bound) & (bound > 0)
-        scale = jnp.where(shrink, bound / jnp.where(shrink, norm, 1.0), 1.0)
-        return optax.tree.scale(scale, updates), WideStepState(ratio)
-
-    return optax.GradientTransformation(init_fn, update_fn)
-
-
 def with_raw_gradient(
     *transforms: optax.GradientTransformation,
 ) -> optax.GradientTransformationExtraArgs:

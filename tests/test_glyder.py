@@ -820,64 +820,6 @@ def test_max_step_ratio_bounds_the_step_relative_to_the_params():
     )
 
 
-def wide_run(learning_rate, w, grads=None, steps=3, target=0.0):
-    """Step norms over ||params|| of glyder over SGD with the 1% bound widened to
-    3% where the first step is within 16x of it, on 50 ||w - target||^2 (whose
-    greedy step lands on the minimum: ``target - w``, ``learning_rate`` times
-    it); the gradients replaced by ``grads`` where given."""
-    f = lambda w: 50.0 * jnp.sum((w - target) ** 2)
-    opt = paper_glyder(
-        optax.identity(),
-        smoothing=0.0,
-        learning_rate=learning_rate,
-        max_step_ratio=0.01,
-        wide_step_ratio=0.03,
-    )
-    update = jax.jit(lambda g, s, x: opt.update(g, s, x, obj_fn=f))
-    state, ratios = opt.init(w), []
-    for t in range(steps):
-        g = jax.grad(f)(w) if grads is None else grads[t]
-        u, state = update(g, state, w)
-        norm = float(optax.tree.norm(w))
-        ratios.append(float(optax.tree.norm(u)) / norm if norm else None)
-        w = optax.apply_updates(w, u)
-    return ratios
-
-
-@pytest.mark.parametrize(
-    ("learning_rate", "ratio"),
-    [
-        (0.1, 0.03),  # the first step 10 x the 1% bound: the wide bound
-        (0.2, 0.01),  # 20 x: the narrow one
-        (optax.piecewise_constant_schedule(0.1, {1: 2.0}), 0.03),  # chosen once
-    ],
-    ids=["wide", "narrow", "chosen-once"],
-)
-def test_wide_step_ratio_is_chosen_on_the_first_step(learning_rate, ratio):
-    ratios = wide_run(learning_rate, jnp.array([3.0, 4.0]))
-    np.testing.assert_allclose(ratios, [ratio] * 3, rtol=1e-5)
-
-
-def test_wide_step_ratio_waits_for_a_step_and_a_scale_to_choose():
-    # A non-finite first gradient is skipped (a zero step): no choice yet.
-    nan = jnp.full(2, jnp.nan)
-    w = jnp.array([3.0, 4.0])
-    grads = [nan, 100.0 * w, 100.0 * w]  # then the true gradient at w ...
-    ratios = wide_run(0.1, w, grads=grads)
-    assert ratios[0] == 0.0
-    np.testing.assert_allclose(ratios[1], 0.03, rtol=1e-5)  # ... chooses wide
-    # From params of norm 0 the first step (0.9 w) is left as it is; the next,
-    # greedy 0.09 ||w|| = 10 x 1% of the params' norm, chooses the wide bound.
-    ratios = wide_run(0.9, jnp.zeros(2), target=w)
-    assert ratios[0] is None
-    np.testing.assert_allclose(ratios[1:], [0.03, 0.03], rtol=1e-5)
-
-
-def test_wide_step_ratio_needs_the_trust_region():
-    with pytest.raises(ValueError, match=r"set max_step_ratio \(0.01 by default\)"):
-        go.glyder(optax.identity(), max_step_ratio=None, wide_step_ratio=0.03)
-
-
 def test_glyder_defaults_are_the_robustness_study_choices():
     defaults = inspect.signature(go.glyder).parameters
     chosen = {
