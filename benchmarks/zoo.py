@@ -46,42 +46,46 @@ def _scale(x_train, x_test, scaling: str):
     raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
 
 
-@functools.cache
-def _dataset(name: str):
-    """(x, y, n_test) of a bundled data set; ``synth``: 5 classes, 40 features."""
+# make_classification's arguments, the raw version's feature scales (log10
+# range) and offsets (in units of the scale), and the held-out size.
+SYNTHETIC = {
+    "synth": (  # the zoo's: 5 classes, 40 features, seen once
+        {"n_samples": 74_000, "n_features": 40, "n_informative": 20,
+         "n_redundant": 10, "n_classes": 5, "flip_y": 0.05, "random_state": 1},
+        (-1, 2),
+        10,
+    ),
+    "synth2": (  # the held-out zoo's: 3 classes, 20 features
+        {"n_samples": 30_000, "n_features": 20, "n_informative": 8,
+         "n_redundant": 4, "n_classes": 3, "class_sep": 0.8, "flip_y": 0.02,
+         "random_state": 11},
+        (0, 3),
+        5,
+    ),
+}  # fmt: skip
+
+
+def _synthetic(name: str):
+    """``make_classification`` data; ``<name>_raw``: each feature times 10^U(lo,
+    hi), plus an offset of U(-o, o) times that scale (the generator's seed)."""
     from sklearn import datasets
 
-    if name in ("synth2", "synth2_raw"):  # the held-out zoo's: 3 classes, 20 features
-        x, y = datasets.make_classification(
-            n_samples=30_000,
-            n_features=20,
-            n_informative=8,
-            n_redundant=4,
-            n_classes=3,
-            class_sep=0.8,
-            flip_y=0.02,
-            random_state=11,
-        )
-        if name == "synth2_raw":  # features on scales 1 ... 1000, with offsets
-            rng = np.random.default_rng(11)
-            scale = 10 ** rng.uniform(0, 3, x.shape[1])
-            x = x * scale + rng.uniform(-5, 5, x.shape[1]) * scale
-        return np.asarray(x, np.float64), np.asarray(y), 10_000
-    if name in ("synth", "synth_raw"):
-        x, y = datasets.make_classification(
-            n_samples=74_000,
-            n_features=40,
-            n_informative=20,
-            n_redundant=10,
-            n_classes=5,
-            flip_y=0.05,
-            random_state=1,
-        )
-        if name == "synth_raw":  # features on scales 0.1 ... 100, with offsets
-            rng = np.random.default_rng(1)
-            scale = 10 ** rng.uniform(-1, 2, x.shape[1])
-            x = x * scale + rng.uniform(-10, 10, x.shape[1]) * scale
-        return np.asarray(x, np.float64), np.asarray(y), 10_000
+    kwargs, (lo, hi), offset = SYNTHETIC[name.removesuffix("_raw")]
+    x, y = datasets.make_classification(**kwargs)
+    if name.endswith("_raw"):
+        rng = np.random.default_rng(kwargs["random_state"])
+        scale = 10 ** rng.uniform(lo, hi, x.shape[1])
+        x = x * scale + rng.uniform(-offset, offset, x.shape[1]) * scale
+    return np.asarray(x, np.float64), np.asarray(y), 10_000
+
+
+@functools.cache
+def _dataset(name: str):
+    """(x, y, n_test) of a bundled data set or of :data:`SYNTHETIC`'s."""
+    from sklearn import datasets
+
+    if name.removesuffix("_raw") in SYNTHETIC:
+        return _synthetic(name)
     loader = {
         "digits": datasets.load_digits,
         "breast_cancer": datasets.load_breast_cancer,
