@@ -17,7 +17,10 @@ base wants one more choice, and these aliases make it, as ``optax.sgd``,
 Every choice is ours, not the paper's (Yehudai et al. use the locally optimal
 step itself, with no decay and no trust region). The worst case of each over
 the zoo's workloads, as a ratio to the held-out loss of the best tuned cosine
-of the same base, and the command that measures it, are in ``docs/glyder.md``.
+of the same base, and the command that measures it, are in ``docs/glyder.md``:
+1.75, 1.80 and 1.73 over nine seeds. On eight held-out workloads that no
+choice was made on they are 1.29, 2.80 and 2.65: the choices over SGD carry
+over, those over momentum and Adam only in part.
 
 Each alias takes its base's hyperparameters, the recommendation's and the
 structural arguments of :func:`glyder_optax.glyder`; the others keep
