@@ -50,7 +50,7 @@ def tiny_task(n=24, dim=3, classes=3, batch_size=4):
     )
 
 
-# The recommended settings among the study's candidates (docs/glyder.md);
+# The recommended settings among the study's candidates (docs/glyder_study.md);
 # the other candidates, kept to reproduce what lost, run under -m slow and are
 # built (not trained) by the test after this one.
 ADOPTED = ("-k20-hold-tr-ld-secauto", "-k20-hold-tr0.03-x2", "-k20-hold-tr0.01decay-ld")
