@@ -1072,7 +1072,7 @@ GLYDER_CANDIDATES = {
     # norm. The relative bound grows with ||params||; at 3% it let momentum and
     # Adam grow the weights up to 5.2x on the digits workloads (the tuned
     # cosines: at most 1.8x), where it wrecked their held-out loss. Each
-    # base's recommendation, with the bound anchored (lost: docs/glyder.md).
+    # base's recommendation, with the bound anchored (lost: docs/glyder_study.md).
     **{
         f"-k20-hold-tra{rho:g}-x2": (
             _NO_TR,
@@ -1244,6 +1244,55 @@ for _name, _base, _build, _text in (
     ),
 ):
     register(_glyder_entry(_name, _base, _build, "next", _text))
+
+
+# Thirteenth round: the base's momentum moved or dropped. GLyDER scales the
+# momentum-free direction (the gradient; over Adam, RMSprop's: the gradient
+# over Adam's debiased second moment) with glyder_sgd's recipe (alpha 2, the
+# trust region at 3%), and then (``-after``) an EMA of those steps is the
+# update, momentum whose learning rate is GLyDER's step times 1 - beta, or
+# (``-none``, ``-rms``) no momentum at all. Each is scored against the tuned
+# cosine of the base whose momentum it moves or drops.
+def _rms():
+    return optax.scale_by_rms(0.999, eps=1e-8, eps_in_sqrt=False, bias_correction=True)
+
+
+def _momentum_free(direction, ema=False, decay=False, sgd_recipe=True):
+    def build(lr, info):
+        recipe = {"learning_rate": 2.0, "max_step_ratio": 0.03} if sgd_recipe else {}
+        parts = [go.glyder(direction(), **recipe)]
+        if ema:
+            parts.append(optax.ema(0.9, debias=True))
+        if decay:
+            parts.append(optax.scale_by_schedule(_decay(info)))
+        return parts[0] if len(parts) == 1 else optax.chain(*parts)
+
+    return build
+
+
+MOMENTUM_FREE = {
+    "glyder-momentum-after": ("momentum", optax.identity, {"ema": True}),
+    "glyder-momentum-after-ld": (
+        "momentum",
+        optax.identity,
+        {"ema": True, "decay": True},
+    ),
+    "glyder-momentum-none": ("momentum", optax.identity, {}),
+    "glyder-adam-after": ("adam", _rms, {"ema": True}),
+    "glyder-adam-after-ld": ("adam", _rms, {"ema": True, "decay": True}),
+    "glyder-adam-rms": ("adam", _rms, {}),
+    "glyder-adam-rms-decay": ("adam", _rms, {"decay": True, "sgd_recipe": False}),
+}
+for _name, (_base, _direction, _how) in MOMENTUM_FREE.items():
+    _text = (
+        ("glyder_sgd's recipe" if _how.get("sgd_recipe", True) else "glyder's defaults")
+        + (" over RMSprop's direction" if _base == "adam" else " over the gradient")
+        + (", then EMA(0.9), debiased" if _how.get("ema") else ", no momentum")
+        + (", then linear decay" if _how.get("decay") else "")
+    )
+    register(
+        _glyder_entry(_name, _base, _momentum_free(_direction, **_how), "next", _text)
+    )
 
 
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.

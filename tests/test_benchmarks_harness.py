@@ -61,8 +61,14 @@ CANDIDATES = {
 }
 
 
+# The thirteenth round's entries that lost (glyder-momentum-none is glyder_sgd).
+LOST_MOMENTUM_FREE = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
+
+
 def _smoke_params():
-    lost = lambda n: n in CANDIDATES and CANDIDATES[n] not in ADOPTED
+    lost = lambda n: (
+        (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LOST_MOMENTUM_FREE
+    )
     cost = lambda n: any(n.endswith(suffix) for suffix in methods.COST_VARIANTS)
     return [
         pytest.param(n, marks=pytest.mark.slow) if lost(n) or cost(n) else n
@@ -242,6 +248,53 @@ def test_adams_recommendation_is_glyder_chained_with_the_decay():
         params, states = optax.apply_updates(params, a), (s0, s1)
     # the bound binds (1% of ||params||, times the decay): not vacuous
     np.testing.assert_allclose(bound, 0.01, rtol=1e-5)
+
+
+def _steps(opt, n=3):
+    """``n`` updates of ``opt`` on a quadratic, from the same start."""
+    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+    state, updates = opt.init(params), []
+    for _ in range(n):
+        u, state = opt.update(jax.grad(obj_fn)(params), state, params, obj_fn=obj_fn)
+        params = optax.apply_updates(params, u)
+        updates.append(u)
+    return updates
+
+
+def test_momentum_free_entries_move_or_drop_the_momentum():
+    # -none is glyder_sgd itself; -after an EMA (0.9, debiased) of glyder_sgd's
+    # steps taken along the EMA's own iterates, checked against NumPy: with
+    # u_t glyder's step at the EMA's iterate, m_t = 0.9 m_{t-1} + 0.1 u_t and
+    # the update m_t / (1 - 0.9^(t+1)).
+    info = runner.task_info(tiny_task(), 10)
+    build = lambda name: methods.get(name).build(None, info)
+    none, sgd = _steps(build("glyder-momentum-none")), _steps(go.glyder_sgd())
+    chex.assert_trees_all_equal(none, sgd)
+    after = methods.get("glyder-momentum-after").build(None, info)
+    inner = go.glyder_sgd()
+    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+    s_after, s_inner, m = after.init(params), inner.init(params), 0.0
+    for t in range(3):
+        g = jax.grad(obj_fn)(params)
+        a, s_after = after.update(g, s_after, params, obj_fn=obj_fn)
+        u, s_inner = inner.update(g, s_inner, params, obj_fn=obj_fn)
+        m = 0.9 * m + 0.1 * np.concatenate([u["b"], u["w"]])
+        expected = m / (1.0 - 0.9 ** (t + 1))
+        np.testing.assert_allclose(
+            np.concatenate([a["b"], a["w"]]), expected, rtol=1e-5
+        )
+        params = optax.apply_updates(params, a)
+    # the later steps differ from glyder_sgd's own: the EMA is not vacuous
+    assert not np.allclose(np.asarray(a["w"]), np.asarray(u["w"]))
+
+
+def test_the_decayed_momentum_free_entries_end_at_zero():
+    info = runner.task_info(tiny_task(), 3)
+    for name in ("glyder-momentum-after-ld", "glyder-adam-rms-decay"):
+        last = _steps(methods.get(name).build(None, info))[-1]
+        chex.assert_trees_all_equal(last, jax.tree.map(jnp.zeros_like, last))
 
 
 def test_the_cost_entries_turn_off_what_they_name():
