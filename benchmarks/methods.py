@@ -1295,6 +1295,61 @@ for _name, (_base, _direction, _how) in MOMENTUM_FREE.items():
     )
 
 
+class EtaAlongState(NamedTuple):
+    """State of :func:`eta_along`."""
+
+    probe: optax.OptState  # GLyDER over the probe direction: its eta.
+    direction: optax.OptState  # the stepped direction's own state.
+
+
+def eta_along(
+    probe: optax.GradientTransformationExtraArgs,
+    direction: optax.GradientTransformation,
+) -> optax.GradientTransformationExtraArgs:
+    """The step ``-eta d``: ``eta`` GLyDER's, estimated along the direction of
+    ``probe`` (a :func:`glyder_optax.glyder` transform, whose own step is
+    dropped), ``d`` the output of ``direction`` (descent sign), skipped where
+    non-finite as glyder skips its base. Over a momentum-free probe the slope
+    <g', d> / ||d||^2 on an independent batch falls with the gradient's noise,
+    which a momentum direction averages away. For the study's candidates
+    (thirteenth round); not in the library."""
+    direction = optax.apply_if_finite(direction, max_consecutive_errors=2**31 - 1)
+
+    def init_fn(params):
+        return EtaAlongState(probe.init(params), direction.init(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        _, probe_state = probe.update(updates, state.probe, params, **extra_args)
+        d, direction_state = direction.update(updates, state.direction, params)
+        eta = go.glyder_state(probe_state).eta
+        step = optax.tree.scale(-eta, d)
+        return step, EtaAlongState(probe_state, direction_state)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _adam_at_rms_eta(lr, info):
+    """Adam's direction at the eta of GLyDER over RMSprop's, then glyder_adam's
+    recipe: the trust region at 1%, the linear decay after it."""
+    probe = go.glyder(_rms(), max_step_ratio=None)
+    return optax.chain(
+        eta_along(probe, optax.scale_by_adam()),
+        bound_step(RELATIVE_TRUST, per_leaf=False),
+        optax.scale_by_schedule(_decay(info)),
+    )
+
+
+register(
+    _glyder_entry(
+        "glyder-adam-rmseta",
+        "adam",
+        _adam_at_rms_eta,
+        "next",
+        "Adam's direction at GLyDER's eta along RMSprop's; TR 1%, then decay",
+    )
+)
+
+
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.
 for _name, _factory in (
     ("prodigy", optax.contrib.prodigy),

@@ -63,6 +63,7 @@ CANDIDATES = {
 
 # The thirteenth round's entries that lost (glyder-momentum-none is glyder_sgd).
 LOST_MOMENTUM_FREE = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
+LOST_MOMENTUM_FREE.add("glyder-adam-rmseta")
 
 
 def _smoke_params():
@@ -288,6 +289,29 @@ def test_momentum_free_entries_move_or_drop_the_momentum():
         params = optax.apply_updates(params, a)
     # the later steps differ from glyder_sgd's own: the EMA is not vacuous
     assert not np.allclose(np.asarray(a["w"]), np.asarray(u["w"]))
+
+
+def test_eta_along_steps_the_direction_at_the_probes_eta():
+    probe, adam = go.glyder(optax.scale_by_rms()), optax.scale_by_adam()
+    ours = methods.eta_along(go.glyder(optax.scale_by_rms()), optax.scale_by_adam())
+    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+    s_ours, s_probe, s_adam = ours.init(params), probe.init(params), adam.init(params)
+    for _ in range(3):
+        g = jax.grad(obj_fn)(params)
+        step, s_ours = ours.update(g, s_ours, params, obj_fn=obj_fn)
+        _, s_probe = probe.update(g, s_probe, params, obj_fn=obj_fn)
+        d, s_adam = adam.update(g, s_adam, params)
+        eta = go.glyder_state(s_probe).eta
+        assert float(eta) > 0
+        chex.assert_trees_all_close(step, optax.tree.scale(-eta, d), rtol=1e-6)
+        params = optax.apply_updates(params, step)
+    # a NaN gradient leaves the direction's state as it was
+    nan = jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), params)
+    _, after = ours.update(nan, s_ours, params, obj_fn=obj_fn)
+    chex.assert_trees_all_equal(
+        after.direction.inner_state, s_ours.direction.inner_state
+    )
 
 
 def test_the_decayed_momentum_free_entries_end_at_zero():
