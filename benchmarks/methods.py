@@ -1328,26 +1328,39 @@ def eta_along(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def _adam_at_rms_eta(lr, info):
-    """Adam's direction at the eta of GLyDER over RMSprop's, then glyder_adam's
-    recipe: the trust region at 1%, the linear decay after it."""
-    probe = go.glyder(_rms(), max_step_ratio=None)
-    return optax.chain(
-        eta_along(probe, optax.scale_by_adam()),
-        bound_step(RELATIVE_TRUST, per_leaf=False),
-        optax.scale_by_schedule(_decay(info)),
-    )
+def _adam_at_rms_eta(alpha=1.0, rho=RELATIVE_TRUST, decay=True):
+    """Adam's direction at ``alpha`` times the eta of GLyDER over RMSprop's,
+    bounded at ``rho ||params||``, then the linear decay where ``decay``:
+    glyder_adam's recipe (the defaults) or glyder_sgd's (alpha 2, 3%, none)."""
+
+    def build(lr, info):
+        probe = go.glyder(_rms(), max_step_ratio=None)
+        parts = [
+            eta_along(probe, optax.scale_by_adam()),
+            optax.scale(alpha),
+            bound_step(rho, per_leaf=False),
+        ]
+        if decay:
+            parts.append(optax.scale_by_schedule(_decay(info)))
+        return optax.chain(*parts)
+
+    return build
 
 
-register(
-    _glyder_entry(
-        "glyder-adam-rmseta",
-        "adam",
-        _adam_at_rms_eta,
-        "next",
-        "Adam's direction at GLyDER's eta along RMSprop's; TR 1%, then decay",
+for _suffix, _how, _text in (
+    ("", {}, "TR 1%, then decay"),
+    ("-x2", {"alpha": 2.0, "rho": 0.03, "decay": False}, "alpha 2, TR 3%"),
+    ("-x2-ld", {"alpha": 2.0, "rho": 0.03}, "alpha 2, TR 3%, then decay"),
+):
+    register(
+        _glyder_entry(
+            f"glyder-adam-rmseta{_suffix}",
+            "adam",
+            _adam_at_rms_eta(**_how),
+            "next",
+            f"Adam's direction at GLyDER's eta along RMSprop's; {_text}",
+        )
     )
-)
 
 
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.

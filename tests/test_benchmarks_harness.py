@@ -63,7 +63,7 @@ CANDIDATES = {
 
 # The thirteenth round's entries that lost (glyder-momentum-none is glyder_sgd).
 LOST_MOMENTUM_FREE = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
-LOST_MOMENTUM_FREE.add("glyder-adam-rmseta")
+LOST_MOMENTUM_FREE |= {f"glyder-adam-rmseta{x}" for x in ("", "-x2", "-x2-ld")}
 
 
 def _smoke_params():
