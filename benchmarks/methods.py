@@ -1363,6 +1363,60 @@ for _suffix, _how, _text in (
     )
 
 
+# Fourteenth round: a cool-down instead of the whole run's decay. The step at
+# full scale until the last `share` of the budget, then linearly to 0 (the
+# last step 0, as linear_decay_schedule's), chained after each recommendation
+# (warmup-stable-decay's shape without the warm-up): the noise of the last
+# steps annealed, the long steps that the raw inputs need kept.
+COOLDOWN_SHARE = 0.2
+
+
+def _cooldown(info, share=COOLDOWN_SHARE):
+    start = min(info.total_steps - 2, round((1.0 - share) * info.total_steps))
+    return optax.join_schedules(
+        [
+            optax.constant_schedule(1.0),
+            optax.linear_schedule(1.0, 0.0, info.total_steps - 1 - start),
+        ],
+        [start],
+    )
+
+
+def _cooled(make):
+    """``make(info)`` (an alias) with the cool-down chained after it."""
+
+    def build(lr, info):
+        return optax.chain(make(info), optax.scale_by_schedule(_cooldown(info)))
+
+    return build
+
+
+for _name, _base, _make, _text in (
+    ("glyder-sgd-cool", "sgd", lambda info: go.glyder_sgd(), "go.glyder_sgd()"),
+    (
+        "glyder-momentum-none-cool",
+        "momentum",
+        lambda info: go.glyder_sgd(),
+        "go.glyder_sgd(), scored against the momentum cosine,",
+    ),
+    (
+        "glyder-adam-cool",
+        "adam",
+        lambda info: go.glyder(optax.scale_by_adam()),
+        "go.glyder(optax.scale_by_adam())",
+    ),
+):
+    register(
+        _glyder_entry(
+            _name,
+            _base,
+            _cooled(_make),
+            "next",
+            f"{_text} then a linear cool-down over the last 20% of the budget",
+        )
+    )
+
+
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.
 for _name, _factory in (
     ("prodigy", optax.contrib.prodigy),

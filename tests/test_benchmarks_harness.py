@@ -62,13 +62,19 @@ CANDIDATES = {
 
 
 # The thirteenth round's entries that lost (glyder-momentum-none is glyder_sgd).
-LOST_MOMENTUM_FREE = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
-LOST_MOMENTUM_FREE |= {f"glyder-adam-rmseta{x}" for x in ("", "-x2", "-x2-ld")}
+LOST_LATER = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
+LOST_LATER |= {f"glyder-adam-rmseta{x}" for x in ("", "-x2", "-x2-ld")}
+# The fourteenth round's cool-down entries (all lost).
+LOST_LATER |= {
+    "glyder-sgd-cool",
+    "glyder-momentum-none-cool",
+    "glyder-adam-cool",
+}
 
 
 def _smoke_params():
     lost = lambda n: (
-        (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LOST_MOMENTUM_FREE
+        (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LOST_LATER
     )
     cost = lambda n: any(n.endswith(suffix) for suffix in methods.COST_VARIANTS)
     return [
@@ -312,6 +318,15 @@ def test_eta_along_steps_the_direction_at_the_probes_eta():
     chex.assert_trees_all_equal(
         after.direction.inner_state, s_ours.direction.inner_state
     )
+
+
+def test_the_cooldown_holds_then_falls_linearly_to_zero_on_the_last_step():
+    cool = methods._cooldown(runner.task_info(tiny_task(), 20))
+    # 20 steps, the last 20% cooled: 1 through step 16, then 1 - (t - 16) / 3
+    expected = [1.0] * 17 + [2 / 3, 1 / 3, 0.0, 0.0]
+    np.testing.assert_allclose([float(cool(t)) for t in range(21)], expected, atol=1e-6)
+    short = methods._cooldown(runner.task_info(tiny_task(), 3))
+    assert [float(short(t)) for t in range(3)] == [1.0, 1.0, 0.0]
 
 
 def test_the_decayed_momentum_free_entries_end_at_zero():
