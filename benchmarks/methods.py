@@ -1372,14 +1372,9 @@ COOLDOWN_SHARE = 0.2
 
 
 def _cooldown(info, share=COOLDOWN_SHARE):
-    start = min(info.total_steps - 2, round((1.0 - share) * info.total_steps))
-    return optax.join_schedules(
-        [
-            optax.constant_schedule(1.0),
-            optax.linear_schedule(1.0, 0.0, info.total_steps - 1 - start),
-        ],
-        [start],
-    )
+    last = info.total_steps - 1
+    start = min(last - 1, round((1.0 - share) * info.total_steps))
+    return optax.piecewise_interpolate_schedule("linear", 1.0, {start: 1.0, last: 0.0})
 
 
 def _cooled(make):
