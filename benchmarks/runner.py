@@ -45,6 +45,10 @@ if TYPE_CHECKING:  # the registry imports nothing from here, nor this from it
 # The share of the training set that an ``obj_batch="holdout"`` entry keeps
 # out of training and draws its estimate batches from.
 HOLDOUT_FRACTION = 0.2
+# The share that an ``obj_batch="validation"`` entry keeps out of training,
+# and the most examples of it that its ``val_fn`` evaluates (always the same).
+VALIDATION_FRACTION = 0.1
+VALIDATION_MAX = 256
 
 
 @dataclasses.dataclass
@@ -84,10 +88,18 @@ def batch_indices(
     return jax.lax.dynamic_slice(perm, ((t % per_epoch) * size,), (size,))
 
 
-def holdout_split(task: Task) -> tuple[int, int]:
-    """(examples trained on, examples held out) of an ``obj_batch="holdout"`` run."""
-    held = max(1, round(HOLDOUT_FRACTION * task.n_train))
+def holdout_split(task: Task, fraction: float = HOLDOUT_FRACTION) -> tuple[int, int]:
+    """(examples trained on, examples held out) of an ``obj_batch="holdout"``
+    run; with ``VALIDATION_FRACTION``, of a ``"validation"`` run."""
+    held = max(1, round(fraction * task.n_train))
     return task.n_train - held, held
+
+
+def validation_indices(task: Task) -> jax.Array:
+    """The fixed held-out examples that a ``"validation"`` run's ``val_fn``
+    evaluates: the first ``VALIDATION_MAX`` of its held-out split."""
+    fit, held = holdout_split(task, VALIDATION_FRACTION)
+    return fit + jnp.arange(min(held, VALIDATION_MAX), dtype=jnp.int32)
 
 
 def _batches(method: Method, task: Task, key, t):
@@ -98,6 +110,10 @@ def _batches(method: Method, task: Task, key, t):
         draw = jax.random.fold_in(jax.random.fold_in(key, 2**30), t)
         est = fit + jax.random.randint(draw, idx.shape, 0, held)
         return idx, lambda: task.batch(est)
+    if method.obj_batch == "validation":
+        fit, _ = holdout_split(task, VALIDATION_FRACTION)
+        idx = batch_indices(task, key, t, fit)
+        return idx, lambda: task.batch(batch_indices(task, key, t + 1, fit))
     idx = batch_indices(task, key, t)
     if method.obj_batch == "same":
         return idx, lambda: task.batch(idx)
@@ -119,6 +135,8 @@ def _extra_args(method: Method, task: Task, idx, value, obj_batch) -> dict[str, 
         out["obj_fn"] = lambda p: task.loss(p, obj_batch())
     if "logits_fn" in needed:
         out["logits_fn"] = lambda p: task.logits(p, obj_batch())
+    if "val_fn" in needed:
+        out["val_fn"] = lambda p: task.loss(p, task.batch(validation_indices(task)))
     return out
 
 

@@ -425,6 +425,62 @@ def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
     assert bool(state[1].annealing) and int(state[1].refreshes) == 3
 
 
+def test_validation_plateau_halves_the_step_when_the_held_out_loss_stalls():
+    plateau = methods.validation_plateau(every=2, factor=0.5, patience=2)
+    params, g = {"x": jnp.zeros(2)}, {"x": jnp.array([1.0, -2.0])}
+    state = plateau.init(params)
+    # read at counts 0, 2, ..., 10: 3, 2, then no improvement; the NaN between
+    # checks is never read (a NaN read would count as a step without improvement)
+    held_out = [3.0, nan := float("nan"), 2.0, nan, 2.0, nan, 2.0, nan, 2.0, nan]
+    held_out += [2.0, nan]
+    scales = []
+    for value in held_out:
+        out, state = plateau.update(g, state, params, val_fn=lambda p, v=value: v)
+        scales.append(float(out["x"][0]))
+        chex.assert_trees_all_close(out, optax.tree.scale(scales[-1], g))
+    # no improvement at counts 4 and 6: halved at 6; again at 8 and 10
+    np.testing.assert_allclose(scales, [1.0] * 6 + [0.5] * 4 + [0.25] * 2)
+    with pytest.raises(ValueError, match="val_fn"):
+        plateau.update(g, state, params)
+
+
+def test_eta_floor_lifts_the_step_to_a_share_of_the_peak_eta():
+    etas = iter([0.0, 2.0, 4.0, 1.0, 3.0, 0.5])
+    glyder = go.scale_by_glyder()
+
+    def update_fn(updates, state, params=None, **extra_args):
+        return updates, state._replace(eta=jnp.asarray(next(etas), jnp.float32))
+
+    fake = optax.GradientTransformationExtraArgs(glyder.init, update_fn)
+    floored = methods.eta_floor(fake, share=0.5)
+    params = {"x": jnp.zeros(2)}
+    g, state, lifts = {"x": jnp.array([1.0, -2.0])}, floored.init(params), []
+    for _ in range(6):
+        out, state = floored.update(g, state, params)
+        lifts.append(float(out["x"][0]))
+    # peaks 0, 2, 4, 4, 4, 4: eta 1 is lifted to 2, eta 0.5 to 2; eta 0 stays 0
+    np.testing.assert_allclose(lifts, [1.0, 1.0, 1.0, 2.0, 1.0, 4.0])
+    assert float(state.peak) == 4.0
+
+
+@pytest.mark.parametrize(
+    "floored, alias",
+    [
+        (methods._floored_adam, lambda info: go.glyder_adam(info.total_steps)),
+        (methods._floored_sgd, lambda info: go.glyder_sgd()),
+    ],
+)
+def test_the_floored_entries_are_the_aliases_where_the_floor_is_off(floored, alias):
+    info = runner.task_info(tiny_task(), 10)
+    for a, b in zip(_steps(floored(info, share=0.0)), _steps(alias(info))):
+        chex.assert_trees_all_close(a, b, rtol=1e-6)
+
+
+def test_val_fn_needs_the_validation_split():
+    with pytest.raises(ValueError, match="validation"):
+        dataclasses.replace(methods.get("glyder-adam-val"), obj_batch="next")
+
+
 def test_registry_entries_declare_known_extra_args_and_bases():
     for m in methods.METHODS.values():
         assert set(m.extra_args) <= set(methods.EXTRA_ARGS)

@@ -102,6 +102,25 @@ def test_holdout_estimates_come_from_examples_never_trained_on():
         assert np.all((np.asarray(obj()) >= fit) & (np.asarray(obj()) < task.n_train))
 
 
+def test_validation_runs_train_and_estimate_on_90_percent_and_validate_on_the_rest():
+    task = dataclasses.replace(_index_task(), loss=lambda p, b: jnp.sum(b))
+    fit, held = runner.holdout_split(task, runner.VALIDATION_FRACTION)
+    assert (fit, held) == (36, 4)
+    np.testing.assert_array_equal(runner.validation_indices(task), [36, 37, 38, 39])
+    method = dataclasses.replace(methods.get("glyder-adam-val"), obj_batch="validation")
+    key = jax.random.key(0)
+    for t in range(30):
+        idx, obj = runner._batches(method, task, key, jnp.asarray(t))
+        assert np.all(np.asarray(idx) < fit) and np.all(np.asarray(obj()) < fit)
+        np.testing.assert_array_equal(
+            obj(), runner.batch_indices(task, key, jnp.asarray(t + 1), fit)
+        )
+    extra = runner._extra_args(method, task, idx, 0.0, obj)
+    assert sorted(extra) == ["obj_fn", "val_fn"]
+    assert int(extra["val_fn"](None)) == 36 + 37 + 38 + 39  # the same examples
+    assert int(extra["obj_fn"](None)) == int(np.sum(obj()))
+
+
 def test_same_split_and_next_estimate_batches():
     task, key = _index_task(), jax.random.key(1)
     t = jnp.asarray(3)
