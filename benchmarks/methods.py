@@ -1424,7 +1424,8 @@ for _name, _base, _make, _text in (
 # 90% of the training set; every VALIDATION_EVERY steps the loss on the other
 # 10% (a fixed share, runner.validation_indices) goes to
 # optax.contrib.reduce_on_plateau, whose scale multiplies every step: halved
-# when that loss has not improved for `patience` checks in a row.
+# when that loss has not improved for `patience` checks in a row. Lost over
+# every base (docs/glyder_study.md, fifteenth round).
 VALIDATION_EVERY = 20
 
 
@@ -1462,10 +1463,11 @@ def validation_plateau(
 
 
 # And a floor on eta: over Adam on the raw inputs eta falls 25-40x in a run
-# (synth-raw 0.0087 -> 0.0002, breast-raw 0.013 -> 0.0005; the tuned peaks
+# (synth-raw 0.0087 -> 0.0002, breast-raw 0.013 -> 0.0003; the tuned peaks
 # 1e-2 and 3.2e-2) as the curvature along d grows; on the small-data
 # workloads it stays near its first value, too large. Lifting eta to a share
-# of its largest value so far changes the first kind only.
+# of its largest value so far changes the first kind only. Not adopted: the
+# held-out zoo's worst case is an overfitting workload's.
 ETA_FLOOR_SHARE = 0.5
 
 
@@ -1513,16 +1515,6 @@ def _floored_sgd(info, share=ETA_FLOOR_SHARE):
     """glyder_sgd() with eta floored, before its trust region (3%)."""
     glyder = go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=None)
     return optax.chain(eta_floor(glyder, share), _whole_step_bound(0.03))
-
-
-def _plateau_scale(opt_state):
-    return next(
-        s.plateau.scale
-        for s in jax.tree.leaves(
-            opt_state, is_leaf=lambda x: isinstance(x, ValidationPlateauState)
-        )
-        if isinstance(s, ValidationPlateauState)
-    )
 
 
 VALIDATED = {
