@@ -1231,23 +1231,36 @@ for _base, _direction in GLYDER_BASES.items():
         )
 
 
+def _sgd_alias(info):
+    return go.glyder_sgd()
+
+
+def _adam_alias(info):
+    return go.glyder_adam(info.total_steps)
+
+
+def _made(make):
+    """An untuned entry's ``build``: ``make(info)``, the grid's ``lr`` unused."""
+    return lambda lr, info: make(info)
+
+
 # The library's per-base aliases, as a user writes them: the recommendations
 # of the study (glyder_sgd and glyder_momentum build what the entries
 # glyder-sgd-k20-hold-tr0.03-x2 and glyder-momentum-k20-hold-tr-ld-secauto
 # build; glyder_adam chains the decay after glyder, where
 # glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead).
 for _name, _base, _build, _text in (
-    ("glyder_sgd", "sgd", lambda lr, info: go.glyder_sgd(), "go.glyder_sgd()"),
+    ("glyder_sgd", "sgd", _made(_sgd_alias), "go.glyder_sgd()"),
     (
         "glyder_momentum",
         "momentum",
-        lambda lr, info: go.glyder_momentum(info.total_steps),
+        _made(lambda info: go.glyder_momentum(info.total_steps)),
         "go.glyder_momentum(total_steps=T)",
     ),
     (
         "glyder_adam",
         "adam",
-        lambda lr, info: go.glyder_adam(info.total_steps),
+        _made(_adam_alias),
         "go.glyder_adam(total_steps=T)",
     ),
 ):
@@ -1395,11 +1408,11 @@ def _cooled(make):
 
 
 for _name, _base, _make, _text in (
-    ("glyder-sgd-cool", "sgd", lambda info: go.glyder_sgd(), "go.glyder_sgd()"),
+    ("glyder-sgd-cool", "sgd", _sgd_alias, "go.glyder_sgd()"),
     (
         "glyder-momentum-none-cool",
         "momentum",
-        lambda info: go.glyder_sgd(),
+        _sgd_alias,
         "go.glyder_sgd(), scored against the momentum cosine,",
     ),
     (
@@ -1451,8 +1464,8 @@ def validation_plateau(
         if val_fn is None:
             raise ValueError("validation_plateau needs val_fn=: the held-out loss")
 
-        def check(s):
-            return plateau.update(updates, s, value=val_fn(params))[1]
+        def check(s):  # only the state: no updates to scale in the branch
+            return plateau.update((), s, value=val_fn(params))[1]
 
         due = state.count % every == 0
         new = jax.lax.cond(due, check, lambda s: s, state.plateau)
@@ -1518,15 +1531,15 @@ def _floored_sgd(info, share=ETA_FLOOR_SHARE):
 
 
 VALIDATED = {
-    "glyder-sgd-val": ("sgd", lambda info: go.glyder_sgd(), "go.glyder_sgd()"),
+    "glyder-sgd-val": ("sgd", _sgd_alias, "go.glyder_sgd()"),
     "glyder-momentum-none-val": (
         "momentum",
-        lambda info: go.glyder_sgd(),
+        _sgd_alias,
         "go.glyder_sgd(), scored against the momentum cosine,",
     ),
     "glyder-adam-val": (
         "adam",
-        lambda info: go.glyder_adam(info.total_steps),
+        _adam_alias,
         "go.glyder_adam(total_steps=T)",
     ),
     "glyder-adam-x2-val": (
@@ -1545,7 +1558,9 @@ for _name, (_base, _make, _text) in VALIDATED.items():
         _glyder_entry(
             _name,
             _base,
-            lambda lr, info, make=_make: optax.chain(make(info), validation_plateau()),
+            _made(
+                lambda info, make=_make: optax.chain(make(info), validation_plateau())
+            ),
             "validation",
             f"{_text} on 90% of the training set, the step halved when the loss"
             " on the other 10% has not improved for 2 checks (one every 20 steps)",
@@ -1557,7 +1572,7 @@ for _name, (_base, _make, _text) in VALIDATED.items():
             _glyder_entry(
                 _name.replace("-val", "-fit90"),
                 _base,
-                lambda lr, info, make=_make: make(info),
+                _made(_make),
                 "validation",
                 f"{_text} on 90% of the training set (the data cost alone)",
             )
@@ -1572,7 +1587,7 @@ for _name, _base, _make, _text in (
         _glyder_entry(
             _name,
             _base,
-            lambda lr, info, make=_make: make(info),
+            _made(_make),
             "next",
             f"{_text} with eta at least half its peak",
         )
