@@ -8,6 +8,7 @@ modules.
 from glyder_optax import curvature
 from glyder_optax._adasps import AdaSPSState, adasps, scale_by_adasps
 from glyder_optax._decsps import DecSPSState, decsps, scale_by_decsps
+from glyder_optax._flood import FloodGateState, flood_gate
 from glyder_optax._glyder import GlyderState, glyder, scale_by_glyder
 from glyder_optax._glyder_aliases import glyder_adam, glyder_momentum, glyder_sgd
 from glyder_optax._gradagrad import GradaGradState, gradagrad, scale_by_gradagrad
@@ -49,6 +50,7 @@ def __getattr__(name):
 __all__ = [
     "AdaSPSState",
     "DecSPSState",
+    "FloodGateState",
     "GlyderState",
     "GradNormRecorderState",
     "GradaGradState",
@@ -58,6 +60,7 @@ __all__ = [
     "adasps",
     "curvature",
     "decsps",
+    "flood_gate",
     "glyder",
     "glyder_adam",
     "glyder_momentum",

@@ -47,7 +47,7 @@ def run(opt, steps=12, params=None, nan_at=None):
         g = jax.grad(loss)(p, i)
         g = jax.tree.map(lambda x: jnp.where(t == nan_at, jnp.nan, x), g)
         extras = {"obj_fn": lambda q: loss(q, j), "logits_fn": lambda q: logits(q, j)}
-        u, s = opt.update(g, s, p, **extras)
+        u, s = opt.update(g, s, p, value=loss(p, i), **extras)
         return optax.apply_updates(p, u), s, u
 
     state, updates = opt.init(params), []
@@ -171,6 +171,44 @@ def test_each_alias_passes_every_argument_on(case):
         assert_same_run(run(other, nan_at=4), run(written(), nan_at=4))
 
 
+# Levels that the minibatch losses (23 to 26 over Adam, falling to 17 over
+# SGD in these 12 steps) cross, so that the gate acts.
+FLOODED = {
+    "sgd": (
+        lambda: go.glyder_sgd(flood_level=21.0),
+        lambda: optax.chain(go.glyder_sgd(), go.flood_gate(21.0)),
+    ),
+    "adam": (
+        lambda: go.glyder_adam(10, flood_level=23.0),
+        lambda: optax.chain(_adam_decayed_after(10), go.flood_gate(23.0)),
+    ),
+    "adam-no-budget": (
+        lambda: go.glyder_adam(flood_level=23.0),
+        lambda: optax.chain(go.glyder(optax.scale_by_adam()), go.flood_gate(23.0)),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FLOODED)
+def test_a_flood_level_chains_the_gate_after_the_recommendation(case):
+    alias, written = FLOODED[case]
+    got = run(alias())
+    assert_same_run(got, run(written()))
+    flooded = int(got[1][-1].flooded)
+    assert 0 < flooded < 12
+    zero = [not any(np.any(x) for x in jax.tree.leaves(u)) for u in got[0]]
+    assert sum(zero) >= flooded  # and the last steps of a budget
+
+
+def test_without_value_a_flood_level_names_the_missing_argument():
+    opt = go.glyder_sgd(flood_level=0.01)
+    params = {"w": jnp.ones(4), "b": jnp.zeros(())}
+    i = jnp.arange(16)
+    g = jax.grad(loss)(params, i)
+    with pytest.raises(ValueError, match="flood_gate needs the extra argument `value`"):
+        opt.update(g, opt.init(params), params, obj_fn=lambda q: loss(q, i))
+
+
 @pytest.mark.parametrize(
     "factory",
     [
@@ -238,7 +276,14 @@ class MLP(nnx.Module):
 
 
 @pytest.mark.parametrize(
-    "make", [go.glyder_sgd, lambda: go.glyder_momentum(60), lambda: go.glyder_adam(60)]
+    "make",
+    [
+        go.glyder_sgd,
+        lambda: go.glyder_momentum(60),
+        lambda: go.glyder_adam(60),
+        # the helper passes `value`; a level below any loss here never acts
+        lambda: go.glyder_sgd(flood_level=1e-6),
+    ],
 )
 def test_nnx_trains_with_each_alias(make):
     model = MLP(nnx.Rngs(0))
