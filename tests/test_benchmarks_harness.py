@@ -73,6 +73,10 @@ LOST_LATER |= {
 # The fifteenth round's entries (all lost, or not adopted).
 LOST_LATER |= set(methods.VALIDATED) | {"glyder-sgd-fit90", "glyder-adam-fit90"}
 LOST_LATER |= {"glyder-sgd-floor", "glyder-adam-floor"}
+# The sixteenth round's grids: the cap lost over SGD; the floor with either
+# form was not adopted (the gates and the aliases with the level run).
+LOST_LATER |= {"glyder-sgd-flood", "glyder-adam-flood", "glyder-adam-floor-flood"}
+LOST_LATER |= {"glyder-adam-floor-floodgate"}
 
 
 def _smoke_params():
@@ -477,6 +481,23 @@ def test_the_floored_entries_are_the_aliases_where_the_floor_is_off(floored, ali
     info = runner.task_info(tiny_task(), 10)
     for a, b in zip(_steps(floored(info, share=0.0)), _steps(alias(info))):
         chex.assert_trees_all_close(a, b, rtol=1e-6)
+
+
+def test_flood_cap_bounds_the_first_order_decrease_by_the_loss_above_the_level():
+    inner = optax.with_extra_args_support(optax.scale(-1.0))  # u = -g
+    flood = methods.flood_cap(inner, level=1.0)
+    params, g = {"x": jnp.zeros(2)}, {"x": jnp.array([1.0, -2.0])}
+    state = flood.init(params)
+    # -<g, u> = ||g||^2 = 5 against the room 2 (value - 1): 4 at value 3 (the
+    # step times 4/5), 18 at value 10 (whole), 0 at or below the level (no
+    # step); a NaN loss leaves the step whole
+    for value, scale in ((3.0, 0.8), (10.0, 1.0), (1.0, 0.0), (0.5, 0.0)):
+        out, state = flood.update(g, state, params, value=jnp.float32(value))
+        chex.assert_trees_all_close(out, optax.tree.scale(-scale, g), rtol=1e-6)
+    out, _ = flood.update(g, state, params, value=jnp.float32(float("nan")))
+    chex.assert_trees_all_close(out, optax.tree.scale(-1.0, g))
+    with pytest.raises(ValueError, match="value"):
+        flood.update(g, state, params)
 
 
 def test_val_fn_needs_the_validation_split():
