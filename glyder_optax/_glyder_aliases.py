@@ -33,10 +33,11 @@ For a classifier trained with cross-entropy, ``flood_level=0.01`` (nats)
 stops the steps on minibatches whose loss is already at or below it
 (:func:`glyder_optax.flood_gate`): on the workloads that overfit, the
 greedy step drives the training loss to 1e-5 and the held-out loss up,
-and the level stops that early, without held-out data (the sixteenth
-round: it lowered the geometric means over SGD and Adam on both zoos and
-left the worst cases, the raw inputs', where they were). It is off by
-default: the level is in the loss's units.
+and the level stops that early, without held-out data. Over nine seeds
+(the sixteenth round) it lowered the zoo's worst case over SGD from 1.75
+to 1.43 and every geometric mean over SGD and Adam; over Adam the worst
+cases, the raw inputs', stayed (1.74 on the zoo, 2.57 on the held-out
+workloads). It is off by default: the level is in the loss's units.
 
 Each alias takes its base's hyperparameters, the recommendation's and the
 structural arguments of :func:`glyder_optax.glyder`; the others keep
