@@ -297,12 +297,8 @@ def glyder_adam(
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
-      flood_level: where not ``None``, no step on a minibatch whose loss
-        ``value`` is at or below it (:func:`glyder_optax.flood_gate`, chained
-        last); in the loss's units. ``0.01`` for a classifier trained with
-        cross-entropy (nats) is the study's recommendation (its sixteenth
-        round); ``None``, the default, since a level in another loss's
-        units (a squared error's) would stop a run at an arbitrary point.
+      flood_level: as in :func:`glyder_sgd` (no step at or below the level;
+        0.01 for cross-entropy in nats; off by default).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
