@@ -93,7 +93,8 @@ FULL_METHODS = tuple(
     and name not in ("nadamw-warmup_cosine", "prodigy-ld", "dadapt_adamw-ld")
 )
 # The README's main command: the targets, the calibrated baseline, the
-# self-tuning methods most used, and GLyDER over each base.
+# self-tuning methods most used, and GLyDER over each base, with and without
+# the flood level recommended for cross-entropy.
 ZOO_QUICK_METHODS = (
     "sgd-cosine",
     "momentum-cosine",
@@ -107,6 +108,8 @@ ZOO_QUICK_METHODS = (
     "glyder_sgd",
     "glyder_momentum",
     "glyder_adam",
+    "glyder_sgd-level0.01",
+    "glyder_adam-level0.01",
 )
 ABLATION_METHODS = tuple(
     f"glyder-{base}{suffix}"
