@@ -1253,27 +1253,28 @@ def _made(make):
     return lambda lr, info: make(info)
 
 
+def _register_untuned(name, base, make, description, **more):
+    """Registers the untuned GLyDER entry ``make(info)`` (the next batch's
+    ``obj_fn``; ``more`` as in :func:`_glyder_entry`)."""
+    register(_glyder_entry(name, base, _made(make), "next", description, **more))
+
+
 # The library's per-base aliases, as a user writes them: the recommendations
 # of the study (glyder_sgd and glyder_momentum build what the entries
 # glyder-sgd-k20-hold-tr0.03-x2 and glyder-momentum-k20-hold-tr-ld-secauto
 # build; glyder_adam chains the decay after glyder, where
 # glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead).
-for _name, _base, _build, _text in (
-    ("glyder_sgd", "sgd", _made(_sgd_alias), "go.glyder_sgd()"),
+for _name, _base, _make, _text in (
+    ("glyder_sgd", "sgd", _sgd_alias, "go.glyder_sgd()"),
     (
         "glyder_momentum",
         "momentum",
-        _made(lambda info: go.glyder_momentum(info.total_steps)),
+        lambda info: go.glyder_momentum(info.total_steps),
         "go.glyder_momentum(total_steps=T)",
     ),
-    (
-        "glyder_adam",
-        "adam",
-        _made(_adam_alias),
-        "go.glyder_adam(total_steps=T)",
-    ),
+    ("glyder_adam", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
 ):
-    register(_glyder_entry(_name, _base, _build, "next", _text))
+    _register_untuned(_name, _base, _make, _text)
 
 
 # Thirteenth round: the base's momentum moved or dropped. GLyDER scales the
@@ -1592,15 +1593,7 @@ for _name, _base, _make, _text in (
     ("glyder-sgd-floor", "sgd", _floored_sgd, "go.glyder_sgd()"),
     ("glyder-adam-floor", "adam", _floored_adam, "go.glyder_adam(total_steps=T)"),
 ):
-    register(
-        _glyder_entry(
-            _name,
-            _base,
-            _made(_make),
-            "next",
-            f"{_text} with eta at least half its peak",
-        )
-    )
+    _register_untuned(_name, _base, _make, f"{_text} with eta at least half its peak")
 
 
 # Sixteenth round: a flood level (Ishida et al., 2020: the training loss is
@@ -1645,7 +1638,7 @@ def _chain_flood_gate(inner, level):
 
 
 for _name, _base, _make, _text in (
-    ("glyder-sgd-flood", "sgd", lambda info: go.glyder_sgd(), "go.glyder_sgd()"),
+    ("glyder-sgd-flood", "sgd", _sgd_alias, "go.glyder_sgd()"),
     ("glyder-adam-flood", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
     ("glyder-adam-floor-flood", "adam", _floored_adam, "eta floored, glyder_adam"),
 ):
@@ -1681,16 +1674,8 @@ for _name, _base, _make in (
         lambda info: go.glyder_adam(info.total_steps, flood_level=FLOOD_LEVEL),
     ),
 ):
-    register(
-        _glyder_entry(
-            _name,
-            _base,
-            _made(_make),
-            "next",
-            f"go.{_name.split('-')[0]}(..., flood_level={FLOOD_LEVEL})",
-            value=True,
-        )
-    )
+    _text = f"go.{_name.split('-')[0]}(..., flood_level={FLOOD_LEVEL})"
+    _register_untuned(_name, _base, _make, _text, value=True)
 
 
 # Prodigy and D-Adaptation given the same linear-decay shape, as their users do.

@@ -14,11 +14,16 @@ What is from the paper: the level :math:`b` on the minibatch loss
 :math:`f_B`. What is ours: no step at or below the level instead of an
 ascent step, as a transformation chained after any optimizer (its own state
 advances as usual); a loss that is not finite leaves the update whole (the
-optimizer's own safeguards see it). :math:`b` is in the loss's units: the
-study's evidence is for cross-entropy in nats, where ``level=0.01`` after
-GLyDER lowered the held-out loss on most of the workloads that overfit,
-left the raw inputs' as they were, and cost on two (breast-std and iris-std
-over SGD; ``docs/glyder_study.md``, the sixteenth round).
+optimizer's own safeguards see it). It is a select over the update, not
+``optax.transforms.conditionally_mask``: that one runs its inner transform
+under :func:`jax.lax.cond`, whose predicate a GPU copies to the host every
+step, and its state counts calls, not the flooded steps.
+
+:math:`b` is in the loss's units: the study's evidence is for cross-entropy
+in nats, where ``level=0.01`` after GLyDER lowered the held-out loss on most
+of the workloads that overfit, left the raw inputs' as they were, and cost
+on two (breast-std and iris-std over SGD; ``docs/glyder_study.md``, the
+sixteenth round).
 """
 
 from __future__ import annotations
