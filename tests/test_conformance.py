@@ -209,7 +209,7 @@ def test_constant_schedule_equals_constant_learning_rate(case):
     results = []
     for learning_rate in (optax.constant_schedule(1e-3), 1e-3):
         opt = case.make(learning_rate=learning_rate)
-        step = make_step(opt, case, objective)
+        step = jax.jit(make_step(opt, case, objective))
         p, s = params, opt.init(params)
         for _ in range(10):
             p, s = step(p, s)
