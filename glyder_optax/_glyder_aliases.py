@@ -164,6 +164,7 @@ def glyder_momentum(
     seed: int = 0,
     skip_non_finite: bool = True,
     shared_count: bool = False,
+    flood_level: jax.typing.ArrayLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -200,9 +201,13 @@ def glyder_momentum(
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
+      flood_level: as in :func:`glyder_sgd` (no step at or below the level;
+        0.01 for cross-entropy in nats; off by default).
 
     Returns:
-      The transformation; its ``update`` needs ``params`` and ``obj_fn``.
+      The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
+      ``value`` with ``flood_level`` (then its state is a chain of
+      ``glyder``'s and :func:`~glyder_optax.flood_gate`'s).
 
     Raises:
       TypeError: if ``total_steps`` is not an int.
@@ -234,7 +239,7 @@ def glyder_momentum(
     """
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
-    return glyder(
+    opt = glyder(
         optax.trace(momentum, nesterov=nesterov),
         learning_rate=learning_rate,
         max_step_ratio=max_step_ratio,
@@ -246,6 +251,7 @@ def glyder_momentum(
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
     )
+    return _flooded(opt, flood_level)
 
 
 def glyder_adam(

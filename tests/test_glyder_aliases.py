@@ -171,12 +171,16 @@ def test_each_alias_passes_every_argument_on(case):
         assert_same_run(run(other, nan_at=4), run(written(), nan_at=4))
 
 
-# Levels that the minibatch losses (23 to 26 over Adam, falling to 17 over
-# SGD in these 12 steps) cross, so that the gate acts.
+# Levels that the minibatch losses (23 to 26 over Adam, falling to 21.2 over
+# momentum and to 17 over SGD in these 12 steps) cross, so that the gate acts.
 FLOODED = {
     "sgd": (
         lambda: go.glyder_sgd(flood_level=21.0),
         lambda: optax.chain(go.glyder_sgd(), go.flood_gate(21.0)),
+    ),
+    "momentum": (
+        lambda: go.glyder_momentum(10, flood_level=22.0),
+        lambda: optax.chain(go.glyder_momentum(10), go.flood_gate(22.0)),
     ),
     "adam": (
         lambda: go.glyder_adam(10, flood_level=23.0),
@@ -283,6 +287,7 @@ class MLP(nnx.Module):
         lambda: go.glyder_adam(60),
         # the helper passes `value`; a level below any loss here never acts
         lambda: go.glyder_sgd(flood_level=1e-6),
+        lambda: go.glyder_momentum(60, flood_level=1e-6),
     ],
 )
 def test_nnx_trains_with_each_alias(make):
