@@ -77,6 +77,10 @@ LOST_LATER |= {"glyder-sgd-floor", "glyder-adam-floor"}
 # form was not adopted (the gates and the aliases with the level run).
 LOST_LATER |= {"glyder-sgd-flood", "glyder-adam-flood", "glyder-adam-floor-flood"}
 LOST_LATER |= {"glyder-adam-floor-floodgate"}
+# The seventeenth round's gate on the losses' moving average and the
+# multiple searched at each refresh (both lost).
+LOST_LATER |= {n for n in methods.METHODS if "-level0.01-smooth" in n}
+LOST_LATER |= {"glyder_sgd-level0.01-search"}
 
 
 def _smoke_params():
@@ -498,6 +502,46 @@ def test_flood_cap_bounds_the_first_order_decrease_by_the_loss_above_the_level()
     chex.assert_trees_all_close(out, optax.tree.scale(-1.0, g))
     with pytest.raises(ValueError, match="value"):
         flood.update(g, state, params)
+
+
+def test_the_smoothed_flood_gate_closes_on_the_moving_average_of_the_losses():
+    gate = methods.flood_gate_smoothed(0.5, decay=0.5)
+    u = {"x": jnp.array([1.0, -2.0])}
+    state = gate.init(u)
+    # the average: 1 (the first finite value), the NaN skipped, 0.6, then
+    # 0.35 (at or below 0.5: no update), 1.175 (open again)
+    for value, average, moved in (
+        (1.0, 1.0, True),
+        (float("nan"), 1.0, True),
+        (0.2, 0.6, True),
+        (0.1, 0.35, False),
+        (2.0, 1.175, True),
+    ):
+        out, state = gate.update(u, state, value=jnp.float32(value))
+        chex.assert_trees_all_close(out, u if moved else optax.tree.zeros_like(u))
+        np.testing.assert_allclose(state.average, average, rtol=1e-6)
+    assert int(state.seen) == 4 and state.average.dtype == jnp.float32
+    with pytest.raises(ValueError, match="value"):
+        gate.update(u, state)
+
+
+def test_scale_search_holds_the_multiple_lowest_on_obj_fn_until_the_next_search():
+    inner = optax.with_extra_args_support(optax.scale(-1.0))  # u = -g
+    search = methods.scale_search(inner, multiples=(0.5, 1.0, 2.0), every=2)
+    params, g = jnp.array([4.0]), jnp.array([1.0])
+    state = search.init(params)
+    # obj_fn = (x - 2)^2 from x = 4 along u = -1: x + c u at c = 0.5, 1, 2 is
+    # 3.5, 3, 2; the lowest at c = 2, held at the next step whatever obj_fn
+    out, state = search.update(g, state, params, obj_fn=lambda x: ((x - 2) ** 2)[0])
+    chex.assert_trees_all_close(out, jnp.array([-2.0]))
+    out, state = search.update(g, state, params, obj_fn=lambda x: -x[0])
+    chex.assert_trees_all_close(out, jnp.array([-2.0]))
+    # the next search: obj_fn = (x - 3.5)^2 picks 0.5; no finite value, 1
+    out, state = search.update(g, state, params, obj_fn=lambda x: ((x - 3.5) ** 2)[0])
+    chex.assert_trees_all_close(out, jnp.array([-0.5]))
+    state = state._replace(count=jnp.zeros([], jnp.int32))
+    out, state = search.update(g, state, params, obj_fn=lambda x: jnp.nan * x[0])
+    chex.assert_trees_all_close(out, jnp.array([-1.0]))
 
 
 def test_val_fn_needs_the_validation_split():
