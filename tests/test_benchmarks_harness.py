@@ -77,10 +77,13 @@ LOST_LATER |= {"glyder-sgd-floor", "glyder-adam-floor"}
 # form was not adopted (the gates and the aliases with the level run).
 LOST_LATER |= {"glyder-sgd-flood", "glyder-adam-flood", "glyder-adam-floor-flood"}
 LOST_LATER |= {"glyder-adam-floor-floodgate"}
-# The seventeenth round's gate on the losses' moving average and the
-# multiple searched at each refresh (both lost).
+# The seventeenth round's gate on the losses' moving average, the multiple
+# searched at each refresh and the wider trust regions under the level (all
+# lost).
 LOST_LATER |= {n for n in methods.METHODS if "-level0.01-smooth" in n}
 LOST_LATER |= {"glyder_sgd-level0.01-search"}
+LOST_LATER |= {n for n in methods.METHODS if n.startswith("glyder_adam-level0.01-tr")}
+LOST_LATER |= {"glyder_sgd-level0.01-tr0.05"}
 
 
 def _smoke_params():
