@@ -20,7 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import common, methods, report, runner, scoring, tasks, zoo
+from benchmarks import (
+    common,
+    glyder_study,
+    methods,
+    report,
+    runner,
+    scoring,
+    tasks,
+    zoo,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +92,7 @@ ZOO_METHODS = (
 # the alpha grid).
 STUDY_ONLY = {
     *(v for v in methods.GLYDER_VARIANTS if v not in ("", "-paper", "-gn", "-k10")),
-    *methods.GLYDER_CANDIDATES,
+    *glyder_study.GLYDER_CANDIDATES,
     *methods.COST_VARIANTS,
 }
 FULL_METHODS = tuple(
@@ -121,7 +130,7 @@ STUDY_METHODS = (
     *(
         f"glyder-{base}{suffix}"
         for base in methods.GLYDER_BASES
-        for suffix in ("-k10", *methods.GLYDER_CANDIDATES)
+        for suffix in ("-k10", *glyder_study.GLYDER_CANDIDATES)
     ),
     "prodigy-ld",
     "dadapt_adamw-ld",

@@ -10,7 +10,6 @@ import functools
 import json
 from typing import NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 
 import glyder_optax as go
 from benchmarks import __main__ as cli
-from benchmarks import methods, report, runner, tasks
+from benchmarks import glyder_study, methods, report, runner, tasks
 
 
 def tiny_task(n=24, dim=3, classes=3, batch_size=4):
@@ -57,12 +56,12 @@ ADOPTED = ("-k20-hold-tr-ld-secauto", "-k20-hold-tr0.03-x2", "-k20-hold-tr0.01de
 CANDIDATES = {
     f"glyder-{base}{suffix}": suffix
     for base in methods.GLYDER_BASES
-    for suffix in methods.GLYDER_CANDIDATES
+    for suffix in glyder_study.GLYDER_CANDIDATES
 }
 
 
 # The thirteenth round's entries that lost (glyder-momentum-none is glyder_sgd).
-LOST_LATER = set(methods.MOMENTUM_FREE) - {"glyder-momentum-none"}
+LOST_LATER = set(glyder_study.MOMENTUM_FREE) - {"glyder-momentum-none"}
 LOST_LATER |= {f"glyder-adam-rmseta{x}" for x in ("", "-x2", "-x2-ld")}
 # The fourteenth round's cool-down entries (all lost).
 LOST_LATER |= {
@@ -71,7 +70,7 @@ LOST_LATER |= {
     "glyder-adam-cool",
 }
 # The fifteenth round's entries (all lost, or not adopted).
-LOST_LATER |= set(methods.VALIDATED) | {"glyder-sgd-fit90", "glyder-adam-fit90"}
+LOST_LATER |= set(glyder_study.VALIDATED) | {"glyder-sgd-fit90", "glyder-adam-fit90"}
 LOST_LATER |= {"glyder-sgd-floor", "glyder-adam-floor"}
 # The sixteenth round's grids: the cap lost over SGD; the floor with either
 # form was not adopted (the gates and the aliases with the level run).
@@ -118,238 +117,6 @@ def test_every_registry_entry_runs_a_few_steps(name):
     assert not np.allclose(w, w0[None]), f"{name} left the params unchanged"
 
 
-def test_every_study_candidate_builds_a_glyder_state():
-    task = tiny_task()
-    params = task.init(jax.random.key(0))
-    for name in CANDIDATES:
-        method = methods.get(name)
-        opt = method.build(None, runner.task_info(task, 3))
-        state = go.glyder_state(opt.init(params))
-        assert int(state.count) == 0 and float(state.eta) == 0.0, name
-
-
-def test_the_per_leaf_trust_region_bounds_each_leaf_by_its_own_norm():
-    bound = methods.bound_step(0.1, per_leaf=True)
-    params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}  # ||params|| = 5
-    step = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([0.6, 0.8])}
-    out, _ = bound.update(step, bound.init(params), params)
-    # w: 3 > 0.1 * 5 -> [0.5, 0]; b (norm 0) bounded by 0.1 * ||params||
-    np.testing.assert_allclose(out["w"], [0.5, 0.0], rtol=1e-6)
-    np.testing.assert_allclose(out["b"], [0.3, 0.4], rtol=1e-6)
-    small = {"w": jnp.array([0.0, 0.3]), "b": jnp.array([0.3, 0.0])}
-    out, _ = bound.update(small, bound.init(params), params)
-    chex.assert_trees_all_close(out, small)
-    zeros = jax.tree.map(jnp.zeros_like, params)  # a model started at zeros
-    out, _ = bound.update(step, bound.init(zeros), zeros)
-    chex.assert_trees_all_close(out, step)
-
-
-def bound_step_whole(ratio):
-    return methods.bound_step(ratio, per_leaf=False)
-
-
-def test_the_whole_step_bound_is_glyders_trust_region():
-    bound = bound_step_whole(0.1)
-    params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}  # ||params|| = 5
-    step = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([0.0, 4.0])}  # norm 5
-    out, _ = bound.update(step, bound.init(params), params)
-    # the whole step (norm 5) to 0.1 * 5, the zero leaf included
-    chex.assert_trees_all_close(out, jax.tree.map(lambda x: 0.1 * x, step))
-    # after glyder without its own trust region, it is glyder's trust region
-    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
-    ours = go.glyder(optax.trace(0.9), max_step_ratio=0.1)
-    theirs = optax.chain(
-        go.glyder(optax.trace(0.9), max_step_ratio=None), bound_step_whole(0.1)
-    )
-    states = ours.init(params), theirs.init(params)
-    for _ in range(3):
-        g = jax.grad(obj_fn)(params)
-        a, s0 = ours.update(g, states[0], params, obj_fn=obj_fn)
-        b, s1 = theirs.update(g, states[1], params, obj_fn=obj_fn)
-        chex.assert_trees_all_close(a, b, rtol=1e-6)
-        limit = 0.1 * optax.tree.norm(params)  # the bound binds: not vacuous
-        np.testing.assert_allclose(optax.tree.norm(a), limit, rtol=1e-5)
-        params, states = optax.apply_updates(params, a), (s0, s1)
-
-
-@pytest.mark.parametrize(
-    ("wrap", "total_steps", "expected"),
-    [
-        # 3% for the first 5% of the budget (steps 0 and 1 of 40), then 1%
-        (methods._early_wide, 40, [0.15, 0.15, 0.05, 0.05]),
-        # 1% times the linear decay 1, 3/4, 1/2, 1/4 (then 0) of 5 steps
-        (
-            methods._decayed_bound(0.01, methods._decay),
-            5,
-            [0.05, 0.0375, 0.025, 0.0125],
-        ),
-    ],
-    ids=["early-wide", "decayed"],
-)
-def test_the_scheduled_trust_regions(wrap, total_steps, expected):
-    bounded = wrap(optax.identity(), runner.task_info(tiny_task(), total_steps))
-    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
-    step = {"w": jnp.array([6.0, 8.0])}  # norm 10: the bound always binds
-    state, norms = bounded.init(params), []
-    for _ in range(4):
-        out, state = jax.jit(bounded.update)(step, state, params)
-        norms.append(float(optax.tree.norm(out)))
-    np.testing.assert_allclose(norms, expected, rtol=1e-6)
-
-
-def test_the_anchored_trust_region_keeps_the_initial_scale():
-    bound = methods.bound_step_anchored(0.1)
-    params = {"w": jnp.array([3.0, 4.0])}  # ||params at init|| = 5
-    state = bound.init(params)
-    step = {"w": jnp.array([6.0, 8.0])}  # norm 10
-    grown = {"w": jnp.array([30.0, 40.0])}  # the weights grew tenfold
-    out, state = jax.jit(bound.update)(step, state, grown)
-    # bounded by 0.1 * 5, not by 0.1 * ||grown|| = 5 (the relative bound)
-    np.testing.assert_allclose(out["w"], [0.3, 0.4], rtol=1e-6)
-    small = {"w": jnp.array([0.3, 0.0])}
-    out, state = bound.update(small, state, grown)
-    chex.assert_trees_all_close(out, small)
-    assert int(state.count) == 2
-    zeros = {"w": jnp.zeros(2)}  # a model started at zeros: no bound
-    out, _ = bound.update(step, bound.init(zeros), params)
-    chex.assert_trees_all_close(out, step)
-
-
-def test_the_anchored_bound_decays_with_the_schedule():
-    wrap = methods._anchored(0.01, methods._decay)
-    bounded = wrap(optax.identity(), runner.task_info(tiny_task(), 5))
-    params = {"w": jnp.array([3.0, 4.0])}  # ||params at init|| = 5
-    state, norms = bounded.init(params), []
-    for _ in range(4):
-        grown = jax.tree.map(lambda x: 2.0 * x, params)  # ignored by the bound
-        out, state = bounded.update({"w": jnp.array([6.0, 8.0])}, state, grown)
-        norms.append(float(optax.tree.norm(out)))
-    np.testing.assert_allclose(norms, [0.05, 0.0375, 0.025, 0.0125], rtol=1e-6)
-
-
-@pytest.mark.parametrize(
-    ("first", "expected"),
-    [
-        # the first step's norm 0.1 <= 10 x 0.01 x 5: the wide bound, 0.15
-        (0.1, [0.1, 0.15, 0.15]),
-        # 0.4 <= 0.5 as well: wide, and the first step bounded by it
-        (0.4, [0.15, 0.15, 0.15]),
-        # 1.0 > 0.5: the narrow bound, 0.05, kept after
-        (1.0, [0.05, 0.05, 0.05]),
-    ],
-    ids=["wide", "wide-bound", "narrow"],
-)
-def test_the_bound_chosen_on_the_first_step(first, expected):
-    bound = methods.bound_step_by_first_step(0.01, 0.03, 10.0)
-    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5
-    state, norms = bound.init(params), []
-    for size in (first, 10.0, 10.0):  # later steps never choose again
-        step = {"w": jnp.array([0.6, 0.8]) * size}
-        out, state = jax.jit(bound.update)(step, state, params)
-        norms.append(float(optax.tree.norm(out)))
-    np.testing.assert_allclose(norms, expected, rtol=1e-6)
-
-
-def test_adams_recommendation_is_glyder_chained_with_the_decay():
-    # The entry (the decay as alpha, a decayed bound after it) is the
-    # recommendation as a user writes it: the decay after glyder's bound.
-    info = runner.task_info(tiny_task(), 10)
-    entry = methods.get("glyder-adam-k20-hold-tr0.01decay-ld").build(None, info)
-    decay = go.linear_decay_schedule(1.0, 10)
-    ours = optax.chain(go.glyder(optax.scale_by_adam()), optax.scale_by_schedule(decay))
-    params = {"w": jnp.array([3.0, -4.0])}
-    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
-    states, bound = (entry.init(params), ours.init(params)), []
-    for t in range(3):
-        g = jax.grad(obj_fn)(params)
-        a, s0 = entry.update(g, states[0], params, obj_fn=obj_fn)
-        b, s1 = ours.update(g, states[1], params, obj_fn=obj_fn)
-        chex.assert_trees_all_close(a, b, rtol=1e-6)
-        bound.append(float(optax.tree.norm(a) / (decay(t) * optax.tree.norm(params))))
-        params, states = optax.apply_updates(params, a), (s0, s1)
-    # the bound binds (1% of ||params||, times the decay): not vacuous
-    np.testing.assert_allclose(bound, 0.01, rtol=1e-5)
-
-
-def _steps(opt, n=3):
-    """``n`` updates of ``opt`` on a quadratic, from the same start."""
-    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
-    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
-    state, updates = opt.init(params), []
-    for _ in range(n):
-        u, state = opt.update(jax.grad(obj_fn)(params), state, params, obj_fn=obj_fn)
-        params = optax.apply_updates(params, u)
-        updates.append(u)
-    return updates
-
-
-def test_momentum_free_entries_move_or_drop_the_momentum():
-    # -none is glyder_sgd itself; -after an EMA (0.9, debiased) of glyder_sgd's
-    # steps taken along the EMA's own iterates, checked against NumPy: with
-    # u_t glyder's step at the EMA's iterate, m_t = 0.9 m_{t-1} + 0.1 u_t and
-    # the update m_t / (1 - 0.9^(t+1)).
-    info = runner.task_info(tiny_task(), 10)
-    build = lambda name: methods.get(name).build(None, info)
-    none, sgd = _steps(build("glyder-momentum-none")), _steps(go.glyder_sgd())
-    chex.assert_trees_all_equal(none, sgd)
-    after = methods.get("glyder-momentum-after").build(None, info)
-    inner = go.glyder_sgd()
-    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
-    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
-    s_after, s_inner, m = after.init(params), inner.init(params), 0.0
-    for t in range(3):
-        g = jax.grad(obj_fn)(params)
-        a, s_after = after.update(g, s_after, params, obj_fn=obj_fn)
-        u, s_inner = inner.update(g, s_inner, params, obj_fn=obj_fn)
-        m = 0.9 * m + 0.1 * np.concatenate([u["b"], u["w"]])
-        expected = m / (1.0 - 0.9 ** (t + 1))
-        np.testing.assert_allclose(
-            np.concatenate([a["b"], a["w"]]), expected, rtol=1e-5
-        )
-        params = optax.apply_updates(params, a)
-    # the later steps differ from glyder_sgd's own: the EMA is not vacuous
-    assert not np.allclose(np.asarray(a["w"]), np.asarray(u["w"]))
-
-
-def test_eta_along_steps_the_direction_at_the_probes_eta():
-    probe, adam = go.glyder(optax.scale_by_rms()), optax.scale_by_adam()
-    ours = methods.eta_along(go.glyder(optax.scale_by_rms()), optax.scale_by_adam())
-    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
-    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
-    s_ours, s_probe, s_adam = ours.init(params), probe.init(params), adam.init(params)
-    for _ in range(3):
-        g = jax.grad(obj_fn)(params)
-        step, s_ours = ours.update(g, s_ours, params, obj_fn=obj_fn)
-        _, s_probe = probe.update(g, s_probe, params, obj_fn=obj_fn)
-        d, s_adam = adam.update(g, s_adam, params)
-        eta = go.glyder_state(s_probe).eta
-        assert float(eta) > 0
-        chex.assert_trees_all_close(step, optax.tree.scale(-eta, d), rtol=1e-6)
-        params = optax.apply_updates(params, step)
-    # a NaN gradient leaves the direction's state as it was
-    nan = jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), params)
-    _, after = ours.update(nan, s_ours, params, obj_fn=obj_fn)
-    chex.assert_trees_all_equal(
-        after.direction.inner_state, s_ours.direction.inner_state
-    )
-
-
-def test_the_cooldown_holds_then_falls_linearly_to_zero_on_the_last_step():
-    cool = methods._cooldown(runner.task_info(tiny_task(), 20))
-    # 20 steps, the last 20% cooled: 1 through step 16, then 1 - (t - 16) / 3
-    expected = [1.0] * 17 + [2 / 3, 1 / 3, 0.0, 0.0]
-    np.testing.assert_allclose([float(cool(t)) for t in range(21)], expected, atol=1e-6)
-    short = methods._cooldown(runner.task_info(tiny_task(), 3))
-    assert [float(short(t)) for t in range(3)] == [1.0, 1.0, 0.0]
-
-
-def test_the_decayed_momentum_free_entries_end_at_zero():
-    info = runner.task_info(tiny_task(), 3)
-    for name in ("glyder-momentum-after-ld", "glyder-adam-rms-decay"):
-        last = _steps(methods.get(name).build(None, info))[-1]
-        chex.assert_trees_all_equal(last, jax.tree.map(jnp.zeros_like, last))
-
-
 def test_the_cost_entries_turn_off_what_they_name():
     # `benchmarks overhead` apportions a step's cost with these entries: each
     # is glyder()'s defaults with only the pieces that its name says off.
@@ -378,178 +145,6 @@ def test_the_cost_entries_turn_off_what_they_name():
         "-cost-once-bare": (1, False, False),
         "-cost-k1": (21, True, True),
     }
-
-
-def test_the_iterate_average_is_uniform_over_the_horizon_then_an_ema():
-    avg = methods.average_iterates(optax.sgd(1.0), horizon=2)
-    x = {"w": jnp.array([0.0, 0.0])}
-    state, seen = avg.init(x), []
-    for g in (-1.0, -2.0, -4.0):  # iterates (1, 1), (3, 3), (7, 7)
-        step, state = jax.jit(avg.update)({"w": jnp.full(2, g)}, state, x)
-        x = optax.apply_updates(x, step)
-        seen.append(float(methods.averaged_params(state, x)["w"][0]))
-    # 1; the mean of 1 and 3; then weight 1/2 (the horizon): (2 + 7) / 2
-    np.testing.assert_allclose(seen, [1.0, 2.0, 4.5], rtol=1e-6)
-    np.testing.assert_allclose(x["w"], [7.0, 7.0])  # the run itself unchanged
-    assert state[1].average["w"].dtype == jnp.float32
-
-
-def test_the_tail_average_is_the_iterate_until_the_start_then_uniform():
-    avg = methods.average_iterates(optax.sgd(1.0), horizon=2, start=2)
-    x = {"w": jnp.zeros(1)}
-    state, seen = avg.init(x), []
-    for g in (-1.0, -2.0, -4.0, -8.0):  # iterates 1, 3, 7, 15
-        step, state = avg.update({"w": jnp.full(1, g)}, state, x)
-        x = optax.apply_updates(x, step)
-        seen.append(float(methods.averaged_params(state, x)["w"][0]))
-    # steps 1-2: the iterate; step 3: 7 alone; step 4: the mean of 7 and 15
-    np.testing.assert_allclose(seen, [1.0, 3.0, 7.0, 11.0], rtol=1e-6)
-
-
-def test_averaged_candidates_are_scored_on_the_average():
-    name = "glyder-adam-k20-hold-tr-ld-avg20"
-    method = methods.get(name)
-    assert method.eval_params is methods.averaged_params
-    res = runner.train(tiny_task(), method, seeds=(0,), steps=4, eval_points=1)
-    assert np.all(np.isfinite(res.evals["loss"]))
-
-
-def test_coherence_gate_relaxes_until_the_gradients_disagree_then_decays():
-    gate = methods.coherence_gate(
-        optax.identity(),
-        total_steps=10,
-        threshold=0.5,
-        relaxed=2.0,
-        every=2,
-        smoothing=0.0,
-    )
-    params = {"x": jnp.zeros(2)}
-    g = {"x": jnp.array([1.0, 0.0])}
-    agree = lambda p: p["x"][0]  # gradient (1, 0): coherence 1
-    disagree = lambda p: p["x"][1]  # gradient (0, 1): coherence 0
-    state = gate.init(params)
-    alphas = []
-    for obj_fn in (agree, agree, disagree, agree, agree, agree):
-        out, state = gate.update(g, state, params, obj_fn=obj_fn)
-        alphas.append(float(out["x"][0]))
-    # count 0: coherence 1 -> alpha 2; count 1: no estimate -> 2; count 2:
-    # coherence 0 -> latched, decay 1 - 2/10; then the decay, though count 4's
-    # estimate agrees again
-    np.testing.assert_allclose(alphas, [2.0, 2.0, 0.8, 0.7, 0.6, 0.5], rtol=1e-6)
-    assert bool(state[1].annealing) and int(state[1].refreshes) == 3
-
-
-def test_validation_plateau_halves_the_step_when_the_held_out_loss_stalls():
-    plateau = methods.validation_plateau(every=2, factor=0.5, patience=2)
-    params, g = {"x": jnp.zeros(2)}, {"x": jnp.array([1.0, -2.0])}
-    state = plateau.init(params)
-    # read at counts 0, 2, ..., 10: 3, 2, then no improvement; the NaN between
-    # checks is never read (a NaN read would count as a step without improvement)
-    held_out = [3.0, nan := float("nan"), 2.0, nan, 2.0, nan, 2.0, nan, 2.0, nan]
-    held_out += [2.0, nan]
-    scales = []
-    for value in held_out:
-        out, state = plateau.update(g, state, params, val_fn=lambda p, v=value: v)
-        scales.append(float(out["x"][0]))
-        chex.assert_trees_all_close(out, optax.tree.scale(scales[-1], g))
-    # no improvement at counts 4 and 6: halved at 6; again at 8 and 10
-    np.testing.assert_allclose(scales, [1.0] * 6 + [0.5] * 4 + [0.25] * 2)
-    with pytest.raises(ValueError, match="val_fn"):
-        plateau.update(g, state, params)
-
-
-def test_eta_floor_lifts_the_step_to_a_share_of_the_peak_eta():
-    etas = iter([0.0, 2.0, 4.0, 1.0, 3.0, 0.5])
-    glyder = go.scale_by_glyder()
-
-    def update_fn(updates, state, params=None, **extra_args):
-        return updates, state._replace(eta=jnp.asarray(next(etas), jnp.float32))
-
-    fake = optax.GradientTransformationExtraArgs(glyder.init, update_fn)
-    floored = methods.eta_floor(fake, share=0.5)
-    params = {"x": jnp.zeros(2)}
-    g, state, lifts = {"x": jnp.array([1.0, -2.0])}, floored.init(params), []
-    for _ in range(6):
-        out, state = floored.update(g, state, params)
-        lifts.append(float(out["x"][0]))
-    # peaks 0, 2, 4, 4, 4, 4: eta 1 is lifted to 2, eta 0.5 to 2; eta 0 stays 0
-    np.testing.assert_allclose(lifts, [1.0, 1.0, 1.0, 2.0, 1.0, 4.0])
-    assert float(state.peak) == 4.0
-
-
-@pytest.mark.parametrize(
-    "floored, alias",
-    [
-        (methods._floored_adam, lambda info: go.glyder_adam(info.total_steps)),
-        (methods._floored_sgd, lambda info: go.glyder_sgd()),
-    ],
-)
-def test_the_floored_entries_are_the_aliases_where_the_floor_is_off(floored, alias):
-    info = runner.task_info(tiny_task(), 10)
-    for a, b in zip(_steps(floored(info, share=0.0)), _steps(alias(info))):
-        chex.assert_trees_all_close(a, b, rtol=1e-6)
-
-
-def test_flood_cap_bounds_the_first_order_decrease_by_the_loss_above_the_level():
-    inner = optax.with_extra_args_support(optax.scale(-1.0))  # u = -g
-    flood = methods.flood_cap(inner, level=1.0)
-    params, g = {"x": jnp.zeros(2)}, {"x": jnp.array([1.0, -2.0])}
-    state = flood.init(params)
-    # -<g, u> = ||g||^2 = 5 against the room 2 (value - 1): 4 at value 3 (the
-    # step times 4/5), 18 at value 10 (whole), 0 at or below the level (no
-    # step); a NaN loss leaves the step whole
-    for value, scale in ((3.0, 0.8), (10.0, 1.0), (1.0, 0.0), (0.5, 0.0)):
-        out, state = flood.update(g, state, params, value=jnp.float32(value))
-        chex.assert_trees_all_close(out, optax.tree.scale(-scale, g), rtol=1e-6)
-    out, _ = flood.update(g, state, params, value=jnp.float32(float("nan")))
-    chex.assert_trees_all_close(out, optax.tree.scale(-1.0, g))
-    with pytest.raises(ValueError, match="value"):
-        flood.update(g, state, params)
-
-
-def test_the_smoothed_flood_gate_closes_on_the_moving_average_of_the_losses():
-    gate = methods.flood_gate_smoothed(0.5, decay=0.5)
-    u = {"x": jnp.array([1.0, -2.0])}
-    state = gate.init(u)
-    # the average: 1 (the first finite value), the NaN skipped, 0.6, then
-    # 0.35 (at or below 0.5: no update), 1.175 (open again)
-    for value, average, moved in (
-        (1.0, 1.0, True),
-        (float("nan"), 1.0, True),
-        (0.2, 0.6, True),
-        (0.1, 0.35, False),
-        (2.0, 1.175, True),
-    ):
-        out, state = gate.update(u, state, value=jnp.float32(value))
-        chex.assert_trees_all_close(out, u if moved else optax.tree.zeros_like(u))
-        np.testing.assert_allclose(state.average, average, rtol=1e-6)
-    assert int(state.seen) == 4 and state.average.dtype == jnp.float32
-    with pytest.raises(ValueError, match="value"):
-        gate.update(u, state)
-
-
-def test_scale_search_holds_the_multiple_lowest_on_obj_fn_until_the_next_search():
-    inner = optax.with_extra_args_support(optax.scale(-1.0))  # u = -g
-    search = methods.scale_search(inner, multiples=(0.5, 1.0, 2.0), every=2)
-    params, g = jnp.array([4.0]), jnp.array([1.0])
-    state = search.init(params)
-    # obj_fn = (x - 2)^2 from x = 4 along u = -1: x + c u at c = 0.5, 1, 2 is
-    # 3.5, 3, 2; the lowest at c = 2, held at the next step whatever obj_fn
-    out, state = search.update(g, state, params, obj_fn=lambda x: ((x - 2) ** 2)[0])
-    chex.assert_trees_all_close(out, jnp.array([-2.0]))
-    out, state = search.update(g, state, params, obj_fn=lambda x: -x[0])
-    chex.assert_trees_all_close(out, jnp.array([-2.0]))
-    # the next search: obj_fn = (x - 3.5)^2 picks 0.5; no finite value, 1
-    out, state = search.update(g, state, params, obj_fn=lambda x: ((x - 3.5) ** 2)[0])
-    chex.assert_trees_all_close(out, jnp.array([-0.5]))
-    state = state._replace(count=jnp.zeros([], jnp.int32))
-    out, state = search.update(g, state, params, obj_fn=lambda x: jnp.nan * x[0])
-    chex.assert_trees_all_close(out, jnp.array([-1.0]))
-
-
-def test_val_fn_needs_the_validation_split():
-    with pytest.raises(ValueError, match="validation"):
-        dataclasses.replace(methods.get("glyder-adam-val"), obj_batch="next")
 
 
 def test_registry_entries_declare_known_extra_args_and_bases():
@@ -875,4 +470,5 @@ def test_the_generic_runner_and_registry_do_not_import_each_other():
 
     assert not any(n.endswith("methods") for n in imports("runner"))
     assert not any(n.endswith("runner") for n in imports("methods"))
+    assert not any(n.endswith("runner") for n in imports("glyder_study"))
     assert "GlyderState" not in (root / "runner.py").read_text()
