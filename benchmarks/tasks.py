@@ -51,6 +51,9 @@ class Task:
     sampling: str = "epochs"
     f_star: float | None = None  # optimal training objective, where known.
     description: str = ""
+    # The training loss's penalty term (an L2 weight decay), where it has one:
+    # params -> the part of loss() that is not the data's.
+    penalty: Callable[[Params], jax.Array] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +67,7 @@ class TaskInfo:
     has_logits: bool
     f_star: float | None
     prepared: Any = None  # the result of the entry's prepare hook, if any.
+    penalty: Callable[[Params], jax.Array] | None = None  # Task.penalty
 
 
 def task_info(task: Task, steps: int, prepared: Any = None) -> TaskInfo:
@@ -75,6 +79,7 @@ def task_info(task: Task, steps: int, prepared: Any = None) -> TaskInfo:
         has_logits=task.logits is not None,
         f_star=task.f_star,
         prepared=prepared,
+        penalty=task.penalty,
     )
 
 
@@ -380,6 +385,7 @@ def _classifier(
         logits=logits,
         sampling=sampling,
         description=description,
+        penalty=functools.partial(_l2, weight=weight_decay) if weight_decay else None,
     )
 
 

@@ -420,3 +420,36 @@ def test_scale_search_holds_the_multiple_lowest_on_obj_fn_until_the_next_search(
 def test_val_fn_needs_the_validation_split():
     with pytest.raises(ValueError, match="validation"):
         dataclasses.replace(methods.get("glyder-adam-val"), obj_batch="next")
+
+
+def test_the_gate_on_the_data_term_takes_the_penalty_off_the_value():
+    penalty = lambda p: 0.5 * optax.tree.norm(p, squared=True)  # 1 at w = (1, 1)
+    gate = glyder_study.flood_gate_on_data(0.5, penalty)
+    params, u = jnp.ones(2), jnp.array([1.0, -2.0])
+    state = gate.init(params)
+    # value 1.4: the data term 0.4 is below the level (no update); 1.6: 0.6
+    for value, moved in ((1.4, False), (1.6, True)):
+        out, state = gate.update(u, state, params, value=jnp.float32(value))
+        chex.assert_trees_all_close(out, u if moved else jnp.zeros(2))
+    assert int(state.flooded) == 1
+    plain = glyder_study.flood_gate_on_data(0.5, None)  # no penalty: the gate
+    out, _ = plain.update(u, plain.init(params), params, value=jnp.float32(1.4))
+    chex.assert_trees_all_close(out, u)
+
+
+def test_task_info_carries_the_weight_decay_penalty_of_the_loss():
+    from benchmarks import tasks
+
+    wd, plain = tasks.get("zoo-breast-wd"), tasks.get("zoo-breast-std")
+    params = wd.init(jax.random.key(0))
+    info = runner.task_info(wd, 10)
+    np.testing.assert_allclose(
+        info.penalty(params), 0.5e-3 * optax.tree.norm(params, squared=True), rtol=1e-6
+    )
+    batch = wd.batch(jnp.arange(8))
+    np.testing.assert_allclose(
+        wd.loss(params, batch) - info.penalty(params),
+        plain.loss(params, plain.batch(jnp.arange(8))),
+        rtol=1e-5,
+    )
+    assert runner.task_info(plain, 10).penalty is None

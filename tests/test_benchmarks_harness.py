@@ -83,6 +83,7 @@ LOST_LATER |= {n for n in methods.METHODS if "-level0.01-smooth" in n}
 LOST_LATER |= {"glyder_sgd-level0.01-search"}
 LOST_LATER |= {n for n in methods.METHODS if n.startswith("glyder_adam-level0.01-tr")}
 LOST_LATER |= {"glyder_sgd-level0.01-tr0.05"}
+LOST_LATER |= {n for n in methods.METHODS if n.endswith("-level0.01-data")}
 
 
 def _smoke_params():
