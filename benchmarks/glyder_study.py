@@ -23,6 +23,7 @@ import optax
 
 import glyder_optax as go
 from benchmarks.methods import (
+    ALIASES,
     GLYDER_BASES,
     ONCE,
     PAPER,
@@ -1202,45 +1203,42 @@ FLOOD_DECAYS = (0.9, 0.99)
 class SmoothedFloodState(NamedTuple):
     average: jax.Array  # the moving average of the finite values seen (f32)
     seen: jax.Array  # how many finite values it holds (int32)
+    gate: go.FloodGateState  # the library's gate, given the average
 
 
 def flood_gate_smoothed(
     level: jax.typing.ArrayLike, decay: float
 ) -> optax.GradientTransformationExtraArgs:
-    """No update where the moving average ``a`` of the minibatch losses is at
-    or below ``level``: ``a = value`` at the first finite ``value``, then
-    ``a = decay * a + (1 - decay) * value``; a non-finite ``value`` leaves
-    ``a`` as it was. For the study's candidates; the library's
-    ``glyder_optax.flood_gate`` gates on each minibatch's ``value``."""
+    """``glyder_optax.flood_gate(level)`` given the moving average ``a`` of
+    the minibatch losses instead of each one: ``a = value`` at the first
+    finite ``value``, then ``a = decay * a + (1 - decay) * value``; a
+    non-finite ``value`` leaves ``a`` as it was (and the update whole until a
+    first finite one). For the study's candidates."""
+    gate = go.flood_gate(level)
 
     def init_fn(params):
-        del params
-        return SmoothedFloodState(jnp.zeros([], jnp.float32), jnp.zeros([], jnp.int32))
+        zero = jnp.zeros([], jnp.float32)
+        return SmoothedFloodState(zero, jnp.zeros([], jnp.int32), gate.init(params))
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
-        del params, extra_args
         if value is None:
             raise ValueError("flood_gate_smoothed needs value=: the minibatch loss")
         value = jnp.asarray(value, jnp.float32)
-        moved = jnp.where(
-            state.seen == 0, value, decay * state.average + (1 - decay) * value
-        )
+        first = state.seen == 0
+        moved = jnp.where(first, value, decay * state.average + (1 - decay) * value)
         finite = jnp.isfinite(value)
-        state = SmoothedFloodState(
-            jnp.where(finite, moved, state.average),
-            jnp.where(finite, optax.safe_increment(state.seen), state.seen),
+        average = jnp.where(finite, moved, state.average)
+        seen = jnp.where(finite, optax.safe_increment(state.seen), state.seen)
+        gated = jnp.where(seen > 0, average, jnp.nan)  # NaN: the gate stays open
+        updates, gate_state = gate.update(
+            updates, state.gate, params, value=gated, **extra_args
         )
-        flood = (state.seen > 0) & (state.average <= level)
-        return jax.tree.map(lambda u: jnp.where(flood, 0, u), updates), state
+        return updates, SmoothedFloodState(average, seen, gate_state)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-for _name, _base, _make in (
-    ("glyder_sgd", "sgd", lambda info: go.glyder_sgd()),
-    ("glyder_momentum", "momentum", lambda info: go.glyder_momentum(info.total_steps)),
-    ("glyder_adam", "adam", lambda info: go.glyder_adam(info.total_steps)),
-):
+for _name, _base, _make, _ in ALIASES:
     for _smoothing in FLOOD_DECAYS:
         _register_untuned(
             f"{_name}-level{FLOOD_LEVEL}-smooth{_smoothing:g}",
@@ -1370,11 +1368,7 @@ def flood_gate_on_data(
     return optax.GradientTransformationExtraArgs(gate.init, update_fn)
 
 
-for _name, _base, _make in (
-    ("glyder_sgd", "sgd", lambda info: go.glyder_sgd()),
-    ("glyder_momentum", "momentum", lambda info: go.glyder_momentum(info.total_steps)),
-    ("glyder_adam", "adam", lambda info: go.glyder_adam(info.total_steps)),
-):
+for _name, _base, _make, _ in ALIASES:
     _register_untuned(
         f"{_name}-level{FLOOD_LEVEL}-data",
         _base,

@@ -516,6 +516,10 @@ def _sgd_alias(info):
     return go.glyder_sgd()
 
 
+def _momentum_alias(info):
+    return go.glyder_momentum(info.total_steps)
+
+
 def _adam_alias(info):
     return go.glyder_adam(info.total_steps)
 
@@ -535,17 +539,19 @@ def _register_untuned(name, base, make, description, **more):
 # of the study (glyder_sgd and glyder_momentum build what the entries
 # glyder-sgd-k20-hold-tr0.03-x2 and glyder-momentum-k20-hold-tr-ld-secauto
 # build; glyder_adam chains the decay after glyder, where
-# glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead).
-for _name, _base, _make, _text in (
+# glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead). The study's
+# later rounds wrap each of them: (entry name, base, make(info), as written).
+ALIASES = (
     ("glyder_sgd", "sgd", _sgd_alias, "go.glyder_sgd()"),
     (
         "glyder_momentum",
         "momentum",
-        lambda info: go.glyder_momentum(info.total_steps),
+        _momentum_alias,
         "go.glyder_momentum(total_steps=T)",
     ),
     ("glyder_adam", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
-):
+)
+for _name, _base, _make, _text in ALIASES:
     _register_untuned(_name, _base, _make, _text)
 
 
