@@ -38,6 +38,7 @@ from benchmarks.methods import (
     geometric,
     register,
 )
+from glyder_optax._glyder_parts import bound_step_by_params, with_raw_gradient
 
 
 def _double_decay(info):
@@ -1378,4 +1379,369 @@ for _name, _base, _make, _ in ALIASES:
         f"go.{_name}(...), no step where the minibatch loss less the task's"
         f" penalty is at or below {FLOOD_LEVEL}",
         value=True,
+    )
+
+
+# Eighteenth round: a scale per leaf from each leaf's own curvature. On the
+# raw inputs the first layer's curvature (features up to ~4000) is most of
+# `d^T H d`, so GLyDER's one `eta` is that layer's and every other leaf (the
+# biases that must absorb the features' offsets, the output layer) moves at
+# a thousandth of its own locally optimal step. The base direction is
+# rescaled per leaf by its own `n_l / c_l` (held between refreshes), and
+# GLyDER's line search along the rescaled direction then takes the coupling
+# between the leaves into account. Lost (breast-raw 1.23 -> 1.38 at a
+# spread of 100, synth-raw 1.04 -> 4.42 at 1e4, seeds 0-2): with saturated
+# logits the loss is linear in each leaf alone, and the curvature along each
+# leaf is 0; all of it is the layers' coupling.
+class LeafScaleState(NamedTuple):
+    count: jax.Array  # steps taken (int32)
+    refreshes: jax.Array  # estimates folded into the averages (int32)
+    num: Any  # per leaf: EMA of the slope n_l = <grad_B, d_l> (f32 scalars)
+    cur: Any  # per leaf: EMA of the curvature c_l = d_l^T H_ll d_l (f32)
+    scale: Any  # per leaf: the multiple of d_l, held between refreshes (f32)
+
+
+def leaf_scales(num, cur, spread):
+    """Per leaf ``r_l = max(num_l, 0) / cur_l`` (infinite where ``cur_l <= 0``),
+    clipped to ``[m / spread, m]`` with ``m`` the largest finite ``r_l``; all 1
+    where no ``r_l`` is finite and positive."""
+    leaves, tdef = jax.tree.flatten(num)
+    n = jnp.stack(leaves)
+    c = jnp.stack(jax.tree.leaves(cur))
+    r = jnp.where(c > 0, jnp.maximum(n, 0) / jnp.where(c > 0, c, 1.0), jnp.inf)
+    finite = jnp.isfinite(r)
+    m = jnp.max(jnp.where(finite, r, 0.0))
+    s = jnp.where(m > 0, jnp.clip(r, m / spread, m), 1.0)
+    return jax.tree.unflatten(tdef, list(s))
+
+
+def scale_by_leaf_curvature(
+    every: int = 20, smoothing: float = 0.9, spread: float = 100.0
+) -> optax.GradientTransformationExtraArgs:
+    """Each leaf ``d_l`` of the direction times ``s_l`` (:func:`leaf_scales` of
+    debiased EMAs of ``n_l`` and ``c_l``, the slope and curvature of
+    ``obj_fn`` along ``d_l`` alone, one forward-over-forward pass per leaf),
+    the scales normalised so that ``||s * d|| = ||d||`` at the refresh; every
+    ``every`` steps from the first, held in between. A non-finite estimate
+    keeps the previous state. For the study's candidates; not in the
+    library."""
+
+    def init_fn(params):
+        zeros = jax.tree.map(lambda _: jnp.zeros([], jnp.float32), params)
+        ones = jax.tree.map(lambda _: jnp.ones([], jnp.float32), params)
+        i0 = jnp.zeros([], jnp.int32)
+        return LeafScaleState(i0, i0, zeros, zeros, ones)
+
+    def refresh(state, updates, params, obj_fn):
+        leaves, tdef = jax.tree.flatten(updates)
+        estimates = []
+        for i in range(len(leaves)):
+            only = [u if j == i else jnp.zeros_like(u) for j, u in enumerate(leaves)]
+            _, n, c = go.curvature.taylor_along(
+                obj_fn, params, jax.tree.unflatten(tdef, only)
+            )
+            estimates.append((n, c))
+        n = jnp.stack([e[0] for e in estimates]).astype(jnp.float32)
+        c = jnp.stack([e[1] for e in estimates]).astype(jnp.float32)
+        ok = jnp.all(jnp.isfinite(n) & jnp.isfinite(c))
+        b = jnp.asarray(smoothing, jnp.float32)
+        ema = lambda old, new: b * jnp.stack(jax.tree.leaves(old)) + (1 - b) * new
+        num, cur = ema(state.num, n), ema(state.cur, c)
+        refreshes = state.refreshes + 1
+        debias = 1 - b**refreshes
+        s = jnp.stack(
+            jax.tree.leaves(
+                leaf_scales(
+                    jax.tree.unflatten(tdef, list(num / debias)),
+                    jax.tree.unflatten(tdef, list(cur / debias)),
+                    spread,
+                )
+            )
+        )
+        d_sq = jnp.stack([jnp.sum(jnp.square(u.astype(jnp.float32))) for u in leaves])
+        scaled = jnp.sum(s**2 * d_sq)
+        s = jnp.where(scaled > 0, s * jnp.sqrt(jnp.sum(d_sq) / scaled), s)
+        new = LeafScaleState(
+            state.count,
+            refreshes,
+            jax.tree.unflatten(tdef, list(num)),
+            jax.tree.unflatten(tdef, list(cur)),
+            jax.tree.unflatten(tdef, list(s)),
+        )
+        return optax.tree.where(ok, new, state)
+
+    def update_fn(updates, state, params=None, *, obj_fn, **extra_args):
+        del extra_args
+        state = jax.lax.cond(
+            state.count % every == 0,
+            lambda s: refresh(s, updates, params, obj_fn),
+            lambda s: s,
+            state,
+        )
+        out = jax.tree.map(lambda s, u: (s * u).astype(u.dtype), state.scale, updates)
+        return out, state._replace(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+for _spread in (100.0, 1e4):
+    _register_untuned(
+        f"glyder_sgd-level{FLOOD_LEVEL}-leaf{_spread:g}",
+        "sgd",
+        lambda info, spread=_spread: optax.chain(
+            go.glyder(
+                scale_by_leaf_curvature(spread=spread),
+                learning_rate=2.0,
+                max_step_ratio=0.03,
+            ),
+            go.flood_gate(FLOOD_LEVEL),
+        ),
+        f"go.glyder_sgd(flood_level={FLOOD_LEVEL}) over the gradient scaled per"
+        f" leaf by its own n_l / c_l (spread at most {_spread:g})",
+        value=True,
+    )
+
+
+# Eighteenth round, second candidate: a bold driver (Vogl et al., 1988;
+# Battiti, 1989) on the step's multiple. On the raw inputs the curvature
+# along the gradient is real (synth-raw, seed 1: `n / c` from 3e-5 to 3e-4
+# over the whole run) and the tuned SGD cosine steps at 3.2e-3, 10 to 100
+# times past the quadratic model's minimum along `d`, and its loss falls:
+# a step that no one-step model chooses and that a criterion over several
+# steps can. The multiple grows while the mean minibatch loss of a window
+# falls from the window before and shrinks where it rises, never below 1
+# (GLyDER's own step), applied before the trust region. Lost in the worst
+# case over every base (nine seeds over SGD, windows of 10 run once:
+# breast-raw 1.43 -> 1.71, wine-raw 1.28 -> 1.40, though 14/17 and 6/8
+# workloads within 1.10x against 10/17 and 3/8): breast-raw's bad seeds
+# need a first step that raises the loss 148-fold, which no rule on the loss
+# takes. On the held-out loss (a 10% split) it lost by the split's cost.
+class BoldDriverState(NamedTuple):
+    count: jax.Array  # steps taken (int32)
+    multiple: jax.Array  # the step's current multiple, >= 1 (f32)
+    total: jax.Array  # sum of this window's finite minibatch losses (f32)
+    finite: jax.Array  # how many of this window's losses were finite (int32)
+    previous: jax.Array  # the last window's mean loss; inf before one (f32)
+    peaked: jax.Array  # whether the loss has risen over a window yet (bool)
+
+
+def bold_driver(
+    window: int = 5,
+    grow: float = 2.0,
+    shrink: float = 0.5,
+    max_multiple: float = 64.0,
+    once: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """The update times ``m``; at the end of each window of ``window`` steps
+    ``m <- m * grow`` where the window's mean ``value`` is below the previous
+    window's, else ``m <- m * shrink``, clipped to ``[1, max_multiple]``; with
+    ``once``, no growth after the first window whose loss did not fall (a
+    learning-rate range test run once, then only backed off). Needs
+    ``value`` (the minibatch loss). For the study's candidates; not in the
+    library."""
+
+    def init_fn(params):
+        del params
+        return BoldDriverState(
+            jnp.zeros([], jnp.int32),
+            jnp.ones([], jnp.float32),
+            jnp.zeros([], jnp.float32),
+            jnp.zeros([], jnp.int32),
+            jnp.asarray(jnp.inf, jnp.float32),
+            jnp.zeros([], bool),
+        )
+
+    def update_fn(updates, state, params=None, *, value, **extra_args):
+        del params, extra_args
+        value = jnp.asarray(value, jnp.float32)
+        ok = jnp.isfinite(value)
+        total = state.total + jnp.where(ok, value, 0.0)
+        finite = state.finite + ok.astype(jnp.int32)
+        out = optax.tree.scale(state.multiple, updates)
+        end = (state.count + 1) % window == 0
+        mean = total / jnp.maximum(finite, 1)
+        seen = finite > 0
+        fell = mean < state.previous
+        up = jnp.where(state.peaked & once, 1.0, grow)
+        factor = jnp.where(fell, up, shrink)
+        first = ~jnp.isfinite(state.previous)
+        judged = end & seen & ~first
+        multiple = jnp.where(
+            judged,
+            jnp.clip(state.multiple * factor, 1.0, max_multiple),
+            state.multiple,
+        )
+        new = BoldDriverState(
+            optax.safe_increment(state.count),
+            multiple,
+            jnp.where(end, 0.0, total),
+            jnp.where(end, 0, finite),
+            jnp.where(end & seen, mean, state.previous),
+            state.peaked | (judged & ~fell),
+        )
+        return out, new
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+class ValidatedBoldState(NamedTuple):
+    count: jax.Array  # steps taken (int32)
+    multiple: jax.Array  # the step's current multiple, >= 1 (f32)
+    previous: jax.Array  # the held-out loss at the last check; inf before (f32)
+
+
+def bold_driver_validated(
+    every: int = 10, grow: float = 1.5, shrink: float = 0.5, max_multiple: float = 64.0
+) -> optax.GradientTransformationExtraArgs:
+    """:func:`bold_driver` on the held-out loss: every ``every`` steps (from the
+    first, under ``lax.cond``) ``val_fn(params)`` is compared with the last
+    check's, ``m`` grown where lower and shrunk where not, clipped to ``[1,
+    max_multiple]``. For the study's candidates; not in the library."""
+
+    def init_fn(params):
+        del params
+        return ValidatedBoldState(
+            jnp.zeros([], jnp.int32),
+            jnp.ones([], jnp.float32),
+            jnp.asarray(jnp.inf, jnp.float32),
+        )
+
+    def update_fn(updates, state, params=None, *, val_fn=None, **extra_args):
+        del extra_args
+        if val_fn is None:
+            raise ValueError("bold_driver_validated needs val_fn=: the held-out loss")
+
+        def check(s):
+            v = jnp.asarray(val_fn(params), jnp.float32)
+            ok = jnp.isfinite(v)
+            factor = jnp.where(v < s.previous, grow, shrink)
+            judged = ok & jnp.isfinite(s.previous)
+            m = jnp.where(
+                judged, jnp.clip(s.multiple * factor, 1.0, max_multiple), s.multiple
+            )
+            return s._replace(multiple=m, previous=jnp.where(ok, v, s.previous))
+
+        state = jax.lax.cond(state.count % every == 0, check, lambda s: s, state)
+        out = optax.tree.scale(state.multiple, updates)
+        return out, state._replace(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _glyder_between(base, learning_rate, ratio, *between):
+    """``go.glyder(base, learning_rate, max_step_ratio=ratio)`` at the defaults,
+    with the transformations ``between`` after the learning rate and before
+    the trust region (a study's multiple that the bound still holds)."""
+    finite = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
+    glyder = go.scale_by_glyder(refresh_every=20, secant="auto", cap_held_step=True)
+    return with_raw_gradient(
+        finite,
+        glyder,
+        optax.scale_by_learning_rate(learning_rate),
+        *between,
+        bound_step_by_params(ratio),
+    )
+
+
+def _bolded(base, info, validated=False, **kwargs):
+    """The alias of ``base`` with the flood level, the bold driver's multiple
+    (on the held-out loss where ``validated``) between its learning rate and
+    its trust region."""
+    bold = (bold_driver_validated if validated else bold_driver)(**kwargs)
+    if base == "sgd":
+        opt = _glyder_between(optax.identity(), 2.0, 0.03, bold)
+    elif base == "momentum":
+        opt = _glyder_between(optax.trace(0.9), _decay(info), 0.01, bold)
+    else:
+        adam = _glyder_between(optax.scale_by_adam(), 1.0, 0.01, bold)
+        opt = optax.chain(adam, optax.scale_by_schedule(_decay(info)))
+    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL))
+
+
+for _base in GLYDER_BASES:
+    for _label, _kwargs in (
+        ("w5x2", {"window": 5, "grow": 2.0}),
+        ("w10x1.5", {"window": 10, "grow": 1.5}),
+        ("w10x1.5-once", {"window": 10, "grow": 1.5, "once": True}),
+        ("w5x2-once", {"window": 5, "grow": 2.0, "once": True}),
+    ):
+        _register_untuned(
+            f"glyder_{_base}-level{FLOOD_LEVEL}-bold-{_label}",
+            _base,
+            lambda info, b=_base, kw=_kwargs: _bolded(b, info, **kw),
+            f"the {_base} alias with flood_level={FLOOD_LEVEL} and a bold"
+            f" driver's multiple ({_kwargs}) before the trust region",
+            value=True,
+        )
+    register(
+        _glyder_entry(
+            f"glyder_{_base}-level{FLOOD_LEVEL}-bold-val",
+            _base,
+            _made(lambda info, b=_base: _bolded(b, info, validated=True)),
+            "validation",
+            f"the {_base} alias with flood_level={FLOOD_LEVEL} on 90% of the"
+            " training set, a bold driver's multiple (x1.5 where the loss on the"
+            " other 10% fell since the check 10 steps before, x0.5 where not;"
+            " within [1, 64]) before the trust region",
+            val=True,
+            value=True,
+        )
+    )
+
+
+# Eighteenth round, third candidate: the curvature of the typical example.
+# On breast-raw (seed 6, the first estimate batch of 32) the Gauss-Newton
+# curvature along the gradient is 2.8e10 on average and 4.9e8 at the median:
+# two examples hold 55% of it, and GLyDER's eta (5e-6) is 200 times below the
+# tuned learning rate. The tuned run's long steps push those few examples
+# far from the decision boundary, where their curvature vanishes. The slope
+# stays the batch's mean; the curvature is a robust average of the examples'
+# (each from one forward-over-forward pass over the vector of losses). Lost:
+# the model floor (twice the Polyak step) then binds, 40 times below the
+# tuned learning rate, and breast-raw's seeds 3-8 end worse.
+def robust_taylor_estimator(statistic: str = "median"):
+    """Value and slope of ``obj_fn`` along ``d`` (the batch's means), the
+    curvature the ``statistic`` (``"median"``, or ``"winsor90"``: the mean
+    with each example's clipped at the 90th percentile) of the examples'
+    second directional derivatives, from ``obj_fn.each`` (the harness's
+    :class:`benchmarks.runner.PerExampleObjective`). For the study's
+    candidates; not in the library."""
+
+    def robust(c):
+        if statistic == "median":
+            return jnp.median(c)
+        return jnp.mean(jnp.minimum(c, jnp.quantile(c, 0.9)))
+
+    def estimate(state, params, d, *, obj_fn, logits_fn):
+        del logits_fn
+        d = optax.tree.cast_like(d, params)
+        each = lambda p: obj_fn.each(p).astype(jnp.float32)
+        along = lambda p: jax.jvp(each, (p,), (d,))
+        (values, slopes), (_, curvatures) = jax.jvp(along, (params,), (d,))
+        estimate = go.curvature.DirectionalEstimate(
+            jnp.mean(values), jnp.mean(slopes), robust(curvatures)
+        )
+        return estimate, state
+
+    return go.curvature.DirectionalEstimator(
+        lambda params: optax.EmptyState(), estimate, needs_logits=False
+    )
+
+
+for _statistic in ("median", "winsor90"):
+    register(
+        _glyder_entry(
+            f"glyder_sgd-level{FLOOD_LEVEL}-{_statistic}",
+            "sgd",
+            _made(
+                lambda info, st=_statistic: go.glyder_sgd(
+                    estimator=robust_taylor_estimator(st), flood_level=FLOOD_LEVEL
+                )
+            ),
+            "next",
+            f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), the curvature the"
+            f" {_statistic} of the estimate batch's examples'",
+            value=True,
+            obj_fn_each=True,
+        )
     )

@@ -45,6 +45,8 @@ EXTRA_ARGS = {
     "obj_fn": "params -> loss on the NEXT minibatch (independent of the current)",
     "logits_fn": "params -> logits on that same next minibatch (classifiers only)",
     "indices": "int32 sample indices of the current minibatch, shape (batch,)",
+    "obj_fn_each": "obj_fn (passed under that name) with an `each` method: params"
+    " -> the loss of every example of its batch (classifiers only)",
     "val_fn": "params -> loss on a fixed held-out share of the training set that"
     " the run never trains on (obj_batch='validation' only)",
 }
@@ -390,10 +392,12 @@ def _glyder_entry(
     logits=False,
     val=False,
     value=False,
+    obj_fn_each=False,
     **more,
 ):
     """A GLyDER entry: ``build(lr, info)`` the transform; logs ``eta``."""
     extra = ("logits_fn",) * logits + ("val_fn",) * val + ("value",) * value
+    extra += ("obj_fn_each",) * obj_fn_each
     return Method(
         name,
         build,

@@ -125,6 +125,28 @@ def _batches(method: Method, task: Task, key, t):
     return idx, lambda: task.batch(batch_indices(task, key, t + 1))
 
 
+class PerExampleObjective:
+    """``obj_fn`` (params -> the mean loss on the estimate batch) whose
+    ``each(params)`` gives the loss of every example of that batch, the
+    penalty included (a classifier's cross-entropy): for the study's
+    estimators that look at the examples one by one."""
+
+    def __init__(self, task: Task, obj_batch):
+        self.task, self.obj_batch = task, obj_batch
+
+    def __call__(self, params):
+        return self.task.loss(params, self.obj_batch())
+
+    def each(self, params):
+        batch = self.obj_batch()
+        losses = optax.losses.softmax_cross_entropy_with_integer_labels(
+            self.task.logits(params, batch), batch["y"]
+        )
+        if self.task.penalty is not None:
+            losses = losses + self.task.penalty(params)
+        return losses
+
+
 def _extra_args(method: Method, task: Task, idx, value, obj_batch) -> dict[str, Any]:
     needed, out = method.extra_args, {}
     if "value" in needed:
@@ -133,6 +155,8 @@ def _extra_args(method: Method, task: Task, idx, value, obj_batch) -> dict[str, 
         out["indices"] = idx
     if "obj_fn" in needed:
         out["obj_fn"] = lambda p: task.loss(p, obj_batch())
+    if "obj_fn_each" in needed:  # the same loss, also example by example
+        out["obj_fn"] = PerExampleObjective(task, obj_batch)
     if "logits_fn" in needed:
         out["logits_fn"] = lambda p: task.logits(p, obj_batch())
     if "val_fn" in needed:

@@ -453,3 +453,172 @@ def test_task_info_carries_the_weight_decay_penalty_of_the_loss():
         rtol=1e-5,
     )
     assert runner.task_info(plain, 10).penalty is None
+
+
+def test_leaf_scales_are_each_leafs_step_within_the_spread():
+    num = {"a": jnp.float32(2.0), "b": jnp.float32(-1.0), "c": jnp.float32(1.0)}
+    cur = {"a": jnp.float32(1.0), "b": jnp.float32(1.0), "c": jnp.float32(0.0)}
+    # r = 2, 0 (no descent), inf (flat): clipped to [2 / 100, 2]
+    out = glyder_study.leaf_scales(num, cur, 100.0)
+    np.testing.assert_allclose([out["a"], out["b"], out["c"]], [2.0, 0.02, 2.0])
+    flat = {k: jnp.float32(0.0) for k in cur}  # no finite positive step: all 1
+    out = glyder_study.leaf_scales(num, flat, 100.0)
+    np.testing.assert_allclose([out["a"], out["b"], out["c"]], [1.0, 1.0, 1.0])
+
+
+def test_the_leaf_scaled_direction_keeps_the_norm_of_d():
+    # f = 0.5 (a^2 + 4 b^2) at (1, 1), d = (1, 2): the leaves' own steps are
+    # n / c = 1 / 1 and 8 / 16; normalised so that ||s * d|| = ||d|| = sqrt(5).
+    obj_fn = lambda p: 0.5 * (p["a"] ** 2 + 4.0 * p["b"] ** 2)
+    params = {"a": jnp.float32(1.0), "b": jnp.float32(1.0)}
+    tx = glyder_study.scale_by_leaf_curvature(every=2, smoothing=0.0)
+    state = tx.init(params)
+    d = {"a": jnp.float32(1.0), "b": jnp.float32(2.0)}
+    out, state = tx.update(d, state, params, obj_fn=obj_fn)
+    k = np.sqrt(5.0 / 2.0)
+    np.testing.assert_allclose([out["a"], out["b"]], [k, k], rtol=1e-6)
+    # held until the next refresh
+    out, state = tx.update(d, state, params, obj_fn=lambda p: 100.0 * obj_fn(p))
+    np.testing.assert_allclose([out["a"], out["b"]], [k, k], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "once, expected",
+    [(False, [1, 1, 1, 1, 2, 2, 1, 1, 2, 2]), (True, [1, 1, 1, 1, 2, 2, 1, 1, 1, 1])],
+)
+def test_the_bold_driver_grows_while_the_windows_loss_falls(once, expected):
+    # windows of 2: means 4 (the first, not judged), 2 (fell: x2), 3 (rose:
+    # x0.5, the floor 1), 1 (fell: x2, or no growth after a rise with once)
+    tx = glyder_study.bold_driver(window=2, grow=2.0, shrink=0.5, once=once)
+    state = tx.init(jnp.zeros(1))
+    values = [5.0, 3.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0]
+    seen = []
+    for v in values:
+        out, state = tx.update(jnp.ones(1), state, value=jnp.float32(v))
+        seen.append(float(out[0]))
+    assert seen == expected
+
+
+def test_the_bold_driver_is_capped_and_skips_non_finite_losses():
+    tx = glyder_study.bold_driver(window=1, grow=2.0, max_multiple=4.0)
+    state = tx.init(jnp.zeros(1))
+    seen = []
+    for v in [8.0, jnp.nan, 7.0, 6.0, 5.0, 4.0]:
+        out, state = tx.update(jnp.ones(1), state, value=jnp.float32(v))
+        seen.append(float(out[0]))
+    # the NaN window is not judged and keeps the previous mean (8)
+    assert seen == [1, 1, 1, 2, 4, 4]
+    assert int(state.count) == 6 and np.isfinite(float(state.previous))
+
+
+def test_the_validated_bold_driver_reads_the_held_out_loss_every_k_steps():
+    val_fn = lambda params: params[0]  # the "held-out loss" rides in params
+    tx = glyder_study.bold_driver_validated(every=2, grow=2.0, shrink=0.5)
+    state = tx.init(jnp.zeros(1))
+    # read at counts 0, 2, 4, 6 (3, 2: fell, 2.5: rose, 1: fell); the 100s
+    # between checks are never read
+    losses = [3.0, 100.0, 2.0, 100.0, 2.5, 100.0, 1.0, 100.0]
+    seen = []
+    for v in losses:
+        out, state = tx.update(jnp.ones(1), state, jnp.array([v]), val_fn=val_fn)
+        seen.append(float(out[0]))
+    assert seen == [1, 1, 2, 2, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="val_fn"):
+        tx.update(jnp.ones(1), state, jnp.zeros(1))
+
+
+@pytest.mark.parametrize("base", ["sgd", "momentum", "adam"])
+def test_the_bold_entries_are_the_aliases_while_the_multiple_is_one(base):
+    task = tiny_task()
+    info = runner.task_info(task, 12)
+    alias = {
+        "sgd": lambda: go.glyder_sgd(flood_level=0.01),
+        "momentum": lambda: go.glyder_momentum(12, flood_level=0.01),
+        "adam": lambda: go.glyder_adam(12, flood_level=0.01),
+    }[base]()
+    bold = glyder_study._bolded(base, info, grow=1.0, shrink=1.0)
+    params = task.init(jax.random.key(0))
+
+    @jax.jit
+    def run(params):
+        def step(carry, t):
+            (pa, sa), (pb, sb) = carry
+            batch, other = (
+                task.batch(jnp.arange(4) + t),
+                task.batch(jnp.arange(4) + t + 4),
+            )
+            obj_fn = lambda p: task.loss(p, other)
+            va, ga = jax.value_and_grad(task.loss)(pa, batch)
+            vb, gb = jax.value_and_grad(task.loss)(pb, batch)
+            ua, sa = bold.update(ga, sa, pa, value=va, obj_fn=obj_fn)
+            ub, sb = alias.update(gb, sb, pb, value=vb, obj_fn=obj_fn)
+            new = (optax.apply_updates(pa, ua), sa), (optax.apply_updates(pb, ub), sb)
+            return new, None
+
+        start = (params, bold.init(params)), (params, alias.init(params))
+        ((pa, _), (pb, _)), _ = jax.lax.scan(step, start, jnp.arange(12))
+        return pa, pb
+
+    pa, pb = run(params)
+    chex.assert_trees_all_equal(pa, pb)
+    assert optax.tree.norm(optax.tree.sub(pa, params)) > 0
+
+
+class _Examples:
+    """``obj_fn`` with ``each``: f_i(x) = 0.5 a_i x^2, a = (1, 2, 10)."""
+
+    a = jnp.array([1.0, 2.0, 10.0])
+
+    def each(self, x):
+        return 0.5 * self.a * x**2
+
+    def __call__(self, x):
+        return jnp.mean(self.each(x))
+
+
+@pytest.mark.parametrize(
+    "statistic, curvature",
+    # the examples' curvatures along d = 1: 1, 2, 10. Median 2; winsor90 clips
+    # at the 90th percentile, 2 + 0.8 * 8 = 8.4: (1 + 2 + 8.4) / 3.
+    [("median", 2.0), ("winsor90", 3.8)],
+)
+def test_the_robust_estimator_keeps_the_mean_slope_and_a_robust_curvature(
+    statistic, curvature
+):
+    est = glyder_study.robust_taylor_estimator(statistic)
+    out, _ = est.estimate(
+        est.init(jnp.float32(1.0)),
+        jnp.float32(1.0),
+        jnp.float32(1.0),
+        obj_fn=_Examples(),
+        logits_fn=None,
+    )
+    np.testing.assert_allclose(out.value, 6.5 / 3, rtol=1e-6)
+    np.testing.assert_allclose(out.slope, 13.0 / 3, rtol=1e-6)
+    np.testing.assert_allclose(out.curvature, curvature, rtol=1e-6)
+    # the slope is odd in d, the value and the curvature even
+    flipped, _ = est.estimate(
+        (), jnp.float32(1.0), jnp.float32(-1.0), obj_fn=_Examples(), logits_fn=None
+    )
+    np.testing.assert_allclose(
+        [flipped.value, -flipped.slope, flipped.curvature],
+        [out.value, out.slope, out.curvature],
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("name", ["zoo-breast-wd", "zoo-breast-std"])
+def test_the_per_example_objective_averages_to_the_tasks_loss(name):
+    from benchmarks import tasks
+
+    task = tasks.get(name)
+    params = task.init(jax.random.key(0))
+    batch = task.batch(jnp.arange(16))
+    obj = runner.PerExampleObjective(task, lambda: batch)
+    assert obj.each(params).shape == (16,)
+    np.testing.assert_allclose(jnp.mean(obj.each(params)), obj(params), rtol=1e-6)
+    np.testing.assert_allclose(obj(params), task.loss(params, batch), rtol=1e-6)
+    method = methods.get("glyder_sgd-level0.01-median")
+    extra = runner._extra_args(method, task, None, 1.0, lambda: batch)
+    assert set(extra) == {"obj_fn", "value"}
+    assert isinstance(extra["obj_fn"], runner.PerExampleObjective)
