@@ -1745,3 +1745,49 @@ for _statistic in ("median", "winsor90"):
             obj_fn_each=True,
         )
     )
+
+
+# Eighteenth round, a probe of the catapult: the first `n` steps along the
+# gradient at a fixed share `rho` of the parameters' norm (the tuned SGD
+# cosine's first step on breast-raw, seed 6, is 8.7% of it), GLyDER's after.
+# Lost: breast-raw's nine seeds end no better (seeds 6-8: 0.57-0.60 at 10%),
+# GLyDER's short steps after it do not complete what the catapult starts.
+class FirstStepsState(NamedTuple):
+    inner: Any  # the wrapped optimizer's state
+    count: jax.Array  # steps taken (int32)
+
+
+def normalized_first_steps(inner, steps: int = 1, share: float = 0.1):
+    """``inner``'s update, except on its first ``steps`` steps: ``-share
+    ||params|| g / ||g||`` (no step where ``g`` is 0 or not finite). Needs
+    ``params``. For the study's candidates; not in the library."""
+
+    def init_fn(params):
+        return FirstStepsState(inner.init(params), jnp.zeros([], jnp.int32))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        out, inner_state = inner.update(updates, state.inner, params, **extra_args)
+        g_norm = optax.tree.norm(updates)
+        ok = (g_norm > 0) & jnp.isfinite(g_norm)
+        scale = -share * optax.tree.norm(params) / jnp.where(ok, g_norm, 1.0)
+        forced = jax.tree.map(
+            lambda g: jnp.where(ok, scale * g, jnp.zeros_like(g)).astype(g.dtype),
+            updates,
+        )
+        out = optax.tree.where(state.count < steps, forced, out)
+        return out, FirstStepsState(inner_state, optax.safe_increment(state.count))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+for _share in (0.05, 0.1):
+    _register_untuned(
+        f"glyder_sgd-level{FLOOD_LEVEL}-first{_share:g}",
+        "sgd",
+        lambda info, share=_share: normalized_first_steps(
+            go.glyder_sgd(flood_level=FLOOD_LEVEL), 1, share
+        ),
+        f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its first step along the"
+        f" gradient at {_share:g} of the parameters' norm",
+        value=True,
+    )

@@ -622,3 +622,18 @@ def test_the_per_example_objective_averages_to_the_tasks_loss(name):
     extra = runner._extra_args(method, task, None, 1.0, lambda: batch)
     assert set(extra) == {"obj_fn", "value"}
     assert isinstance(extra["obj_fn"], runner.PerExampleObjective)
+
+
+def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
+    inner = optax.sgd(0.1)
+    tx = glyder_study.normalized_first_steps(inner, steps=2, share=0.1)
+    params = jnp.array([3.0, 4.0])  # ||params|| = 5
+    state = tx.init(params)
+    g = jnp.array([0.0, 2.0])
+    out, state = tx.update(g, state, params)  # -0.1 * 5 * g / ||g||
+    np.testing.assert_allclose(out, [0.0, -0.5], rtol=1e-6)
+    out, state = tx.update(jnp.zeros(2), state, params)  # g = 0: no step
+    np.testing.assert_allclose(out, [0.0, 0.0])
+    out, state = tx.update(g, state, params)  # then the inner optimizer's
+    np.testing.assert_allclose(out, [0.0, -0.2], rtol=1e-6)
+    assert int(state.count) == 3

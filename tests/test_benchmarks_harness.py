@@ -89,6 +89,7 @@ LOST_LATER |= {n for n in methods.METHODS if n.endswith("-level0.01-data")}
 LOST_LATER |= {n for n in methods.METHODS if "-level0.01-leaf" in n}
 LOST_LATER |= {n for n in methods.METHODS if "-level0.01-bold-" in n}
 LOST_LATER |= {"glyder_sgd-level0.01-median", "glyder_sgd-level0.01-winsor90"}
+LOST_LATER |= {n for n in methods.METHODS if "-level0.01-first" in n}
 
 
 def _smoke_params():
