@@ -105,9 +105,8 @@ class Method:
         return "tuned" if self.tuned else "self-tuning"
 
     def runs_on(self, task) -> bool:
-        return not (self.needs_logits or "logits_fn" in self.extra_args) or (
-            task.logits is not None
-        )
+        wants = {"logits_fn", "obj_fn_each"} & set(self.extra_args)
+        return not (self.needs_logits or wants) or task.logits is not None
 
 
 BASES = ("sgd", "momentum", "adam")

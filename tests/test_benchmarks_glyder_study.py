@@ -622,6 +622,8 @@ def test_the_per_example_objective_averages_to_the_tasks_loss(name):
     extra = runner._extra_args(method, task, None, 1.0, lambda: batch)
     assert set(extra) == {"obj_fn", "value"}
     assert isinstance(extra["obj_fn"], runner.PerExampleObjective)
+    no_logits = dataclasses.replace(task, logits=None)
+    assert method.runs_on(task) and not method.runs_on(no_logits)
 
 
 def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
