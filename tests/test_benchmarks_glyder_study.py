@@ -456,14 +456,12 @@ def test_task_info_carries_the_weight_decay_penalty_of_the_loss():
 
 
 def test_leaf_scales_are_each_leafs_step_within_the_spread():
-    num = {"a": jnp.float32(2.0), "b": jnp.float32(-1.0), "c": jnp.float32(1.0)}
-    cur = {"a": jnp.float32(1.0), "b": jnp.float32(1.0), "c": jnp.float32(0.0)}
+    num, cur = jnp.array([2.0, -1.0, 1.0]), jnp.array([1.0, 1.0, 0.0])
     # r = 2, 0 (no descent), inf (flat): clipped to [2 / 100, 2]
     out = glyder_study.leaf_scales(num, cur, 100.0)
-    np.testing.assert_allclose([out["a"], out["b"], out["c"]], [2.0, 0.02, 2.0])
-    flat = {k: jnp.float32(0.0) for k in cur}  # no finite positive step: all 1
-    out = glyder_study.leaf_scales(num, flat, 100.0)
-    np.testing.assert_allclose([out["a"], out["b"], out["c"]], [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(out, [2.0, 0.02, 2.0])
+    # no finite positive step: all 1
+    np.testing.assert_allclose(glyder_study.leaf_scales(num, 0 * cur, 100.0), [1, 1, 1])
 
 
 def test_the_leaf_scaled_direction_keeps_the_norm_of_d():
