@@ -1494,11 +1494,12 @@ for _spread in (100.0, 1e4):
 # steps can. The multiple grows while the mean minibatch loss of a window
 # falls from the window before and shrinks where it rises, never below 1
 # (GLyDER's own step), applied before the trust region. Lost in the worst
-# case over every base (nine seeds over SGD, windows of 10 run once:
-# breast-raw 1.43 -> 1.71, wine-raw 1.28 -> 1.40, though 14/17 and 6/8
-# workloads within 1.10x against 10/17 and 3/8): breast-raw's bad seeds
-# need a first step that raises the loss 148-fold, which no rule on the loss
-# takes. On the held-out loss (a 10% split) it lost by the split's cost.
+# case over every base (nine seeds over SGD, windows of 10 run once: the
+# zoo's worst 1.43 -> 1.71, the held-out zoo's 1.28 -> 1.40, though 14/17
+# and 6/8 workloads within 1.10x against 10/17 and 3/8): breast-raw's bad
+# seeds need a first step that raises the loss 9- to 148-fold, which no
+# rule on the loss takes. On the held-out loss (a 10% split) it lost by
+# the split's cost.
 class BoldDriverState(NamedTuple):
     count: jax.Array  # steps taken (int32)
     multiple: jax.Array  # the step's current multiple, >= 1 (f32)
