@@ -38,7 +38,6 @@ from benchmarks.methods import (
     geometric,
     register,
 )
-from glyder_optax._glyder_parts import bound_step_by_params, with_raw_gradient
 
 
 def _double_decay(info):
@@ -1509,6 +1508,14 @@ class BoldDriverState(NamedTuple):
     peaked: jax.Array  # whether the loss has risen over a window yet (bool)
 
 
+def _next_multiple(multiple, judged, fell, grow, shrink, max_multiple):
+    """The bold driver's rule: where ``judged``, ``multiple`` times ``grow``
+    where the loss ``fell``, else times ``shrink``, within ``[1,
+    max_multiple]``; elsewhere unchanged."""
+    factor = jnp.where(fell, grow, shrink)
+    return jnp.where(judged, jnp.clip(multiple * factor, 1.0, max_multiple), multiple)
+
+
 def bold_driver(
     window: int = 5,
     grow: float = 2.0,
@@ -1547,13 +1554,9 @@ def bold_driver(
         seen = finite > 0
         fell = mean < state.previous
         up = jnp.where(state.peaked & once, 1.0, grow)
-        factor = jnp.where(fell, up, shrink)
-        first = ~jnp.isfinite(state.previous)
-        judged = end & seen & ~first
-        multiple = jnp.where(
-            judged,
-            jnp.clip(state.multiple * factor, 1.0, max_multiple),
-            state.multiple,
+        judged = end & seen & jnp.isfinite(state.previous)
+        multiple = _next_multiple(
+            state.multiple, judged, fell, up, shrink, max_multiple
         )
         new = BoldDriverState(
             optax.safe_increment(state.count),
@@ -1598,11 +1601,9 @@ def bold_driver_validated(
         def check(s):
             v = jnp.asarray(val_fn(params), jnp.float32)
             ok = jnp.isfinite(v)
-            factor = jnp.where(v < s.previous, grow, shrink)
             judged = ok & jnp.isfinite(s.previous)
-            m = jnp.where(
-                judged, jnp.clip(s.multiple * factor, 1.0, max_multiple), s.multiple
-            )
+            fell = v < s.previous
+            m = _next_multiple(s.multiple, judged, fell, grow, shrink, max_multiple)
             return s._replace(multiple=m, previous=jnp.where(ok, v, s.previous))
 
         state = jax.lax.cond(state.count % every == 0, check, lambda s: s, state)
@@ -1613,18 +1614,11 @@ def bold_driver_validated(
 
 
 def _glyder_between(base, learning_rate, ratio, *between):
-    """``go.glyder(base, learning_rate, max_step_ratio=ratio)`` at the defaults,
-    with the transformations ``between`` after the learning rate and before
-    the trust region (a study's multiple that the bound still holds)."""
-    finite = optax.apply_if_finite(base, max_consecutive_errors=2**31 - 1)
-    glyder = go.scale_by_glyder(refresh_every=20, secant="auto", cap_held_step=True)
-    return with_raw_gradient(
-        finite,
-        glyder,
-        optax.scale_by_learning_rate(learning_rate),
-        *between,
-        bound_step_by_params(ratio),
-    )
+    """``go.glyder(base, learning_rate, max_step_ratio=ratio)`` with the
+    transformations ``between`` after its learning rate and before its trust
+    region (a study's multiple that the bound still holds)."""
+    glyder = go.glyder(base, learning_rate=learning_rate, max_step_ratio=None)
+    return optax.chain(glyder, *between, _whole_step_bound(ratio))
 
 
 def _bolded(base, info, validated=False, **kwargs):

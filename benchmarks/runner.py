@@ -153,10 +153,10 @@ def _extra_args(method: Method, task: Task, idx, value, obj_batch) -> dict[str, 
         out["value"] = value
     if "indices" in needed:
         out["indices"] = idx
-    if "obj_fn" in needed:
-        out["obj_fn"] = lambda p: task.loss(p, obj_batch())
-    if "obj_fn_each" in needed:  # the same loss, also example by example
+    if "obj_fn_each" in needed:  # obj_fn, also example by example
         out["obj_fn"] = PerExampleObjective(task, obj_batch)
+    elif "obj_fn" in needed:
+        out["obj_fn"] = lambda p: task.loss(p, obj_batch())
     if "logits_fn" in needed:
         out["logits_fn"] = lambda p: task.logits(p, obj_batch())
     if "val_fn" in needed:
