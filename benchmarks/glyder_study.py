@@ -15,6 +15,7 @@ them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -1768,4 +1769,38 @@ for _share in (0.05, 0.1):
         f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its first step along the"
         f" gradient at {_share:g} of the parameters' norm",
         value=True,
+    )
+
+
+# Nineteenth round (analysis): the oracle multiple. GLyDER's `learning_rate`
+# (alpha, the multiple of the locally optimal step) tuned per workload, over
+# the recommended aliases with the level (their trust regions kept): the best
+# that any rule choosing one multiple for a whole run could do. Not a
+# candidate (it is tuned); it says whether the bar is within reach of such a
+# rule, and which multiple each workload wants.
+ORACLE_MULTIPLES = {
+    "glyder_sgd": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),  # default 2
+    "glyder_adam": (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),  # default 1
+}
+
+
+def _multiplied(name, lr, info):
+    """The alias ``name`` with the level, ``learning_rate=lr``."""
+    if name == "glyder_sgd":
+        return go.glyder_sgd(lr, flood_level=FLOOD_LEVEL)
+    return go.glyder_adam(info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL)
+
+
+for _name, _grid in ORACLE_MULTIPLES.items():
+    register(
+        _glyder_entry(
+            f"{_name}-level{FLOOD_LEVEL}-alpha",
+            _name.removeprefix("glyder_"),
+            functools.partial(_multiplied, _name),
+            "next",
+            f"go.{_name}(flood_level={FLOOD_LEVEL}) with its learning_rate (the"
+            " multiple of the locally optimal step) on a grid: the oracle multiple",
+            value=True,
+            grid=_grid,
+        )
     )

@@ -637,3 +637,40 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
     out, state = tx.update(g, state, params)  # then the inner optimizer's
     np.testing.assert_allclose(out, [0.0, -0.2], rtol=1e-6)
     assert int(state.count) == 3
+
+
+@pytest.mark.parametrize(
+    "name, lr, alias",
+    [
+        ("glyder_sgd", 0.5, lambda: go.glyder_sgd(0.5, flood_level=0.01)),
+        (
+            "glyder_adam",
+            4.0,
+            lambda: go.glyder_adam(6, learning_rate=4.0, flood_level=0.01),
+        ),
+    ],
+)
+def test_the_oracle_multiple_is_the_alias_at_its_grid_point(name, lr, alias):
+    method = methods.get(f"{name}-level0.01-alpha")
+    assert lr in method.grid and method.tuned
+    opt = method.build(lr, runner.task_info(tiny_task(), 6))
+    params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
+    obj_fn = lambda p: 2.0 * optax.tree.norm(p, squared=True)
+
+    @jax.jit
+    def run_both(params):
+        def step(carry, _):
+            out = []
+            for opt, (p, state) in zip((opt_a, opt_b), carry):
+                value, grad = jax.value_and_grad(obj_fn)(p)
+                u, state = opt.update(grad, state, p, value=value, obj_fn=obj_fn)
+                out.append(((optax.apply_updates(p, u), state), u))
+            return tuple(c for c, _ in out), tuple(u for _, u in out)
+
+        start = tuple((params, o.init(params)) for o in (opt_a, opt_b))
+        return jax.lax.scan(step, start, None, length=6)[1]
+
+    opt_a, opt_b = opt, alias()
+    steps_a, steps_b = run_both(params)
+    chex.assert_trees_all_equal(steps_a, steps_b)
+    assert optax.tree.norm(steps_a) > 0
