@@ -1804,3 +1804,51 @@ for _name, _grid in ORACLE_MULTIPLES.items():
             grid=_grid,
         )
     )
+
+
+# The same oracle over SGD with a linear decay to 0 chained after the alias
+# (after its trust region, as in glyder_adam), and over Adam without its
+# trust region: does a multiple per workload reach the bar where the decay,
+# or a step the bound does not clip, is also given?
+def _decayed_multiple(lr, info):
+    decay = optax.scale_by_schedule(_decay(info))
+    return optax.chain(_multiplied("glyder_sgd", lr, info), decay)
+
+
+def _unbounded_multiple(lr, info):
+    return go.glyder_adam(
+        info.total_steps,
+        learning_rate=lr,
+        max_step_ratio=None,
+        flood_level=FLOOD_LEVEL,
+    )
+
+
+for _name, _base, _build, _grid, _text in (
+    (
+        "glyder_sgd-level0.01-alpha-ld",
+        "sgd",
+        _decayed_multiple,
+        (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+        "then a linear decay to 0",
+    ),
+    (
+        "glyder_adam-level0.01-alpha-notr",
+        "adam",
+        _unbounded_multiple,
+        ORACLE_MULTIPLES["glyder_adam"],
+        "with no trust region (max_step_ratio=None)",
+    ),
+):
+    register(
+        _glyder_entry(
+            _name,
+            _base,
+            _build,
+            "next",
+            f"the oracle multiple of {_name.split('-')[0]}(flood_level={FLOOD_LEVEL})"
+            f" {_text}",
+            value=True,
+            grid=_grid,
+        )
+    )

@@ -642,16 +642,35 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
 @pytest.mark.parametrize(
     "name, lr, alias",
     [
-        ("glyder_sgd", 0.5, lambda: go.glyder_sgd(0.5, flood_level=0.01)),
         (
-            "glyder_adam",
+            "glyder_sgd-level0.01-alpha",
+            0.5,
+            lambda: go.glyder_sgd(0.5, flood_level=0.01),
+        ),
+        (
+            "glyder_adam-level0.01-alpha",
             4.0,
             lambda: go.glyder_adam(6, learning_rate=4.0, flood_level=0.01),
+        ),
+        (
+            "glyder_sgd-level0.01-alpha-ld",
+            4.0,
+            lambda: optax.chain(
+                go.glyder_sgd(4.0, flood_level=0.01),
+                optax.scale_by_schedule(go.linear_decay_schedule(1.0, 6)),
+            ),
+        ),
+        (
+            "glyder_adam-level0.01-alpha-notr",
+            2.0,
+            lambda: go.glyder_adam(
+                6, learning_rate=2.0, max_step_ratio=None, flood_level=0.01
+            ),
         ),
     ],
 )
 def test_the_oracle_multiple_is_the_alias_at_its_grid_point(name, lr, alias):
-    method = methods.get(f"{name}-level0.01-alpha")
+    method = methods.get(name)
     assert lr in method.grid and method.tuned
     opt = method.build(lr, runner.task_info(tiny_task(), 6))
     params = {"w": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
