@@ -1852,3 +1852,52 @@ for _name, _base, _build, _grid, _text in (
             grid=_grid,
         )
     )
+
+
+# Nineteenth round, a candidate from the oracle: the multiple set once, by the
+# first step. The oracle's multiples span 0.25 (standardised small data) to 32
+# (raw inputs), and GLyDER's first step (alpha 2, unbounded) is 40-60% of the
+# parameters' norm on the former and 1-9% on the latter: the multiple that
+# makes the first step `target` of the norm (Adafactor's relative step), held
+# for the run, GLyDER's curvature tracking the step's changes after it.
+class FirstStepMultipleState(NamedTuple):
+    multiple: jax.Array  # float32: the multiple, 0 until the first nonzero step
+
+
+def first_step_multiple(
+    target: float, low: float = 0.125, high: float = 16.0
+) -> optax.GradientTransformation:
+    """The update times ``m``, set on the first update ``u`` that is nonzero and
+    finite, ``m = clip(target ||params|| / ||u||, low, high)``, and held (``1``
+    while unset). Needs ``params``. For the study's candidates; not in the
+    library."""
+
+    def init_fn(params):
+        del params
+        return FirstStepMultipleState(jnp.zeros([], jnp.float32))
+
+    def update_fn(updates, state, params=None):
+        u_norm, x_norm = optax.tree.norm(updates), optax.tree.norm(params)
+        ok = (u_norm > 0) & jnp.isfinite(u_norm) & (x_norm > 0)
+        chosen = jnp.clip(target * x_norm / jnp.where(ok, u_norm, 1.0), low, high)
+        unset = state.multiple == 0
+        multiple = jnp.where(unset & ok, chosen, state.multiple).astype(jnp.float32)
+        scale = jnp.where(multiple > 0, multiple, 1.0)
+        scaled = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
+        return scaled, FirstStepMultipleState(multiple)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+for _target in (0.05, 0.1, 0.2):
+    _register_untuned(
+        f"glyder_sgd-level{FLOOD_LEVEL}-firstrel{_target:g}",
+        "sgd",
+        lambda info, target=_target: optax.chain(
+            _glyder_between(optax.identity(), 2.0, 0.03, first_step_multiple(target)),
+            go.flood_gate(FLOOD_LEVEL),
+        ),
+        f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its step times the multiple"
+        f" that makes the first step {_target:g} of the parameters' norm",
+        value=True,
+    )

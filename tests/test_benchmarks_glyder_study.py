@@ -693,3 +693,23 @@ def test_the_oracle_multiple_is_the_alias_at_its_grid_point(name, lr, alias):
     steps_a, steps_b = run_both(params)
     chex.assert_trees_all_equal(steps_a, steps_b)
     assert optax.tree.norm(steps_a) > 0
+
+
+def test_the_first_steps_multiple_is_set_once_by_the_first_nonzero_step():
+    tx = glyder_study.first_step_multiple(0.1, low=0.125, high=16.0)
+    params = {"a": jnp.array([0.0, 10.0])}  # ||x|| = 10
+    state = tx.init(params)
+    zero, state = tx.update({"a": jnp.zeros(2)}, state, params)
+    assert float(state.multiple) == 0.0  # unset: the update is 0
+    np.testing.assert_array_equal(zero["a"], [0.0, 0.0])
+    # ||u|| = 5: m = 0.1 * 10 / 5 = 0.2, then held whatever comes after.
+    first, state = tx.update({"a": jnp.array([3.0, 4.0])}, state, params)
+    np.testing.assert_allclose(first["a"], [0.6, 0.8], rtol=1e-6)
+    later, state = tx.update({"a": jnp.array([1.0, 0.0])}, state, {"a": jnp.ones(2)})
+    np.testing.assert_allclose(later["a"], [0.2, 0.0], rtol=1e-6)
+    assert float(state.multiple) == pytest.approx(0.2)
+    # Clipped: 10 * 10 / 5 = 20 -> 16; 1e-4 * 10 / 5 -> 0.125.
+    for target, expected in ((10.0, 16.0), (1e-4, 0.125)):
+        tx = glyder_study.first_step_multiple(target)
+        _, state = tx.update({"a": jnp.array([3.0, 4.0])}, tx.init(params), params)
+        assert float(state.multiple) == pytest.approx(expected)
