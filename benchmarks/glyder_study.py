@@ -1807,12 +1807,21 @@ for _name, _grid in ORACLE_MULTIPLES.items():
 
 
 # The same oracle over SGD with a linear decay to 0 chained after the alias
-# (after its trust region, as in glyder_adam), and over Adam without its
-# trust region: does a multiple per workload reach the bar where the decay,
-# or a step the bound does not clip, is also given?
+# (after its trust region, as in glyder_adam) or in its multiple (before the
+# bound), and over Adam without its trust region: does a multiple per
+# workload reach the bar where the decay, or a step the bound does not clip,
+# is also given?
 def _decayed_multiple(lr, info):
     decay = optax.scale_by_schedule(_decay(info))
     return optax.chain(_multiplied("glyder_sgd", lr, info), decay)
+
+
+def _decaying_multiple(lr, info):
+    """glyder_sgd with the level, its multiple a linear decay from ``lr`` to
+    0 (before the bound: where the bound binds, the step stays at it while
+    the multiple falls)."""
+    schedule = go.linear_decay_schedule(lr, info.total_steps)
+    return go.glyder_sgd(schedule, flood_level=FLOOD_LEVEL)
 
 
 def _unbounded_multiple(lr, info):
@@ -1831,6 +1840,13 @@ for _name, _base, _build, _grid, _text in (
         _decayed_multiple,
         (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
         "then a linear decay to 0",
+    ),
+    (
+        "glyder_sgd-level0.01-alpha-ldin",
+        "sgd",
+        _decaying_multiple,
+        (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+        "its multiple a linear decay to 0 from the grid's point",
     ),
     (
         "glyder_adam-level0.01-alpha-notr",

@@ -661,6 +661,11 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
             ),
         ),
         (
+            "glyder_sgd-level0.01-alpha-ldin",
+            8.0,
+            lambda: go.glyder_sgd(go.linear_decay_schedule(8.0, 6), flood_level=0.01),
+        ),
+        (
             "glyder_adam-level0.01-alpha-notr",
             2.0,
             lambda: go.glyder_adam(
