@@ -1917,3 +1917,16 @@ for _target in (0.05, 0.1, 0.2):
         f" that makes the first step {_target:g} of the parameters' norm",
         value=True,
     )
+
+
+# Nineteenth round, a candidate from the decaying oracle: its best single
+# multiple over both zoos (seeds 0-2), 4 decaying linearly to 0 inside
+# glyder_sgd's learning rate (before the bound), as an untuned entry (the
+# oracle's grid runs vmapped, whose roundings move the raw small-data runs).
+_register_untuned(
+    f"glyder_sgd-level{FLOOD_LEVEL}-ld4",
+    "sgd",
+    lambda info: _decaying_multiple(4.0, info),
+    f"go.glyder_sgd(linear_decay_schedule(4, T), flood_level={FLOOD_LEVEL})",
+    value=True,
+)
