@@ -1837,21 +1837,21 @@ def _unbounded_multiple(lr, info):
 
 for _name, _base, _build, _grid, _text in (
     (
-        "glyder_sgd-level0.01-alpha-ld",
+        f"glyder_sgd-level{FLOOD_LEVEL}-alpha-ld",
         "sgd",
         _decayed_multiple,
         (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
         "then a linear decay to 0",
     ),
     (
-        "glyder_sgd-level0.01-alpha-ldin",
+        f"glyder_sgd-level{FLOOD_LEVEL}-alpha-ldin",
         "sgd",
         _decaying_multiple,
         (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
         "its multiple a linear decay to 0 from the grid's point",
     ),
     (
-        "glyder_adam-level0.01-alpha-notr",
+        f"glyder_adam-level{FLOOD_LEVEL}-alpha-notr",
         "adam",
         _unbounded_multiple,
         ORACLE_MULTIPLES["glyder_adam"],
@@ -1874,7 +1874,7 @@ for _name, _base, _build, _grid, _text in (
 
 # Nineteenth round, a candidate from the oracle: the multiple set once, by the
 # first step. The oracle's multiples span 0.25 (standardised small data) to 32
-# (raw inputs), and GLyDER's first step (alpha 2, unbounded) is 40-60% of the
+# (raw inputs), and GLyDER's first step (alpha 2, unbounded) is 32-64% of the
 # parameters' norm on the former and 1-9% on the latter: the multiple that
 # makes the first step `target` of the norm (Adafactor's relative step), held
 # for the run, GLyDER's curvature tracking the step's changes after it.
@@ -1886,7 +1886,7 @@ class FirstStepMultipleState(NamedTuple):
 
 def first_step_multiple(
     target: float, low: float = 0.125, high: float = 16.0
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """The update times ``m``, set on the first update ``u`` that is nonzero and
     finite, ``m = clip(target ||params|| / ||u||, low, high)``, and held (``1``
     while unset). Needs ``params``. For the study's candidates; not in the
@@ -1896,7 +1896,8 @@ def first_step_multiple(
         del params
         return FirstStepMultipleState(jnp.zeros([], jnp.float32))
 
-    def update_fn(updates, state, params=None):
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
         u_norm, x_norm = optax.tree.norm(updates), optax.tree.norm(params)
         ok = (u_norm > 0) & jnp.isfinite(u_norm) & (x_norm > 0)
         chosen = jnp.clip(target * x_norm / jnp.where(ok, u_norm, 1.0), low, high)
@@ -1906,7 +1907,7 @@ def first_step_multiple(
         scaled = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
         return scaled, FirstStepMultipleState(multiple)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 for _target in (0.05, 0.1, 0.2):

@@ -690,9 +690,9 @@ def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, ali
     def run_both(params):
         def step(carry, _):
             out = []
-            for opt, (p, state) in zip((opt_a, opt_b), carry):
+            for tx, (p, state) in zip((opt_a, opt_b), carry):
                 value, grad = jax.value_and_grad(obj_fn)(p)
-                u, state = opt.update(grad, state, p, value=value, obj_fn=obj_fn)
+                u, state = tx.update(grad, state, p, value=value, obj_fn=obj_fn)
                 out.append(((optax.apply_updates(p, u), state), u))
             return tuple(c for c, _ in out), tuple(u for _, u in out)
 
