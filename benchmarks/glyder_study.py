@@ -15,7 +15,6 @@ them.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -1736,6 +1735,15 @@ class FirstStepsState(NamedTuple):
     count: jax.Array  # steps taken (int32)
 
 
+def _share_of_norm(share, params, updates):
+    """``(ok, share ||params|| / ||updates||)``: the multiple that makes
+    ``updates`` a ``share`` of the parameters' norm, and whether it is defined
+    (``updates`` nonzero and finite, ``params`` nonzero)."""
+    u_norm, x_norm = optax.tree.norm(updates), optax.tree.norm(params)
+    ok = (u_norm > 0) & jnp.isfinite(u_norm) & (x_norm > 0)
+    return ok, share * x_norm / jnp.where(ok, u_norm, 1.0)
+
+
 def normalized_first_steps(inner, steps: int = 1, share: float = 0.1):
     """``inner``'s update, except on its first ``steps`` steps: ``-share
     ||params|| g / ||g||`` (no step where ``g`` is 0 or not finite). Needs
@@ -1746,9 +1754,7 @@ def normalized_first_steps(inner, steps: int = 1, share: float = 0.1):
 
     def update_fn(updates, state, params=None, **extra_args):
         out, inner_state = inner.update(updates, state.inner, params, **extra_args)
-        g_norm = optax.tree.norm(updates)
-        ok = (g_norm > 0) & jnp.isfinite(g_norm)
-        scale = -share * optax.tree.norm(params) / jnp.where(ok, g_norm, 1.0)
+        ok, scale = _share_of_norm(-share, params, updates)  # against g
         forced = jax.tree.map(
             lambda g: jnp.where(ok, scale * g, jnp.zeros_like(g)).astype(g.dtype),
             updates,
@@ -1780,25 +1786,29 @@ for _share in (0.05, 0.1):
 # rule, and which multiple each workload wants. Over SGD nearly (nine seeds:
 # worst 1.12 on both zoos), with multiples from 0.25 to 32; over Adam not
 # (the 1% bound clips it: 1.42 and 2.37 on seeds 0-2).
-ORACLE_MULTIPLES = {
-    "glyder_sgd": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),  # default 2
-    "glyder_adam": (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),  # default 1
-}
+def _sgd_multiplied(lr, info):
+    """``glyder_sgd`` with the level, ``learning_rate=lr``."""
+    return go.glyder_sgd(lr, flood_level=FLOOD_LEVEL)
 
 
-def _multiplied(name, lr, info):
-    """The alias ``name`` with the level, ``learning_rate=lr``."""
-    if name == "glyder_sgd":
-        return go.glyder_sgd(lr, flood_level=FLOOD_LEVEL)
+def _adam_multiplied(lr, info):
+    """``glyder_adam`` with the level, ``learning_rate=lr``."""
     return go.glyder_adam(info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL)
 
 
-for _name, _grid in ORACLE_MULTIPLES.items():
+# Per alias: the grid of multiples (the defaults 2 and 1 on it), the builder.
+ORACLE_MULTIPLES = {
+    "glyder_sgd": ((0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), _sgd_multiplied),
+    "glyder_adam": ((0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), _adam_multiplied),
+}
+
+
+for _name, (_grid, _build) in ORACLE_MULTIPLES.items():
     register(
         _glyder_entry(
             f"{_name}-level{FLOOD_LEVEL}-alpha",
             _name.removeprefix("glyder_"),
-            functools.partial(_multiplied, _name),
+            _build,
             "next",
             f"go.{_name}(flood_level={FLOOD_LEVEL}) with its learning_rate (the"
             " multiple of the locally optimal step) on a grid: the oracle multiple",
@@ -1815,7 +1825,7 @@ for _name, _grid in ORACLE_MULTIPLES.items():
 # is also given?
 def _decayed_multiple(lr, info):
     decay = optax.scale_by_schedule(_decay(info))
-    return optax.chain(_multiplied("glyder_sgd", lr, info), decay)
+    return optax.chain(_sgd_multiplied(lr, info), decay)
 
 
 def _decaying_multiple(lr, info):
@@ -1854,7 +1864,7 @@ for _name, _base, _build, _grid, _text in (
         f"glyder_adam-level{FLOOD_LEVEL}-alpha-notr",
         "adam",
         _unbounded_multiple,
-        ORACLE_MULTIPLES["glyder_adam"],
+        ORACLE_MULTIPLES["glyder_adam"][0],
         "with no trust region (max_step_ratio=None)",
     ),
 ):
@@ -1898,11 +1908,13 @@ def first_step_multiple(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        u_norm, x_norm = optax.tree.norm(updates), optax.tree.norm(params)
-        ok = (u_norm > 0) & jnp.isfinite(u_norm) & (x_norm > 0)
-        chosen = jnp.clip(target * x_norm / jnp.where(ok, u_norm, 1.0), low, high)
+
+        def choose():  # only until the multiple is set: no norms after that
+            ok, multiple = _share_of_norm(target, params, updates)
+            return jnp.where(ok, jnp.clip(multiple, low, high), 0.0).astype(jnp.float32)
+
         unset = state.multiple == 0
-        multiple = jnp.where(unset & ok, chosen, state.multiple).astype(jnp.float32)
+        multiple = jax.lax.cond(unset, choose, lambda: state.multiple)
         scale = jnp.where(multiple > 0, multiple, 1.0)
         scaled = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
         return scaled, FirstStepMultipleState(multiple)
