@@ -670,6 +670,16 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
             None,
             lambda: go.glyder_sgd(go.linear_decay_schedule(4.0, 6), flood_level=0.01),
         ),
+        # The zig-zag rule's window (32 steps) outlasts the run: the alias.
+        *(
+            (
+                f"glyder_sgd-level0.01-zigzag{t}",
+                None,
+                lambda: go.glyder_sgd(flood_level=0.01),
+            )
+            for t in ("0", "-0.1")
+        ),
+        ("glyder_sgd-zigzag0", None, lambda: go.glyder_sgd()),
         (
             "glyder_adam-level0.01-alpha-notr",
             2.0,
@@ -723,3 +733,42 @@ def test_the_first_steps_multiple_is_set_once_by_the_first_nonzero_step():
         tx = glyder_study.first_step_multiple(target)
         _, state = tx.update({"a": jnp.array([3.0, 4.0])}, tx.init(params), params)
         assert float(state.multiple) == pytest.approx(expected)
+
+
+def test_the_zigzag_multiple_doubles_after_a_window_whose_steps_flip():
+    tx = glyder_study.zigzag_multiple(window=3, threshold=0.0, factor=2.0)
+    state = tx.init({"a": jnp.zeros(2)})
+    steps = ([1.0, 0.0], [-1.0, 1.0], [jnp.nan, 0.0], [3.0, 4.0])
+    out = []
+    for u in steps:
+        scaled, state = tx.update({"a": jnp.array(u)}, state)
+        out.append(scaled["a"])
+    # One pair read (cos = -1/sqrt(2)); the non-finite step is not read, and
+    # the third update ends the window: from the fourth, times 2.
+    assert int(state.pairs) == 1
+    np.testing.assert_allclose(state.cosine_sum, -1 / np.sqrt(2), rtol=1e-6)
+    np.testing.assert_array_equal(state.previous["a"], [-1.0, 1.0])
+    np.testing.assert_array_equal(out[1], [-1.0, 1.0])
+    np.testing.assert_array_equal(out[3], [6.0, 8.0])
+    assert float(state.multiple) == 2.0 and state.multiple.dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    ("second", "threshold", "expected"),
+    [
+        ([1.0, 1.0], 0.0, 1.0),  # cos 0.71: no zig-zag
+        ([-1.0, 1.0], -0.8, 1.0),  # cos -0.71, above the threshold
+        ([-1.0, 0.1], -0.8, 3.0),  # cos -0.995
+        ([0.0, 0.0], 0.0, 1.0),  # no pair read: kept at 1
+    ],
+)
+def test_the_zigzag_multiple_is_held_after_its_window(second, threshold, expected):
+    tx = glyder_study.zigzag_multiple(window=2, threshold=threshold, factor=3.0)
+    state = tx.init({"a": jnp.zeros(2)})
+    for u in ([1.0, 0.0], second, [-5.0, 0.0], [5.0, 0.0]):
+        scaled, state = tx.update({"a": jnp.array(u)}, state)
+    # After the window nothing more is read: the flips of the last two steps
+    # do not move the multiple or the sum.
+    assert float(state.multiple) == expected
+    assert int(state.pairs) == (0 if second == [0.0, 0.0] else 1)
+    np.testing.assert_allclose(scaled["a"], [5.0 * expected, 0.0])
