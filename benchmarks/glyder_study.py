@@ -33,7 +33,7 @@ from benchmarks.methods import (
     _glyder_entry,
     _made,
     _register_untuned,
-    _sgd_alias,
+    _sgd_alias_r19,
     _with_kwargs,
     geometric,
     register,
@@ -923,11 +923,11 @@ def _cooled(make):
 
 
 for _name, _base, _make, _text in (
-    ("glyder-sgd-cool", "sgd", _sgd_alias, "go.glyder_sgd()"),
+    ("glyder-sgd-cool", "sgd", _sgd_alias_r19, "go.glyder_sgd()"),
     (
         "glyder-momentum-none-cool",
         "momentum",
-        _sgd_alias,
+        _sgd_alias_r19,
         "go.glyder_sgd(), scored against the momentum cosine,",
     ),
     (
@@ -1046,10 +1046,10 @@ def _floored_sgd(info, share=ETA_FLOOR_SHARE):
 
 
 VALIDATED = {
-    "glyder-sgd-val": ("sgd", _sgd_alias, "go.glyder_sgd()"),
+    "glyder-sgd-val": ("sgd", _sgd_alias_r19, "go.glyder_sgd()"),
     "glyder-momentum-none-val": (
         "momentum",
-        _sgd_alias,
+        _sgd_alias_r19,
         "go.glyder_sgd(), scored against the momentum cosine,",
     ),
     "glyder-adam-val": (
@@ -1143,7 +1143,7 @@ def _chain_flood_gate(inner, level):
 
 
 for _name, _base, _make, _text in (
-    ("glyder-sgd-flood", "sgd", _sgd_alias, "go.glyder_sgd()"),
+    ("glyder-sgd-flood", "sgd", _sgd_alias_r19, "go.glyder_sgd()"),
     ("glyder-adam-flood", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
     ("glyder-adam-floor-flood", "adam", _floored_adam, "eta floored, glyder_adam"),
 ):
@@ -1162,6 +1162,15 @@ for _name, _base, _make, _text in (
                 grid=FLOOD_GRID,
             )
         )
+
+
+# The rounds before the twentieth ran glyder_sgd without the zig-zag multiple:
+# their entries built on it keep that, so that they re-run what was measured.
+_R19 = {"zigzag_window": None}
+ALIASES_R19 = tuple(
+    (name, base, _sgd_alias_r19 if base == "sgd" else make, text)
+    for name, base, make, text in ALIASES
+)
 
 
 # The aliases with the library's flood level at 0.01 nats (the sixteenth
@@ -1238,7 +1247,7 @@ def flood_gate_smoothed(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-for _name, _base, _make, _ in ALIASES:
+for _name, _base, _make, _ in ALIASES_R19:
     for _smoothing in FLOOD_DECAYS:
         _register_untuned(
             f"{_name}-level{FLOOD_LEVEL}-smooth{_smoothing:g}",
@@ -1313,7 +1322,9 @@ def scale_search(
 _register_untuned(
     f"glyder_sgd-level{FLOOD_LEVEL}-search",
     "sgd",
-    lambda info: optax.chain(scale_search(go.glyder_sgd()), go.flood_gate(FLOOD_LEVEL)),
+    lambda info: optax.chain(
+        scale_search(go.glyder_sgd(**_R19)), go.flood_gate(FLOOD_LEVEL)
+    ),
     f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its step times the multiple"
     f" of {SEARCH_MULTIPLES} lowest on the estimate batch at each refresh",
     value=True,
@@ -1340,7 +1351,7 @@ for _rho in (0.02, 0.03):
 _register_untuned(
     f"glyder_sgd-level{FLOOD_LEVEL}-tr0.05",
     "sgd",
-    lambda info: go.glyder_sgd(max_step_ratio=0.05, flood_level=FLOOD_LEVEL),
+    lambda info: go.glyder_sgd(max_step_ratio=0.05, flood_level=FLOOD_LEVEL, **_R19),
     f"go.glyder_sgd(max_step_ratio=0.05, flood_level={FLOOD_LEVEL})",
     value=True,
 )
@@ -1368,7 +1379,7 @@ def flood_gate_on_data(
     return optax.GradientTransformationExtraArgs(gate.init, update_fn)
 
 
-for _name, _base, _make, _ in ALIASES:
+for _name, _base, _make, _ in ALIASES_R19:
     _register_untuned(
         f"{_name}-level{FLOOD_LEVEL}-data",
         _base,
@@ -1713,7 +1724,9 @@ for _statistic in ("median", "winsor90"):
             "sgd",
             _made(
                 lambda info, st=_statistic: go.glyder_sgd(
-                    estimator=robust_taylor_estimator(st), flood_level=FLOOD_LEVEL
+                    estimator=robust_taylor_estimator(st),
+                    flood_level=FLOOD_LEVEL,
+                    **_R19,
                 )
             ),
             "next",
@@ -1770,7 +1783,7 @@ for _share in (0.05, 0.1):
         f"glyder_sgd-level{FLOOD_LEVEL}-first{_share:g}",
         "sgd",
         lambda info, share=_share: normalized_first_steps(
-            go.glyder_sgd(flood_level=FLOOD_LEVEL), 1, share
+            go.glyder_sgd(flood_level=FLOOD_LEVEL, **_R19), 1, share
         ),
         f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its first step along the"
         f" gradient at {_share:g} of the parameters' norm",
@@ -1788,7 +1801,7 @@ for _share in (0.05, 0.1):
 # (the 1% bound clips it: 1.42 and 2.37 on seeds 0-2).
 def _sgd_multiplied(lr, info):
     """``glyder_sgd`` with the level, ``learning_rate=lr``."""
-    return go.glyder_sgd(lr, flood_level=FLOOD_LEVEL)
+    return go.glyder_sgd(lr, flood_level=FLOOD_LEVEL, **_R19)
 
 
 def _adam_multiplied(lr, info):
@@ -1833,7 +1846,7 @@ def _decaying_multiple(lr, info):
     0 (before the bound: where the bound binds, the step stays at it while
     the multiple falls)."""
     schedule = go.linear_decay_schedule(lr, info.total_steps)
-    return go.glyder_sgd(schedule, flood_level=FLOOD_LEVEL)
+    return go.glyder_sgd(schedule, flood_level=FLOOD_LEVEL, **_R19)
 
 
 def _unbounded_multiple(lr, info):
@@ -1963,74 +1976,19 @@ _register_untuned(
 # (breast-raw -0.93, wine-raw -0.60, synth2-raw -0.62 over 32 steps, against
 # 0.0 to 0.4 on standardised data); there the flat directions want a longer
 # step than the stiff one allows. The rule, chosen on the zoo offline: double
-# the multiple after 32 steps where the mean cosine is below the threshold.
-class ZigzagMultipleState(NamedTuple):
-    previous: optax.Updates  # the last nonzero finite update read
-    cosine_sum: jax.Array  # float32: sum of cos(u_t, u_t-1) over the window
-    pairs: jax.Array  # int32: consecutive nonzero pairs read
-    count: jax.Array  # int32: updates seen
-    multiple: jax.Array  # float32: 1 until the window ends, then 1 or factor
-
-
-def _zigzag_read(updates, state):
-    """The state after reading ``updates``: its cosine with the previous
-    nonzero finite update folded in, and it kept as the previous."""
-    norm, prev_norm = optax.tree.norm(updates), optax.tree.norm(state.previous)
-    ok = (norm > 0) & jnp.isfinite(norm)
-    pair = ok & (prev_norm > 0)
-    cosine = optax.tree.vdot(updates, state.previous) / jnp.where(
-        pair, norm * prev_norm, 1.0
-    )
-    return state._replace(
-        previous=optax.tree.where(ok, updates, state.previous),
-        cosine_sum=state.cosine_sum + jnp.where(pair, cosine, 0.0).astype(jnp.float32),
-        pairs=state.pairs + pair.astype(jnp.int32),
-    )
-
-
-def zigzag_multiple(
-    window: int = 32, threshold: float = 0.0, factor: float = 2.0
-) -> optax.GradientTransformationExtraArgs:
-    """The update times ``m``: 1 over the first ``window`` updates, then
-    ``factor`` if the mean cosine between consecutive nonzero finite updates
-    over them was below ``threshold``, else 1, held. For the study's
-    candidates; not in the library."""
-
-    def init_fn(params):
-        return ZigzagMultipleState(
-            previous=optax.tree.zeros_like(params),
-            cosine_sum=jnp.zeros([], jnp.float32),
-            pairs=jnp.zeros([], jnp.int32),
-            count=jnp.zeros([], jnp.int32),
-            multiple=jnp.ones([], jnp.float32),
-        )
-
-    def decide(state):
-        mean = state.cosine_sum / jnp.maximum(state.pairs, 1)
-        zigzag = (state.pairs > 0) & (mean < threshold)
-        return state._replace(
-            multiple=jnp.where(zigzag, factor, 1.0).astype(jnp.float32)
-        )
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        scaled = jax.tree.map(lambda u: (state.multiple * u).astype(u.dtype), updates)
-        reading = state.count < window
-        state = jax.lax.cond(reading, _zigzag_read, lambda u, s: s, updates, state)
-        ended = state.count == window - 1
-        state = jax.lax.cond(ended, decide, lambda s: s, state)
-        return scaled, state._replace(count=optax.safe_increment(state.count))
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
+# the multiple after 32 steps where the mean cosine is below the threshold
+# (go.scale_by_zigzag_multiple, between the multiple and the bound). Adopted
+# at 0 (nine seeds, with the level: the zoo's worst 1.42 -> 1.37, the held-out
+# zoo's 1.29 -> 1.28, no certain miss left there): glyder_sgd's default now,
+# which these entries build (tested bit for bit); -0.1 ran the same on the
+# zoo's seeds 0-2, one held-out workload fewer within 1.10x.
 for _threshold in (0.0, -0.1):
     _register_untuned(
         f"glyder_sgd-level{FLOOD_LEVEL}-zigzag{_threshold:g}",
         "sgd",
         lambda info, threshold=_threshold: optax.chain(
             _glyder_between(
-                optax.identity(), 2.0, 0.03, zigzag_multiple(32, threshold)
+                optax.identity(), 2.0, 0.03, go.scale_by_zigzag_multiple(32, threshold)
             ),
             go.flood_gate(FLOOD_LEVEL),
         ),
@@ -2043,7 +2001,9 @@ for _threshold in (0.0, -0.1):
 _register_untuned(
     "glyder_sgd-zigzag0",
     "sgd",
-    lambda info: _glyder_between(optax.identity(), 2.0, 0.03, zigzag_multiple(32, 0.0)),
+    lambda info: _glyder_between(
+        optax.identity(), 2.0, 0.03, go.scale_by_zigzag_multiple(32, 0.0)
+    ),
     "go.glyder_sgd(), its multiple doubled after 32 steps whose consecutive"
     " steps' mean cosine is below 0",
 )

@@ -34,6 +34,7 @@ from glyder_optax._sps_moving_target import (
     scale_by_sps_moving_target,
     sps_moving_target,
 )
+from glyder_optax._zigzag import ZigzagMultipleState, scale_by_zigzag_multiple
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "InexactPolyakState",
     "MDAState",
     "SPSMovingTargetState",
+    "ZigzagMultipleState",
     "adasps",
     "curvature",
     "decsps",
@@ -82,6 +84,7 @@ __all__ = [
     "scale_by_inexact_polyak",
     "scale_by_mda",
     "scale_by_sps_moving_target",
+    "scale_by_zigzag_multiple",
     "schedule_from_array",
     "share_glyder_count",
     "skipped_steps",

@@ -62,6 +62,17 @@ def _recorded_sgd(
     return optax.chain(go.record_grad_norms(num_steps, ord), optax.sgd(learning_rate))
 
 
+def _zigzag_sgd(
+    learning_rate: float = 1e-3,
+    window: int = 32,
+    threshold: float = 0.0,
+    factor: float = 2.0,
+):
+    """SGD, then the zig-zag multiple (a scale on its updates)."""
+    zigzag = go.scale_by_zigzag_multiple(window, threshold, factor)
+    return optax.chain(optax.sgd(learning_rate), zigzag)
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One transform under test.
@@ -189,4 +200,6 @@ CASES: tuple[Case, ...] = (
          static_args=("num_steps", "ord")),
     Case("grad_norm_recorder_l1_sgd", _recorded_sgd,
          {"learning_rate": 1e-3, "ord": 1}, static_args=("num_steps", "ord")),
+    Case("zigzag_multiple_sgd", _zigzag_sgd, {"learning_rate": 1e-3},
+         static_args=("window",)),
 )  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 
 import glyder_optax as go
 from glyder_optax import training
+from glyder_optax._glyder_parts import bound_step_by_params
 
 X = jax.random.normal(jax.random.key(0), (32, 4))
 Y = X @ jnp.arange(1.0, 5.0) + 3.0
@@ -64,16 +65,33 @@ def _adam_decayed_after(total_steps, **kwargs):
     )
 
 
+def _sgd_zigzag(window=32, max_step_ratio=0.03, learning_rate=2.0, **kwargs):
+    """glyder over SGD, the zig-zag multiple between its learning rate and
+    its trust region."""
+    glyder = go.glyder(
+        optax.identity(), learning_rate=learning_rate, max_step_ratio=None, **kwargs
+    )
+    zigzag = go.scale_by_zigzag_multiple(window)
+    return optax.chain(glyder, zigzag, bound_step_by_params(max_step_ratio))
+
+
 EQUAL = {
-    "sgd": (
-        lambda: go.glyder_sgd(),
+    "sgd": (lambda: go.glyder_sgd(), _sgd_zigzag),
+    "sgd-args": (
+        lambda: go.glyder_sgd(
+            learning_rate=1.0, zigzag_window=4, refresh_every=3, seed=2
+        ),
+        lambda: _sgd_zigzag(4, learning_rate=1.0, refresh_every=3, seed=2),
+    ),
+    "sgd-no-zigzag": (
+        lambda: go.glyder_sgd(zigzag_window=None),
         lambda: go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=0.03),
     ),
-    "sgd-args": (
-        lambda: go.glyder_sgd(learning_rate=1.0, refresh_every=3, seed=2),
-        lambda: go.glyder(
-            optax.identity(), learning_rate=1.0, max_step_ratio=0.03,
-            refresh_every=3, seed=2,
+    "sgd-no-bound": (
+        lambda: go.glyder_sgd(max_step_ratio=None, zigzag_window=4),
+        lambda: optax.chain(
+            go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=None),
+            go.scale_by_zigzag_multiple(4),
         ),
     ),
     "momentum": (
@@ -143,8 +161,8 @@ SHARED = {
 }
 EVERY_ARGUMENT = {
     "sgd": (
-        lambda: go.glyder_sgd(**SHARED),
-        lambda: go.glyder(optax.identity(), **SHARED),
+        lambda: go.glyder_sgd(zigzag_window=5, **SHARED),
+        lambda: _sgd_zigzag(5, **SHARED),
     ),
     "momentum": (
         lambda: go.glyder_momentum(9, momentum=0.5, nesterov=True, **SHARED),

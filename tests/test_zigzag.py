@@ -1,0 +1,117 @@
+"""scale_by_zigzag_multiple: the multiple read from the window's consecutive
+cosines (hand-worked), held after it, in ``glyder_sgd``; dtypes and structure
+stable, nothing non-finite read, bad arguments refused."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import glyder_optax as go
+
+
+def _run(tx, steps, params=None):
+    params = {"a": jnp.zeros(2)} if params is None else params
+    state, out = tx.init(params), []
+    for u in steps:
+        scaled, state = tx.update({"a": jnp.array(u)}, state)
+        out.append(scaled["a"])
+    return out, state
+
+
+def test_the_multiple_is_set_after_a_window_whose_steps_flip():
+    tx = go.scale_by_zigzag_multiple(window=3, threshold=0.0, factor=2.0)
+    out, state = _run(tx, ([1.0, 0.0], [-1.0, 1.0], [np.nan, 0.0], [3.0, 4.0]))
+    # One pair read (cos = -1/sqrt(2)); the non-finite update is passed on,
+    # not read; the third update ends the window: from the fourth, times 2.
+    assert int(state.pairs) == 1 and int(state.count) == 4
+    np.testing.assert_allclose(state.cosine_sum, -1 / np.sqrt(2), rtol=1e-6)
+    np.testing.assert_array_equal(state.previous["a"], [-1.0, 1.0])
+    np.testing.assert_array_equal(out[1], [-1.0, 1.0])
+    assert np.isnan(out[2][0])
+    np.testing.assert_array_equal(out[3], [6.0, 8.0])
+    assert float(state.multiple) == 2.0 and state.multiple.dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    ("second", "threshold", "expected"),
+    [
+        ([1.0, 1.0], 0.0, 1.0),  # cos 0.71: no zig-zag
+        ([-1.0, 1.0], -0.8, 1.0),  # cos -0.71, above the threshold
+        ([-1.0, 0.1], -0.8, 3.0),  # cos -0.995
+        ([0.0, 0.0], 0.0, 1.0),  # no pair read: kept at 1
+    ],
+)
+def test_the_multiple_is_held_after_the_window(second, threshold, expected):
+    tx = go.scale_by_zigzag_multiple(window=2, threshold=threshold, factor=3.0)
+    out, state = _run(tx, ([1.0, 0.0], second, [-5.0, 0.0], [5.0, 0.0]))
+    # After the window nothing more is read: the last two updates' flip
+    # moves neither the multiple nor the sum.
+    assert float(state.multiple) == expected
+    assert int(state.pairs) == (0 if second == [0.0, 0.0] else 1)
+    np.testing.assert_allclose(out[-1], [5.0 * expected, 0.0])
+
+
+def test_glyder_sgd_doubles_its_step_where_its_steps_flip():
+    # On x**2 / 2 GLyDER's step is exact (eta = 1): twice it (alpha = 2)
+    # sends x to -x, every cosine is -1, and after the window of 4 the step
+    # is 4x: x = 1 - 4 = -3. Without the rule x keeps flipping.
+    f = lambda x: 0.5 * jnp.sum(x**2)
+
+    def trajectory(opt):
+        x, state, xs = jnp.array([1.0]), opt.init(jnp.array([1.0])), []
+        for _ in range(5):
+            updates, state = opt.update(jax.grad(f)(x), state, x, obj_fn=f)
+            x = optax.apply_updates(x, updates)
+            xs.append(float(x[0]))
+        return xs
+
+    kwargs = {"max_step_ratio": None, "zigzag_window": 4}
+    np.testing.assert_allclose(
+        trajectory(go.glyder_sgd(**kwargs)), [-1, 1, -1, 1, -3], rtol=1e-6
+    )
+    kwargs["zigzag_window"] = None
+    np.testing.assert_allclose(
+        trajectory(go.glyder_sgd(**kwargs)), [-1, 1, -1, 1, -1], rtol=1e-6
+    )
+
+
+def test_dtypes_and_structure_are_stable_under_jit():
+    params = {"w": jnp.ones(3, jnp.bfloat16), "b": jnp.zeros((), jnp.float32)}
+    tx = go.scale_by_zigzag_multiple(window=2)
+    update = jax.jit(tx.update)
+    state = tx.init(params)
+    first = jax.tree.map(lambda x: (x.shape, x.dtype), state)
+    for sign in (1.0, -1.0, 1.0):
+        u = jax.tree.map(lambda p: (sign * jnp.ones_like(p)).astype(p.dtype), params)
+        out, state = update(u, state)
+        assert jax.tree.map(lambda x: (x.shape, x.dtype), state) == first
+        assert jax.tree.map(lambda x: x.dtype, out) == {
+            "w": jnp.bfloat16,
+            "b": jnp.float32,
+        }
+    assert update._cache_size() == 1
+    assert float(state.multiple) == 2.0  # the bf16 and f32 leaves flipped
+
+
+def test_inject_hyperparams_changes_the_factor_before_the_window_ends():
+    tx = optax.inject_hyperparams(go.scale_by_zigzag_multiple, static_args="window")(
+        window=2, threshold=0.0, factor=2.0
+    )
+    state = tx.init({"a": jnp.zeros(2)})
+    state.hyperparams["factor"] = jnp.asarray(5.0)
+    for u in ([1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]):
+        out, state = tx.update({"a": jnp.array(u)}, state)
+    np.testing.assert_allclose(out["a"], [5.0, 0.0])
+
+
+def test_bad_arguments_say_what_to_pass():
+    with pytest.raises(ValueError, match="window"):
+        go.scale_by_zigzag_multiple(window=0)
+    with pytest.raises(TypeError, match="window must be a Python int"):
+        go.scale_by_zigzag_multiple(window=2.5)
+    with pytest.raises(ValueError, match="zigzag_window=None"):
+        go.scale_by_zigzag_multiple(factor=0.0)
+    with pytest.raises(ValueError, match="window"):
+        go.glyder_sgd(zigzag_window=0)
