@@ -87,9 +87,9 @@ def glyder_sgd(
     :func:`glyder_optax.scale_by_zigzag_multiple` before the bound.
 
     Our defaults (the fourth, eighth and twentieth rounds of the study):
-    :math:`\alpha = 2`, the stability edge of the quadratic model along :math:`d`, because
-    the greedy step is far shorter than a tuned one where the inputs are
-    badly scaled; the trust region at 3% instead of
+    :math:`\alpha = 2`, the stability edge of the quadratic model along
+    :math:`d`, because the greedy step is far shorter than a tuned one
+    where the inputs are badly scaled; the trust region at 3% instead of
     :func:`~glyder_optax.glyder`'s 1%, so that the first steps can be as long
     as a tuned run's. A linear decay did not help over SGD (the tenth
     round), so this alias takes no budget. The zig-zag multiple (the
