@@ -519,12 +519,6 @@ def _sgd_alias(info):
     return go.glyder_sgd()
 
 
-def _sgd_alias_r19(info):
-    """glyder_sgd as the study's rounds before the twentieth measured it (no
-    zig-zag multiple): what their entries built on the alias run."""
-    return go.glyder_sgd(zigzag_window=None)
-
-
 def _momentum_alias(info):
     return go.glyder_momentum(info.total_steps)
 
