@@ -221,10 +221,6 @@ def glyder_momentum(
         (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
-      zigzag_window: the steps whose consecutive cosines choose the zig-zag
-        multiple (:func:`glyder_optax.scale_by_zigzag_multiple`); ``None``
-        turns it off (the alias before the twentieth round, with no state
-        the size of the parameters).
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
@@ -327,10 +323,6 @@ def glyder_adam(
         (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
-      zigzag_window: the steps whose consecutive cosines choose the zig-zag
-        multiple (:func:`glyder_optax.scale_by_zigzag_multiple`); ``None``
-        turns it off (the alias before the twentieth round, with no state
-        the size of the parameters).
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).

@@ -98,3 +98,53 @@ def test_pytest_collects_docs_without_the_sphinx_config(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "docs/integrations/flax.md" in result.stdout
+
+
+def _documented_args(doc):
+    """The names an ``Args:`` section lists (``a, b: ...`` names two), or
+    ``None`` where the docstring has none."""
+    lines = inspect.cleandoc(doc).splitlines()
+    if "Args:" not in lines:
+        return None
+    names, indent = [], None
+    for line in lines[lines.index("Args:") + 1 :]:
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        if depth == 0:
+            break
+        indent = depth if indent is None else indent
+        if depth == indent:
+            head = line.strip().split(":")[0]
+            names += [n.strip().lstrip("*") for n in head.split(",")]
+    return names
+
+
+def test_every_args_section_names_exactly_the_signature():
+    checked = 0
+    for name, obj in public_api().items():
+        names = _documented_args(obj.__doc__ or "")
+        if names is None or not callable(obj):
+            continue
+        params = set(inspect.signature(obj).parameters) - {"self"}
+        assert set(names) == params, (
+            f"{name}: Args lists {sorted(set(names) - params)} not in the "
+            f"signature and omits {sorted(params - set(names))}"
+        )
+        checked += 1
+    assert checked > 20
+
+
+def test_the_args_reader_reads_grouped_and_starred_names():
+    doc = """Summary.
+
+    Args:
+      a, b: two.
+        continued: not a name.
+      **extra_args: ignored.
+
+    Returns:
+      x: not an argument.
+    """
+    assert _documented_args(doc) == ["a", "b", "extra_args"]
+    assert _documented_args("No sections.") is None
