@@ -10,8 +10,12 @@ import optax
 
 from glyder_optax._glyder_parts import GlyderState
 from glyder_optax._inexact_polyak import InexactPolyakState
+from glyder_optax._zigzag import ZigzagMultipleState
 
 _COUNTING = (GlyderState, InexactPolyakState)
+# States whose `count` a vmapped batch can share: GLyDER's with
+# shared_count=True, the zig-zag multiple's (it counts every update).
+_SHARED_COUNTS = (GlyderState, ZigzagMultipleState)
 
 
 def skipped_steps(opt_state: optax.OptState) -> jax.Array:
@@ -61,10 +65,14 @@ def share_glyder_count(opt_states: optax.OptState) -> tuple[optax.OptState, Any]
 
     ``opt_states`` is ``jax.vmap(opt.init)(params)`` for an ``opt`` built with
     ``shared_count=True``; every :class:`GlyderState` ``count`` in it (equal
-    across the batch) becomes one unbatched count with axis ``None``. Use the
-    axes as ``in_axes`` and ``out_axes`` of the state in ``jax.vmap(step)``:
-    the refresh then stays a :func:`jax.lax.cond`, so ``refresh_every=k``
-    costs what one run pays instead of running the estimate every step.
+    across the batch) becomes one unbatched count with axis ``None``, and so
+    does every :class:`ZigzagMultipleState` ``count`` (which counts every
+    update: :func:`glyder_sgd`'s zig-zag multiple). Use the axes as
+    ``in_axes`` and ``out_axes`` of the state in ``jax.vmap(step)``: the
+    refresh and the zig-zag reading then stay conditionals
+    (:func:`jax.lax.cond`), so ``refresh_every=k`` costs what one run pays
+    instead of running the estimate every step, and the reading stops after
+    its window.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -74,19 +82,19 @@ def share_glyder_count(opt_states: optax.OptState) -> tuple[optax.OptState, Any]
       >>> print(go.glyder_state(states).count.shape, go.glyder_state(axes).count)
       () None
     """
-    is_glyder = lambda x: isinstance(x, GlyderState)
+    shares = lambda x: isinstance(x, _SHARED_COUNTS)
     axes = jax.tree.map(
         lambda s: (
-            GlyderState(*(None if f == "count" else 0 for f in s._fields))
-            if is_glyder(s)
+            type(s)(*(None if f == "count" else 0 for f in s._fields))
+            if shares(s)
             else 0
         ),
         opt_states,
-        is_leaf=is_glyder,
+        is_leaf=shares,
     )
     shared = jax.tree.map(
-        lambda s: s._replace(count=s.count[0]) if is_glyder(s) else s,
+        lambda s: s._replace(count=s.count[0]) if shares(s) else s,
         opt_states,
-        is_leaf=is_glyder,
+        is_leaf=shares,
     )
     return shared, axes

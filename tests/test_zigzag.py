@@ -77,6 +77,45 @@ def test_glyder_sgd_doubles_its_step_where_its_steps_flip():
     )
 
 
+def test_a_shared_count_keeps_the_reading_a_cond_under_vmap_with_the_same_result():
+    # glyder_sgd(shared_count=True) vmapped over two starts, its counts shared
+    # (share_glyder_count): the zig-zag reading stays a cond (one more than
+    # without the rule) and each start ends where it ends alone. The first
+    # start flips (a quadratic's exact step, twice); the second, at the
+    # minimum, reads no pair and keeps the multiple 1.
+    f = lambda w: 0.5 * jnp.sum(w**2)
+    ws = jnp.array([[1.0, -2.0], [0.0, 0.0]])
+
+    def make(window):
+        kwargs = {"max_step_ratio": None, "refresh_every": 1, "shared_count": True}
+        return go.glyder_sgd(zigzag_window=window, **kwargs)
+
+    def vmapped(opt):
+        def one(w, s):
+            updates, s = opt.update(jax.grad(f)(w), s, w, obj_fn=f)
+            return w + updates, s
+
+        state, axes = go.share_glyder_count(jax.vmap(opt.init)(ws))
+        return one, jax.vmap(one, in_axes=(0, axes), out_axes=(0, axes)), state
+
+    one, step, state = vmapped(make(3))
+    zigzag = optax.tree.get(state, "ZigzagMultipleState")
+    assert zigzag.count.shape == () and zigzag.previous.shape == (2, 2)
+    conds = lambda opt: str(jax.make_jaxpr(vmapped(opt)[1])(ws, vmapped(opt)[2]))
+    assert conds(make(3)).count("cond[") == conds(make(None)).count("cond[") + 1
+    w_shared = ws
+    for _ in range(6):
+        w_shared, state = jax.jit(step)(w_shared, state)
+    np.testing.assert_array_equal(
+        optax.tree.get(state, "ZigzagMultipleState").multiple, [2.0, 1.0]
+    )
+    for i in range(2):
+        w, s = ws[i], make(3).init(ws[i])
+        for _ in range(6):
+            w, s = one(w, s)
+        np.testing.assert_allclose(w_shared[i], w, rtol=1e-6)
+
+
 def test_dtypes_and_structure_are_stable_under_jit():
     params = {"w": jnp.ones(3, jnp.bfloat16), "b": jnp.zeros((), jnp.float32)}
     tx = go.scale_by_zigzag_multiple(window=2)
