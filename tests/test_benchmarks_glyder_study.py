@@ -738,8 +738,11 @@ def test_the_first_steps_multiple_is_set_once_by_the_first_nonzero_step():
 @pytest.mark.parametrize(
     "name, alias",
     [
-        ("glyder_sgd-level0.01-zigzag0", lambda: go.glyder_sgd(flood_level=0.01)),
-        ("glyder_sgd-zigzag0", go.glyder_sgd),
+        (
+            "glyder_sgd-level0.01-zigzag0",
+            lambda: go.glyder_sgd(flood_level=0.01, large_share=None),
+        ),
+        ("glyder_sgd-zigzag0", lambda: go.glyder_sgd(large_share=None)),
     ],
 )
 def test_the_zigzag_entries_are_the_aliases_past_the_window(name, alias):
@@ -770,3 +773,67 @@ def test_the_zigzag_entries_are_the_aliases_past_the_window(name, alias):
         a, b = (optax.tree.get(s, field) for s in (state_a, state_b))
         chex.assert_trees_all_equal(a, b)
     assert float(optax.tree.get(state_a, "multiple")) == 2.0
+
+
+def test_the_shorter_step_is_chosen_where_the_first_steps_are_large_and_agree():
+    # window 4, 2 steps read: shares 0.5 and ||(0.4, 0.1)|| = 0.41 of ||p|| = 1
+    # (median 0.46 >= 0.25), the cosines 0.97, 1, 0.95 (mean >= 0.05): the
+    # fourth update still passes whole, the fifth is halved.
+    params = {"a": jnp.array([1.0, 0.0])}
+    agree = ([0.5, 0.0], [0.4, 0.1], [0.3, 0.0], [0.3, 0.1], [1.0, 0.0])
+    flip = ([0.5, 0.0], [-0.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [1.0, 0.0])
+
+    def run(updates, scale=1.0):
+        tx = glyder_study.shorten_large_agreeing(window=4, steps=2)
+        state, out = tx.init(params), []
+        for u in updates:
+            step, state = tx.update({"a": scale * jnp.array(u)}, state, params)
+            out.append(step["a"])
+        return out, state
+
+    out, state = run(agree)
+    np.testing.assert_allclose(state.shares, [0.5, np.hypot(0.4, 0.1)], rtol=1e-6)
+    np.testing.assert_allclose(out[3], [0.3, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(out[4], [0.5, 0.0], rtol=1e-6)
+    assert float(state.multiple) == 0.5 and state.multiple.dtype == jnp.float32
+    # Small steps (median share 0.23), or steps that flip: no shorter step.
+    assert float(run(agree, scale=0.5)[1].multiple) == 1.0
+    out, state = run(flip)
+    assert float(state.multiple) == 1.0
+    np.testing.assert_allclose(out[4], [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "name, alias",
+    [
+        ("glyder_sgd-level0.01-twoway", lambda: go.glyder_sgd(flood_level=0.01)),
+        ("glyder_sgd-twoway", go.glyder_sgd),
+    ],
+)
+def test_the_twoway_entries_are_the_aliases_past_the_window(name, alias):
+    # On sum(p**4) / 4 from (3, -4, 2) GLyDER's first step along the gradient
+    # (alpha 2) is 0.58 of the parameters' norm, and its steps agree (each
+    # moves every coordinate toward 0, the 3% bound holding them): both
+    # halve the multiple after the 32 steps.
+    opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
+    obj_fn = lambda p: jnp.sum(p**4) / 4
+
+    def run(tx):
+        def step(carry, _):
+            p, state = carry
+            value, grad = jax.value_and_grad(obj_fn)(p)
+            u, state = tx.update(grad, state, p, value=value, obj_fn=obj_fn)
+            return (optax.apply_updates(p, u), state), u
+
+        return jax.lax.scan(step, (params, tx.init(params)), None, length=40)
+
+    params = jnp.array([3.0, -4.0, 2.0])
+    (_, state_a), steps_a = jax.jit(lambda: run(opt))()
+    (_, state_b), steps_b = jax.jit(lambda: run(alias()))()
+    chex.assert_trees_all_equal(steps_a, steps_b)
+    is_study = lambda s: isinstance(s, glyder_study.LargeAgreeingState)
+    (study,) = [s for s in jax.tree.leaves(state_a, is_leaf=is_study) if is_study(s)]
+    library = optax.tree.get(state_b, "ZigzagMultipleState")
+    assert float(study.multiple) == float(library.multiple) == 0.5
+    assert float(study.zigzag.multiple) == 1.0  # its reading only
+    np.testing.assert_allclose(study.shares, library.shares, rtol=1e-6)

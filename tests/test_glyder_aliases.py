@@ -65,13 +65,17 @@ def _adam_decayed_after(total_steps, **kwargs):
     )
 
 
-def _sgd_zigzag(window=32, max_step_ratio=0.03, learning_rate=2.0, **kwargs):
-    """glyder over SGD, the zig-zag multiple between its learning rate and
-    its trust region."""
+def _sgd_zigzag(
+    window=32, max_step_ratio=0.03, learning_rate=2.0, large_share=0.25, **kwargs
+):
+    """glyder over SGD, the zig-zag multiple (its shorter step read over the
+    first 8 steps) between its learning rate and its trust region."""
     glyder = go.glyder(
         optax.identity(), learning_rate=learning_rate, max_step_ratio=None, **kwargs
     )
-    zigzag = go.scale_by_zigzag_multiple(window)
+    zigzag = go.scale_by_zigzag_multiple(
+        window, large_share=large_share, share_steps=min(8, window)
+    )
     return optax.chain(glyder, zigzag, bound_step_by_params(max_step_ratio))
 
 
@@ -83,6 +87,10 @@ EQUAL = {
         ),
         lambda: _sgd_zigzag(4, learning_rate=1.0, refresh_every=3, seed=2),
     ),
+    "sgd-no-shorter-step": (
+        lambda: go.glyder_sgd(zigzag_window=4, large_share=None),
+        lambda: _sgd_zigzag(4, large_share=None),
+    ),
     "sgd-no-zigzag": (
         lambda: go.glyder_sgd(zigzag_window=None),
         lambda: go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=0.03),
@@ -91,7 +99,7 @@ EQUAL = {
         lambda: go.glyder_sgd(max_step_ratio=None, zigzag_window=4),
         lambda: optax.chain(
             go.glyder(optax.identity(), learning_rate=2.0, max_step_ratio=None),
-            go.scale_by_zigzag_multiple(4),
+            go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=4),
         ),
     ),
     "momentum": (
@@ -161,8 +169,8 @@ SHARED = {
 }
 EVERY_ARGUMENT = {
     "sgd": (
-        lambda: go.glyder_sgd(zigzag_window=5, **SHARED),
-        lambda: _sgd_zigzag(5, **SHARED),
+        lambda: go.glyder_sgd(zigzag_window=5, large_share=0.3, **SHARED),
+        lambda: _sgd_zigzag(5, large_share=0.3, **SHARED),
     ),
     "momentum": (
         lambda: go.glyder_momentum(9, momentum=0.5, nesterov=True, **SHARED),

@@ -116,6 +116,47 @@ def test_a_shared_count_keeps_the_reading_a_cond_under_vmap_with_the_same_result
         np.testing.assert_allclose(w_shared[i], w, rtol=1e-6)
 
 
+def test_large_agreeing_steps_are_shortened_after_the_window():
+    # ||x|| = 1, window 4, 2 shares read: 0.5 and ||(0.4, 0.1)|| = 0.41
+    # (median 0.46 >= 0.25); the cosines 0.97, 1, 0.95 (mean >= 0.05).
+    params = {"a": jnp.array([1.0, 0.0])}
+    agree = ([0.5, 0.0], [0.4, 0.1], [0.3, 0.0], [0.3, 0.1], [1.0, 0.0])
+
+    def run(updates, scale=1.0, **kwargs):
+        tx = go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=2, **kwargs)
+        state, out = tx.init(params), []
+        for u in updates:
+            step, state = tx.update({"a": scale * jnp.array(u)}, state, params)
+            out.append(step["a"])
+        return out, state
+
+    out, state = run(agree)
+    np.testing.assert_allclose(state.shares, [0.5, np.hypot(0.4, 0.1)], rtol=1e-6)
+    np.testing.assert_allclose(out[3], [0.3, 0.1], rtol=1e-6)  # the window's
+    np.testing.assert_allclose(out[4], [0.5, 0.0], rtol=1e-6)
+    assert float(state.multiple) == 0.5 and state.multiple.dtype == jnp.float32
+    assert float(run(agree, shrink=0.25)[1].multiple) == 0.25
+    assert float(run(agree, scale=0.5)[1].multiple) == 1.0  # median share 0.23
+    assert float(run(agree, agree=0.99)[1].multiple) == 1.0  # mean cosine 0.97
+    # A non-finite update reads as a share of 0: the median 0.21, no shorter
+    # step (and nothing non-finite in the state).
+    nan_first = ([np.nan, 0.0], *agree[1:])
+    _, state = run(nan_first)
+    np.testing.assert_allclose(state.shares, [0.0, np.hypot(0.4, 0.1)], rtol=1e-6)
+    assert float(state.multiple) == 1.0
+    flip = ([0.5, 0.0], [-0.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [1.0, 0.0])
+    assert float(run(flip)[1].multiple) == 2.0  # large, but they flip
+
+
+def test_without_large_share_no_share_is_read_or_held():
+    tx = go.scale_by_zigzag_multiple(window=2, share_steps=100)  # not checked
+    state = tx.init({"a": jnp.ones(2)})
+    assert state.shares.shape == (0,)
+    for u in ([1.0, 0.0], [1.0, 0.0], [1.0, 0.0]):
+        _, state = tx.update({"a": jnp.array(u)}, state)  # no params needed
+    assert float(state.multiple) == 1.0
+
+
 def test_dtypes_and_structure_are_stable_under_jit():
     params = {"w": jnp.ones(3, jnp.bfloat16), "b": jnp.zeros((), jnp.float32)}
     tx = go.scale_by_zigzag_multiple(window=2)
@@ -145,6 +186,21 @@ def test_inject_hyperparams_changes_the_factor_before_the_window_ends():
     np.testing.assert_allclose(out["a"], [5.0, 0.0])
 
 
+def test_inject_hyperparams_changes_the_share_and_the_shrink():
+    make = optax.inject_hyperparams(
+        go.scale_by_zigzag_multiple, static_args=("window", "share_steps")
+    )
+    params = {"a": jnp.ones(1)}  # steps of a share 1 that agree
+    for large_share, shrink, expected in ((0.5, 0.25, 0.25), (2.0, 0.25, 1.0)):
+        tx = make(window=2, large_share=0.5, shrink=0.5, share_steps=1)
+        state = tx.init(params)
+        state.hyperparams["large_share"] = jnp.asarray(large_share)
+        state.hyperparams["shrink"] = jnp.asarray(shrink)
+        for _ in range(3):
+            out, state = tx.update({"a": jnp.ones(1)}, state, params)
+        np.testing.assert_allclose(out["a"], [expected])
+
+
 def test_bad_arguments_say_what_to_pass():
     with pytest.raises(ValueError, match="window"):
         go.scale_by_zigzag_multiple(window=0)
@@ -154,3 +210,10 @@ def test_bad_arguments_say_what_to_pass():
         go.scale_by_zigzag_multiple(factor=0.0)
     with pytest.raises(ValueError, match="window"):
         go.glyder_sgd(zigzag_window=0)
+    with pytest.raises(ValueError, match="shrink must be positive"):
+        go.scale_by_zigzag_multiple(large_share=0.25, shrink=-1.0)
+    with pytest.raises(ValueError, match="share_steps"):
+        go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=5)
+    tx = go.scale_by_zigzag_multiple(large_share=0.25)
+    with pytest.raises(ValueError, match="needs the extra argument `params`"):
+        tx.update({"a": jnp.ones(2)}, tx.init({"a": jnp.ones(2)}))
