@@ -33,10 +33,11 @@ SGD cosine on the zoo from 1.42 to 1.37 and left the held-out zoo's at 1.28
 (1.29 before), with no workload moved from within 1.10x to outside it.
 
 The shorter step (the twenty-first round) reads the other end of the same
-statistics. The workloads that want a multiple below 2 (standardised
-digits, iris-std, digits-wide: 0.25 to 1) take first steps of a quarter of
-the parameters' norm or more (medians over the first 8 steps 0.30 to 0.36,
-against 0.02 to 0.15 on every workload that wants 2 or more, two aside),
+statistics. Most workloads that want a multiple below 2 (the standardised
+digits with the small network, iris-std, digits-wide: 0.25 to 1) take first
+steps of a quarter of the parameters' norm or more (medians over the first 8
+steps 0.30 to 0.36, against 0.02 to 0.15 on every workload that wants 2 or
+more, two aside; digits-deep and charlm-small want less with small steps),
 and their consecutive steps agree (mean cosine 0.04 to 0.32); the cosine
 keeps out a large first step that is only noise. Halving the multiple there
 (``glyder_sgd``'s ``large_share=0.25``, ``agree`` 0.05) lowered
@@ -83,7 +84,8 @@ class ZigzagMultipleState(NamedTuple):
     cosine_sum: jax.Array  # float32, the sum of the cosines of the pairs read.
     pairs: jax.Array  # int32, the pairs of consecutive nonzero finite updates read.
     shares: jax.Array  # float32 [share_steps], the first updates' share of the
-    # parameters' norm (0 for one zero or not finite); empty without large_share.
+    # parameters' norm (0 where not finite or the update is 0); empty without
+    # large_share.
     count: jax.Array  # int32, the updates seen.
     multiple: jax.Array  # float32, 1 over the window, then 1, `factor` or `shrink`.
 
@@ -97,15 +99,14 @@ class _Rule(NamedTuple):
     large_share: jax.typing.ArrayLike | None
     agree: jax.typing.ArrayLike
     shrink: jax.typing.ArrayLike
-    share_steps: int
 
 
 def _read_share(updates, params, state, norm):
     """``state.shares`` with the share of ``updates`` (norm ``norm``) in the
     parameters' norm written at ``state.count`` (while it is below their
     number)."""
-    params_norm = jnp.sqrt(_common.sq_norm(params, jnp.float32))
-    share = jnp.where(jnp.isfinite(norm) & (norm > 0), norm / params_norm, 0.0)
+    share = norm / jnp.sqrt(_common.sq_norm(params, jnp.float32))
+    share = jnp.where(jnp.isfinite(share) & (norm > 0), share, 0.0)  # unread: 0
     index = jnp.minimum(state.count, state.shares.shape[0] - 1)
     written = state.shares.at[index].set(share)
     return jnp.where(state.count < state.shares.shape[0], written, state.shares)
@@ -247,7 +248,7 @@ def scale_by_zigzag_multiple(
                 f"{_NAME}: {name} must be positive (a multiple after the window),"
                 f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
             )
-    rule = _Rule(window, threshold, factor, large_share, agree, shrink, share_steps)
+    rule = _Rule(window, threshold, factor, large_share, agree, shrink)
 
     def init_fn(params):
         return ZigzagMultipleState(

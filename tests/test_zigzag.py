@@ -146,6 +146,14 @@ def test_large_agreeing_steps_are_shortened_after_the_window():
     assert float(state.multiple) == 1.0
     flip = ([0.5, 0.0], [-0.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [1.0, 0.0])
     assert float(run(flip)[1].multiple) == 2.0  # large, but they flip
+    # Zero parameters: no share can be read (0), nothing infinite kept.
+    tx = go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=2)
+    zero = {"a": jnp.zeros(2)}
+    state = tx.init(zero)
+    for u in agree:
+        _, state = tx.update({"a": jnp.array(u)}, state, zero)
+    np.testing.assert_array_equal(state.shares, [0.0, 0.0])
+    assert float(state.multiple) == 1.0
 
 
 def test_without_large_share_no_share_is_read_or_held():
