@@ -67,9 +67,13 @@ def _zigzag_sgd(
     window: int = 32,
     threshold: float = 0.0,
     factor: float = 2.0,
+    large_share: float | None = None,
+    share_steps: int = 8,
 ):
     """SGD, then the zig-zag multiple (a scale on its updates)."""
-    zigzag = go.scale_by_zigzag_multiple(window, threshold, factor)
+    zigzag = go.scale_by_zigzag_multiple(
+        window, threshold, factor, large_share=large_share, share_steps=share_steps
+    )
     return optax.chain(optax.sgd(learning_rate), zigzag)
 
 
@@ -202,4 +206,7 @@ CASES: tuple[Case, ...] = (
          {"learning_rate": 1e-3, "ord": 1}, static_args=("num_steps", "ord")),
     Case("zigzag_multiple_sgd", _zigzag_sgd, {"learning_rate": 1e-3},
          static_args=("window",)),
+    Case("zigzag_multiple_shorter_sgd", _zigzag_sgd,
+         {"learning_rate": 1e-3, "large_share": 0.25},
+         static_args=("window", "share_steps")),
 )  # fmt: skip
