@@ -198,6 +198,7 @@ def scale_by_zigzag_multiple(
       arguments; any are accepted and ignored).
 
     Raises:
+      TypeError: for a ``window`` or ``share_steps`` that is not an int.
       ValueError: for a ``window`` or ``share_steps`` out of range, a
         ``factor`` or ``shrink`` that is not positive, or ``params`` missing
         with ``large_share``.
