@@ -84,8 +84,8 @@ class ZigzagMultipleState(NamedTuple):
     cosine_sum: jax.Array  # float32, the sum of the cosines of the pairs read.
     pairs: jax.Array  # int32, the pairs of consecutive nonzero finite updates read.
     shares: jax.Array  # float32 [share_steps], the first updates' share of the
-    # parameters' norm (0 where not finite or the update is 0); empty without
-    # large_share.
+    # parameters' norm (0 where not finite or the update is 0); [1], unread,
+    # without large_share.
     count: jax.Array  # int32, the updates seen.
     multiple: jax.Array  # float32, 1 over the window, then 1, `factor` or `shrink`.
 
@@ -235,7 +235,7 @@ def scale_by_zigzag_multiple(
       [3.0, 2.25, 1.6875, 1.265625, 1.107421875]
     """
     window = _common.check_int(_NAME, "window", window, "the updates read")
-    if large_share is not None:  # else no share is read, and the state holds none
+    if large_share is not None:  # else no share is read
         share_steps = _common.check_int(
             _NAME,
             "share_steps",
@@ -256,7 +256,8 @@ def scale_by_zigzag_multiple(
             previous=optax.tree.zeros_like(params),
             cosine_sum=jnp.zeros([], jnp.float32),
             pairs=jnp.zeros([], jnp.int32),
-            shares=jnp.zeros([0 if large_share is None else share_steps], jnp.float32),
+            # Without large_share one unread 0 (orbax saves no empty array).
+            shares=jnp.zeros([1 if large_share is None else share_steps], jnp.float32),
             count=jnp.zeros([], jnp.int32),
             multiple=jnp.ones([], jnp.float32),
         )

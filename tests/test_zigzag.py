@@ -156,10 +156,10 @@ def test_large_agreeing_steps_are_shortened_after_the_window():
     assert float(state.multiple) == 1.0
 
 
-def test_without_large_share_no_share_is_read_or_held():
+def test_without_large_share_no_share_is_read():
     tx = go.scale_by_zigzag_multiple(window=2, share_steps=100)  # not checked
     state = tx.init({"a": jnp.ones(2)})
-    assert state.shares.shape == (0,)
+    assert state.shares.shape == (1,)  # one unread 0: orbax saves no empty array
     for u in ([1.0, 0.0], [1.0, 0.0], [1.0, 0.0]):
         _, state = tx.update({"a": jnp.array(u)}, state)  # no params needed
     assert float(state.multiple) == 1.0
