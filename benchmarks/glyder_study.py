@@ -1987,16 +1987,20 @@ _register_untuned(
 # zoo's 1.29 -> 1.28, no certain miss left there): glyder_sgd's default now,
 # which these entries build (tested bit for bit); -0.1 ran the same on the
 # zoo's seeds 0-2, one held-out workload fewer within 1.10x.
+def _zigzag_sgd(info, threshold=0.0, large_share=None, level=True):
+    """glyder_sgd's chain with go.scale_by_zigzag_multiple(32, threshold,
+    large_share=...) between its multiple and its 3% bound, and the level where
+    ``level``."""
+    multiple = go.scale_by_zigzag_multiple(32, threshold, large_share=large_share)
+    opt = _glyder_between(optax.identity(), 2.0, 0.03, multiple)
+    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
+
+
 for _threshold in (0.0, -0.1):
     _register_untuned(
         f"glyder_sgd-level{FLOOD_LEVEL}-zigzag{_threshold:g}",
         "sgd",
-        lambda info, threshold=_threshold: optax.chain(
-            _glyder_between(
-                optax.identity(), 2.0, 0.03, go.scale_by_zigzag_multiple(32, threshold)
-            ),
-            go.flood_gate(FLOOD_LEVEL),
-        ),
+        lambda info, threshold=_threshold: _zigzag_sgd(info, threshold),
         f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its multiple doubled after 32"
         f" steps whose consecutive steps' mean cosine is below {_threshold:g}",
         value=True,
@@ -2006,9 +2010,7 @@ for _threshold in (0.0, -0.1):
 _register_untuned(
     "glyder_sgd-zigzag0",
     "sgd",
-    lambda info: _glyder_between(
-        optax.identity(), 2.0, 0.03, go.scale_by_zigzag_multiple(32, 0.0)
-    ),
+    lambda info: _zigzag_sgd(info, level=False),
     "go.glyder_sgd(), its multiple doubled after 32 steps whose consecutive"
     " steps' mean cosine is below 0",
 )
@@ -2036,18 +2038,10 @@ _register_untuned(
 # transform of the study's own, after the zig-zag multiple and reading the
 # cosine again; the library's replaced it (one implementation), and the
 # aliases' rerun equals those runs bit for bit (154 runs).
-def _two_way(info, level=True):
-    """The twentieth round's glyder_sgd (with the level where ``level``), its
-    zig-zag multiple also halving where the first steps are large and agree."""
-    multiple = go.scale_by_zigzag_multiple(32, 0.0, large_share=0.25)
-    opt = _glyder_between(optax.identity(), 2.0, 0.03, multiple)
-    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
-
-
 _register_untuned(
     f"glyder_sgd-level{FLOOD_LEVEL}-twoway",
     "sgd",
-    _two_way,
+    lambda info: _zigzag_sgd(info, large_share=0.25),
     f"go.glyder_sgd(flood_level={FLOOD_LEVEL}), its multiple also halved after"
     " 32 steps whose first 8 are a quarter of the norm and agree",
     value=True,
@@ -2055,7 +2049,7 @@ _register_untuned(
 _register_untuned(
     "glyder_sgd-twoway",
     "sgd",
-    lambda info: _two_way(info, level=False),
+    lambda info: _zigzag_sgd(info, large_share=0.25, level=False),
     "go.glyder_sgd(), its multiple also halved after 32 steps whose first 8"
     " are a quarter of the norm and agree",
 )
