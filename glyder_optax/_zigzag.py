@@ -54,10 +54,11 @@ whose consecutive gradients agree and shortens one whose gradients flip: here
 the flip says that the greedy step is held by one stiff direction, not that
 it is too long for the run.
 
-The reading keeps one copy of the update (the size of the parameters) in the
-state, and with ``large_share`` :math:`K` floats. It is a :func:`jax.lax.cond`
-every step whose reading branch runs only while the window lasts (on a GPU
-the predicate is copied to the host).
+The reading keeps one copy of the update (the size of the parameters) and its
+norm in the state, and with ``large_share`` :math:`K` floats. It is one
+:func:`jax.lax.switch` every step (on a GPU its index is copied to the host):
+the reading branch runs only while the window lasts, and the one that also
+reduces the parameters to their norm only over the first :math:`K` steps.
 
 References:
   Jacobs, `Increased rates of convergence through learning rate adaptation
@@ -81,6 +82,7 @@ class ZigzagMultipleState(NamedTuple):
     """State of :func:`scale_by_zigzag_multiple`."""
 
     previous: optax.Updates  # the last nonzero finite update read (zeros before).
+    previous_norm: jax.Array  # float32, the norm of `previous`, kept to read it once.
     cosine_sum: jax.Array  # float32, the sum of the cosines of the pairs read.
     pairs: jax.Array  # int32, the pairs of consecutive nonzero finite updates read.
     shares: jax.Array  # float32 [share_steps], the first updates' share of the
@@ -101,15 +103,13 @@ class _Rule(NamedTuple):
     shrink: jax.typing.ArrayLike
 
 
-def _read_share(updates, params, state, norm):
-    """``state.shares`` with the share of ``updates`` (norm ``norm``) in the
-    parameters' norm written at ``state.count`` (while it is below their
+def _read_share(params, state, norm):
+    """``state.shares`` with the share of an update of norm ``norm`` in the
+    parameters' norm written at ``state.count`` (read while it is below their
     number)."""
     share = norm / jnp.sqrt(_common.sq_norm(params, jnp.float32))
     share = jnp.where(jnp.isfinite(share) & (norm > 0), share, 0.0)  # unread: 0
-    index = jnp.minimum(state.count, state.shares.shape[0] - 1)
-    written = state.shares.at[index].set(share)
-    return jnp.where(state.count < state.shares.shape[0], written, state.shares)
+    return state.shares.at[state.count].set(share)
 
 
 def _chosen(cosine_sum, pairs, shares, rule):
@@ -127,33 +127,42 @@ def _chosen(cosine_sum, pairs, shares, rule):
     return multiple
 
 
-def _read(updates, params, state, rule):
+def _read(updates, params, state, rule, share):
     """``state`` after reading ``updates`` (its cosine with the previous
-    nonzero finite update, and it kept as the previous; its share of the
-    norm while the first ``share_steps`` last); on the window's last update,
-    the multiple chosen."""
+    nonzero finite update, and it kept as the previous; with ``share``, its
+    share of the parameters' norm); on the window's last update, the
+    multiple chosen."""
     norm = jnp.sqrt(_common.sq_norm(updates, jnp.float32))
-    prev_norm = jnp.sqrt(_common.sq_norm(state.previous, jnp.float32))
     ok = (norm > 0) & jnp.isfinite(norm)
-    pair = ok & (prev_norm > 0)
+    pair = ok & (state.previous_norm > 0)
     dot = _common.vdot(updates, state.previous, jnp.float32)
-    cosine = jnp.where(pair, dot / jnp.where(pair, norm * prev_norm, 1.0), 0.0)
+    scale = jnp.where(pair, norm * state.previous_norm, 1.0)
+    cosine = jnp.where(pair, dot / scale, 0.0)
     cosine_sum = state.cosine_sum + cosine
     pairs = state.pairs + pair.astype(jnp.int32)
-    shares = state.shares
-    if rule.large_share is not None:
-        shares = _read_share(updates, params, state, norm)
+    shares = _read_share(params, state, norm) if share else state.shares
     last = state.count == rule.window - 1
     multiple = jnp.where(last, _chosen(cosine_sum, pairs, shares, rule), state.multiple)
     return state._replace(
         previous=jax.tree.map(
             lambda u, p: jnp.where(ok, u.astype(p.dtype), p), updates, state.previous
         ),
+        previous_norm=jnp.where(ok, norm, state.previous_norm),
         cosine_sum=cosine_sum,
         pairs=pairs,
         shares=shares,
         multiple=multiple.astype(jnp.float32),
     )
+
+
+def _branch(count, window, share_steps):
+    """Which of :func:`scale_by_zigzag_multiple`'s branches runs at ``count``:
+    0 after the window, 1 reading, 2 reading a share too (``share_steps``
+    ``None``: never)."""
+    reading = jnp.where(count < window, 1, 0)
+    if share_steps is None:
+        return reading
+    return jnp.where((reading == 1) & (count < share_steps), 2, reading)
 
 
 def scale_by_zigzag_multiple(
@@ -254,6 +263,7 @@ def scale_by_zigzag_multiple(
     def init_fn(params):
         return ZigzagMultipleState(
             previous=optax.tree.zeros_like(params),
+            previous_norm=jnp.zeros([], jnp.float32),
             cosine_sum=jnp.zeros([], jnp.float32),
             pairs=jnp.zeros([], jnp.int32),
             # Without large_share one unread 0 (orbax saves no empty array).
@@ -273,13 +283,15 @@ def scale_by_zigzag_multiple(
                 " With large_share, the steps' share of the parameters' norm is read.",
             )
         scaled = jax.tree.map(lambda u: (state.multiple * u).astype(u.dtype), updates)
-        state = jax.lax.cond(
-            state.count < window,
-            lambda u, p, s: _read(u, p, s, rule),
+        branches = [
             lambda u, p, s: s,
-            updates,
-            params,
-            state,
+            lambda u, p, s: _read(u, p, s, rule, share=False),
+            lambda u, p, s: _read(u, p, s, rule, share=True),
+        ]
+        steps = None if large_share is None else share_steps
+        index = _branch(state.count, window, steps)
+        state = jax.lax.switch(
+            index, branches[: 2 if steps is None else 3], updates, params, state
         )
         return scaled, state._replace(count=optax.safe_increment(state.count))
 

@@ -2,6 +2,7 @@
 cosines (hand-worked), held after it, in ``glyder_sgd``; dtypes and structure
 stable, nothing non-finite read, bad arguments refused."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +29,7 @@ def test_the_multiple_is_set_after_a_window_whose_steps_flip():
     assert int(state.pairs) == 1 and int(state.count) == 4
     np.testing.assert_allclose(state.cosine_sum, -1 / np.sqrt(2), rtol=1e-6)
     np.testing.assert_array_equal(state.previous["a"], [-1.0, 1.0])
+    np.testing.assert_allclose(state.previous_norm, np.sqrt(2), rtol=1e-6)
     np.testing.assert_array_equal(out[1], [-1.0, 1.0])
     assert np.isnan(out[2][0])
     np.testing.assert_array_equal(out[3], [6.0, 8.0])
@@ -122,15 +124,19 @@ def test_large_agreeing_steps_are_shortened_after_the_window():
     params = {"a": jnp.array([1.0, 0.0])}
     agree = ([0.5, 0.0], [0.4, 0.1], [0.3, 0.0], [0.3, 0.1], [1.0, 0.0])
 
-    def run(updates, scale=1.0, **kwargs):
+    def run(updates, scale=1.0, later_params=params, **kwargs):
         tx = go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=2, **kwargs)
         state, out = tx.init(params), []
-        for u in updates:
-            step, state = tx.update({"a": scale * jnp.array(u)}, state, params)
+        for t, u in enumerate(updates):
+            now = params if t < 2 else later_params
+            step, state = tx.update({"a": scale * jnp.array(u)}, state, now)
             out.append(step["a"])
         return out, state
 
     out, state = run(agree)
+    # The parameters are read over the share steps only.
+    nan_later = run(agree, later_params={"a": jnp.array([np.nan, 0.0])})[1]
+    chex.assert_trees_all_equal(nan_later, state)
     np.testing.assert_allclose(state.shares, [0.5, np.hypot(0.4, 0.1)], rtol=1e-6)
     np.testing.assert_allclose(out[3], [0.3, 0.1], rtol=1e-6)  # the window's
     np.testing.assert_allclose(out[4], [0.5, 0.0], rtol=1e-6)
