@@ -1814,10 +1814,31 @@ def _adam_multiplied(lr, info):
     return go.glyder_adam(info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL)
 
 
+def _momentum_bounded(lr, info):
+    """``glyder_momentum`` with the level, ``max_step_ratio=lr`` (the
+    twenty-second round: over momentum the 1% bound holds every first step,
+    so the multiple hardly acts)."""
+    return go.glyder_momentum(
+        info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL
+    )
+
+
+def _momentum_multiplied(lr, info):
+    """``glyder_momentum`` with the level, ``learning_rate=lr`` (the
+    twenty-second round)."""
+    return go.glyder_momentum(
+        info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL
+    )
+
+
 # Per alias: the grid of multiples (the defaults 2 and 1 on it), the builder.
 ORACLE_MULTIPLES = {
     "glyder_sgd": ((0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), _sgd_multiplied),
     "glyder_adam": ((0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), _adam_multiplied),
+    "glyder_momentum": (
+        (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+        _momentum_multiplied,
+    ),
 }
 
 
@@ -1834,6 +1855,19 @@ for _name, (_grid, _build) in ORACLE_MULTIPLES.items():
             grid=_grid,
         )
     )
+
+register(
+    _glyder_entry(
+        f"glyder_momentum-level{FLOOD_LEVEL}-rho",
+        "momentum",
+        _momentum_bounded,
+        "next",
+        f"go.glyder_momentum(T, flood_level={FLOOD_LEVEL}) with its max_step_ratio"
+        " (the trust region, a fraction of the parameters' norm) on a grid",
+        value=True,
+        grid=(0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+    )
+)
 
 
 # The same oracle over SGD with a linear decay to 0 chained after the alias

@@ -94,6 +94,8 @@ LOST_LATER |= {n for n in methods.METHODS if "-level0.01-first" in n}
 # its multiple set by the first step (matched by "-first" above) and its
 # decaying multiple (not adopted).
 LOST_LATER |= {n for n in methods.METHODS if "-level0.01-alpha" in n}
+# The twenty-second round's oracle trust region over momentum (an analysis).
+LOST_LATER |= {"glyder_momentum-level0.01-rho"}
 LOST_LATER |= {"glyder_sgd-level0.01-ld4"}
 # The twentieth round's zig-zag multiple: at -0.1 not adopted; at 0 adopted,
 # and the aliases (which run here) build the same.
