@@ -808,3 +808,38 @@ def test_the_twoway_entries_are_the_aliases_past_the_window(name, alias):
     a, b = (optax.tree.get(s, "ZigzagMultipleState") for s in (state_a, state_b))
     chex.assert_trees_all_equal(a, b)
     assert float(a.multiple) == 0.5 and float(a.shares[0]) > 0.5
+
+
+@pytest.mark.parametrize(
+    "name", ["glyder_momentum-level0.01-zigzag", "glyder_momentum-level0.01-twoway"]
+)
+@pytest.mark.parametrize(
+    "start, doubled",
+    [((110.0, 80.0), False), ((100.3, 99.6), True)],  # mean cosines 0.94, 0.56
+)
+def test_the_momentum_zigzag_entries_are_the_alias_over_the_window(
+    name, start, doubled
+):
+    # Over the 32 steps of the window the multiple is 1: the entry is
+    # glyder_momentum(T, flood_level=0.01) step for step, and it reads the
+    # mean cosine of the alias's consecutive nonzero updates (NumPy's,
+    # here). From far the 1% bound holds the steps on a straight path; near
+    # the minimum of the stiff quadratic they zig-zag.
+    info = runner.task_info(tiny_task(), 40)
+    opt = methods.get(name).build(None, info)
+    params = jnp.array(start)
+    # (The loss stays above the level: the reader's updates are the alias's.)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    alias = go.glyder_momentum(40, flood_level=0.01)
+    _, alias_steps = _scan_40_steps(alias, params, obj_fn)
+    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    u = np.asarray(alias_steps[:32], np.float64)
+    u = u[np.linalg.norm(u, axis=1) > 0]  # pairs of consecutive nonzero steps
+    norms = np.linalg.norm(u, axis=1)
+    mean_cosine = np.mean(np.sum(u[1:] * u[:-1], 1) / (norms[1:] * norms[:-1]))
+    zigzag = optax.tree.get(state, "ZigzagMultipleState")
+    read = zigzag.cosine_sum / zigzag.pairs
+    np.testing.assert_allclose(read, mean_cosine, rtol=1e-4)
+    assert (mean_cosine < 0.8) == doubled
+    assert float(zigzag.multiple) == (2.0 if doubled else 1.0)  # shares < 0.5
