@@ -2100,13 +2100,13 @@ _register_untuned(
 # 1.03 (the zoo's worst 1.97 -> 1.57, digits-deep's), flat from 0.7 to 0.9;
 # halving where the median unbounded share of the first 8 steps is 0.5 or
 # more takes iris-std from 1.41 to 1.09 and digits-wide from 1.15 to 1.05.
-def _zigzag_momentum(info, large_share=None):
+def _zigzag_momentum(info, large_share=None, level=True):
     """glyder_momentum's chain (the decay in its multiple, the 1% bound, the
-    level) with go.scale_by_zigzag_multiple(32, 0.8, large_share=...,
-    shrink=0.5) between its multiple and its bound."""
+    level where ``level``) with go.scale_by_zigzag_multiple(32, 0.8,
+    large_share=..., shrink=0.5) between its multiple and its bound."""
     multiple = go.scale_by_zigzag_multiple(32, 0.8, large_share=large_share)
     opt = _glyder_between(optax.trace(0.9), _decay(info), 0.01, multiple)
-    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL))
+    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
 
 
 for _label, _share in (("zigzag", None), ("twoway", 0.5)):
@@ -2119,3 +2119,12 @@ for _label, _share in (("zigzag", None), ("twoway", 0.5)):
         + ("" if _share is None else ", halved where the first 8 are half the norm"),
         value=True,
     )
+
+# The same without the level (glyder_momentum's default): does the rule hold there?
+_register_untuned(
+    "glyder_momentum-twoway",
+    "momentum",
+    lambda info: _zigzag_momentum(info, 0.5, level=False),
+    "go.glyder_momentum(T), its multiple doubled after 32 steps whose updates'"
+    " mean cosine is below 0.8, halved where the first 8 are half the norm",
+)

@@ -811,17 +811,22 @@ def test_the_twoway_entries_are_the_aliases_past_the_window(name, alias):
 
 
 @pytest.mark.parametrize(
-    "name", ["glyder_momentum-level0.01-zigzag", "glyder_momentum-level0.01-twoway"]
+    "name, level",
+    [
+        ("glyder_momentum-level0.01-zigzag", 0.01),
+        ("glyder_momentum-level0.01-twoway", 0.01),
+        ("glyder_momentum-twoway", None),
+    ],
 )
 @pytest.mark.parametrize(
     "start, doubled",
     [((110.0, 80.0), False), ((100.3, 99.6), True)],  # mean cosines 0.94, 0.56
 )
 def test_the_momentum_zigzag_entries_are_the_alias_over_the_window(
-    name, start, doubled
+    name, level, start, doubled
 ):
     # Over the 32 steps of the window the multiple is 1: the entry is
-    # glyder_momentum(T, flood_level=0.01) step for step, and it reads the
+    # glyder_momentum(T, flood_level=level) step for step, and it reads the
     # mean cosine of the alias's consecutive nonzero updates (NumPy's,
     # here). From far the 1% bound holds the steps on a straight path; near
     # the minimum of the stiff quadratic they zig-zag.
@@ -831,7 +836,7 @@ def test_the_momentum_zigzag_entries_are_the_alias_over_the_window(
     # (The loss stays above the level: the reader's updates are the alias's.)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    alias = go.glyder_momentum(40, flood_level=0.01)
+    alias = go.glyder_momentum(40, flood_level=level)
     _, alias_steps = _scan_40_steps(alias, params, obj_fn)
     chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
     u = np.asarray(alias_steps[:32], np.float64)
