@@ -847,4 +847,4 @@ def test_the_momentum_zigzag_entries_are_the_alias_over_the_window(
     read = zigzag.cosine_sum / zigzag.pairs
     np.testing.assert_allclose(read, mean_cosine, rtol=1e-4)
     assert (mean_cosine < 0.8) == doubled
-    assert float(zigzag.multiple) == (2.0 if doubled else 1.0)  # shares < 0.5
+    assert float(zigzag.multiple) == (2.0 if doubled else 1.0)  # shares < 0.15
