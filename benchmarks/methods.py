@@ -539,9 +539,11 @@ def _register_untuned(name, base, make, description, **more):
 
 
 # The library's per-base aliases, as a user writes them: the recommendations
-# of the study (glyder_sgd and glyder_momentum build what the entries
+# of the study (glyder_sgd and glyder_momentum built what the entries
 # glyder-sgd-k20-hold-tr0.03-x2 and glyder-momentum-k20-hold-tr-ld-secauto
-# build; glyder_adam chains the decay after glyder, where
+# build until the zig-zag multiple of the twentieth round, and of the
+# twenty-second over momentum, went between their multiples and their
+# bounds; glyder_adam chains the decay after glyder, where
 # glyder-adam-k20-hold-tr0.01decay-ld decays the bound instead). The study's
 # later rounds wrap each of them: (entry name, base, make(info), as written).
 ALIASES = (

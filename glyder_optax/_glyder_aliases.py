@@ -181,14 +181,20 @@ def glyder_sgd(
         shared_count=shared_count,
     )
     if zigzag_window is not None:
-        bound = [] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]
-        traced = isinstance(zigzag_window, jax.core.Tracer)  # inject_hyperparams
-        share_steps = 8 if traced else min(8, zigzag_window)
-        multiple = scale_by_zigzag_multiple(
-            zigzag_window, large_share=large_share, share_steps=share_steps
-        )
-        opt = optax.chain(opt, multiple, *bound)
+        opt = _zigzagged(opt, max_step_ratio, zigzag_window, 0.0, large_share)
     return _flooded(opt, flood_level)
+
+
+def _zigzagged(opt, max_step_ratio, window, threshold, large_share):
+    """``opt`` (GLyDER with no bound), then the zig-zag multiple read over
+    ``window`` steps (their shares over the first 8), then the bound."""
+    bound = [] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]
+    traced = isinstance(window, jax.core.Tracer)  # inject_hyperparams
+    share_steps = 8 if traced else min(8, window)
+    multiple = scale_by_zigzag_multiple(
+        window, threshold, large_share=large_share, share_steps=share_steps
+    )
+    return optax.chain(opt, multiple, *bound)
 
 
 def glyder_momentum(
@@ -198,6 +204,8 @@ def glyder_momentum(
     nesterov: bool = False,
     learning_rate: optax.ScalarOrSchedule = 1.0,
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
+    zigzag_window: int | None = 32,
+    large_share: float | None = 0.15,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     f_min: jax.typing.ArrayLike | None = 0.0,
@@ -211,12 +219,16 @@ def glyder_momentum(
 
     With :math:`\eta` GLyDER's locally optimal step along :math:`m` and
     :math:`\alpha` = ``learning_rate``, the step is :math:`u =
-    s_t\,\alpha\,\eta\,m`, :math:`s_t = \max(0, 1 - t/(T - 1))` for a run
-    of :math:`T` = ``total_steps`` steps (1 without ``total_steps``), then
-    bounded: :math:`x^+ = x - \min(1, \rho\|x\| / \|u\|)\,u` where
-    :math:`\|x\| > 0`, :math:`\rho` = ``max_step_ratio``. That is
-    :func:`glyder_optax.glyder` over ``optax.trace(momentum, nesterov)`` with
-    ``total_steps``.
+    z\,s_t\,\alpha\,\eta\,m`, :math:`s_t = \max(0, 1 - t/(T - 1))` for a
+    run of :math:`T` = ``total_steps`` steps (1 without ``total_steps``) and
+    :math:`z` the zig-zag multiple (1 over the first ``zigzag_window`` steps,
+    then 2 if the mean cosine between their consecutive steps was below 0.8,
+    1/2 if it was not and the first 8 steps were 15% of the parameters' norm
+    or more, else 1), then bounded: :math:`x^+ = x - \min(1, \rho\|x\| /
+    \|u\|)\,u` where :math:`\|x\| > 0`, :math:`\rho` = ``max_step_ratio``.
+    That is :func:`glyder_optax.glyder` over ``optax.trace(momentum,
+    nesterov)`` with ``total_steps``, then
+    :func:`glyder_optax.scale_by_zigzag_multiple` before the bound.
 
     Our default: the decay, where the budget is known (the fourth round of
     the study). It lowers the worst case over the zoo; without it, on small
@@ -238,6 +250,13 @@ def glyder_momentum(
         (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
+      zigzag_window: the steps whose consecutive cosines choose the zig-zag
+        multiple (:func:`glyder_optax.scale_by_zigzag_multiple`, its
+        threshold 0.8 here); ``None`` turns it off (the alias before the
+        twenty-second round, with no state the size of the parameters).
+      large_share: the zig-zag multiple's ``large_share``, the median share of
+        the norm of the first 8 steps from which agreeing steps are halved;
+        ``None`` turns the halving off.
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
@@ -282,7 +301,7 @@ def glyder_momentum(
     opt = glyder(
         optax.trace(momentum, nesterov=nesterov),
         learning_rate=learning_rate,
-        max_step_ratio=max_step_ratio,
+        max_step_ratio=max_step_ratio if zigzag_window is None else None,
         total_steps=total_steps,
         refresh_every=refresh_every,
         estimator=estimator,
@@ -291,6 +310,8 @@ def glyder_momentum(
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
     )
+    if zigzag_window is not None:
+        opt = _zigzagged(opt, max_step_ratio, zigzag_window, 0.8, large_share)
     return _flooded(opt, flood_level)
 
 

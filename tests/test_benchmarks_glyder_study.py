@@ -811,40 +811,45 @@ def test_the_twoway_entries_are_the_aliases_past_the_window(name, alias):
 
 
 @pytest.mark.parametrize(
-    "name, level",
+    "name, alias",
     [
-        ("glyder_momentum-level0.01-zigzag", 0.01),
-        ("glyder_momentum-level0.01-twoway", 0.01),
-        ("glyder_momentum-twoway", None),
+        (
+            "glyder_momentum-level0.01-zigzag",
+            lambda: go.glyder_momentum(40, flood_level=0.01, large_share=None),
+        ),
+        (
+            "glyder_momentum-level0.01-twoway",
+            lambda: go.glyder_momentum(40, flood_level=0.01),
+        ),
+        ("glyder_momentum-twoway", lambda: go.glyder_momentum(40)),
     ],
 )
 @pytest.mark.parametrize(
     "start, doubled",
     [((110.0, 80.0), False), ((100.3, 99.6), True)],  # mean cosines 0.94, 0.56
 )
-def test_the_momentum_zigzag_entries_are_the_alias_over_the_window(
-    name, level, start, doubled
-):
-    # Over the 32 steps of the window the multiple is 1: the entry is
-    # glyder_momentum(T, flood_level=level) step for step, and it reads the
-    # mean cosine of the alias's consecutive nonzero updates (NumPy's,
-    # here). From far the 1% bound holds the steps on a straight path; near
-    # the minimum of the stiff quadratic they zig-zag.
+def test_the_momentum_zigzag_entries_are_the_alias(name, alias, start, doubled):
+    # The entries are glyder_momentum's alias (since the twenty-second round)
+    # step for step, and read the mean cosine of its consecutive nonzero
+    # updates over the window (NumPy's, here). From far the 1% bound holds
+    # the steps on a straight path; near the minimum of the stiff quadratic
+    # they zig-zag, and the multiple doubles after the 32 steps.
     info = runner.task_info(tiny_task(), 40)
     opt = methods.get(name).build(None, info)
     params = jnp.array(start)
     # (The loss stays above the level: the reader's updates are the alias's.)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    alias = go.glyder_momentum(40, flood_level=level)
-    _, alias_steps = _scan_40_steps(alias, params, obj_fn)
-    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    (_, alias_state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
+    chex.assert_trees_all_equal(steps, alias_steps)
     u = np.asarray(alias_steps[:32], np.float64)
     u = u[np.linalg.norm(u, axis=1) > 0]  # pairs of consecutive nonzero steps
     norms = np.linalg.norm(u, axis=1)
     mean_cosine = np.mean(np.sum(u[1:] * u[:-1], 1) / (norms[1:] * norms[:-1]))
     zigzag = optax.tree.get(state, "ZigzagMultipleState")
-    read = zigzag.cosine_sum / zigzag.pairs
-    np.testing.assert_allclose(read, mean_cosine, rtol=1e-4)
+    chex.assert_trees_all_equal(
+        zigzag, optax.tree.get(alias_state, "ZigzagMultipleState")
+    )
+    np.testing.assert_allclose(zigzag.cosine_sum / zigzag.pairs, mean_cosine, rtol=1e-4)
     assert (mean_cosine < 0.8) == doubled
     assert float(zigzag.multiple) == (2.0 if doubled else 1.0)  # shares < 0.15

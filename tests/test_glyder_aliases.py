@@ -65,18 +65,35 @@ def _adam_decayed_after(total_steps, **kwargs):
     )
 
 
-def _sgd_zigzag(
-    window=32, max_step_ratio=0.03, learning_rate=2.0, large_share=0.25, **kwargs
+def _zigzag(
+    base=None,
+    window=32,
+    max_step_ratio=0.03,
+    learning_rate=2.0,
+    large_share=0.25,
+    threshold=0.0,
+    **kwargs,
 ):
-    """glyder over SGD, the zig-zag multiple (its shorter step read over the
-    first 8 steps) between its learning rate and its trust region."""
-    glyder = go.glyder(
-        optax.identity(), learning_rate=learning_rate, max_step_ratio=None, **kwargs
-    )
+    """glyder over ``base`` (SGD's identity by default), the zig-zag multiple
+    (its shorter step read over the first 8 steps) between its learning rate
+    and its trust region."""
+    base = optax.identity() if base is None else base
+    glyder = go.glyder(base, learning_rate=learning_rate, max_step_ratio=None, **kwargs)
     zigzag = go.scale_by_zigzag_multiple(
-        window, large_share=large_share, share_steps=min(8, window)
+        window, threshold, large_share=large_share, share_steps=min(8, window)
     )
     return optax.chain(glyder, zigzag, bound_step_by_params(max_step_ratio))
+
+
+_sgd_zigzag = functools.partial(_zigzag, None)
+
+
+def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
+    """glyder over the trace with its decay, the zig-zag multiple (threshold
+    0.8) before the 1% bound."""
+    trace = optax.trace(0.9) if trace is None else trace
+    kwargs = {"max_step_ratio": 0.01, "learning_rate": 1.0, **kwargs}
+    return _zigzag(trace, window, large_share=large_share, threshold=0.8, **kwargs)
 
 
 EQUAL = {
@@ -104,17 +121,27 @@ EQUAL = {
     ),
     "momentum": (
         lambda: go.glyder_momentum(10),
-        lambda: go.glyder(optax.trace(0.9), total_steps=10),
+        lambda: _momentum_zigzag(total_steps=10),
     ),
     "momentum-args": (
-        lambda: go.glyder_momentum(10, momentum=0.5, nesterov=True, refresh_every=2),
-        lambda: go.glyder(
-            optax.trace(0.5, nesterov=True), total_steps=10, refresh_every=2
+        lambda: go.glyder_momentum(
+            10, momentum=0.5, nesterov=True, zigzag_window=4, refresh_every=2
         ),
+        lambda: _momentum_zigzag(
+            optax.trace(0.5, nesterov=True), 4, total_steps=10, refresh_every=2
+        ),
+    ),
+    "momentum-no-shorter-step": (
+        lambda: go.glyder_momentum(10, zigzag_window=4, large_share=None),
+        lambda: _momentum_zigzag(window=4, large_share=None, total_steps=10),
+    ),
+    "momentum-no-zigzag": (
+        lambda: go.glyder_momentum(10, zigzag_window=None),
+        lambda: go.glyder(optax.trace(0.9), total_steps=10),
     ),
     "momentum-no-budget": (
         lambda: go.glyder_momentum(),
-        lambda: go.glyder(optax.trace(0.9)),
+        lambda: _momentum_zigzag(),
     ),
     "adam": (lambda: go.glyder_adam(10), lambda: _adam_decayed_after(10)),
     "adam-args": (
@@ -173,8 +200,12 @@ EVERY_ARGUMENT = {
         lambda: _sgd_zigzag(5, large_share=0.3, **SHARED),
     ),
     "momentum": (
-        lambda: go.glyder_momentum(9, momentum=0.5, nesterov=True, **SHARED),
-        lambda: go.glyder(optax.trace(0.5, nesterov=True), total_steps=9, **SHARED),
+        lambda: go.glyder_momentum(
+            9, momentum=0.5, nesterov=True, zigzag_window=5, large_share=0.3, **SHARED
+        ),
+        lambda: _momentum_zigzag(
+            optax.trace(0.5, nesterov=True), 5, 0.3, total_steps=9, **SHARED
+        ),
     ),
     "adam": (
         lambda: go.glyder_adam(9, b1=0.8, b2=0.99, eps=1e-6, **SHARED),
