@@ -38,14 +38,21 @@ from benchmarks.methods import (
     register,
 )
 
-# The rounds before the twentieth ran glyder_sgd without the zig-zag multiple:
-# their entries built on it keep that, so that they re-run what was measured.
+# The rounds before the twentieth ran glyder_sgd without the zig-zag multiple,
+# and those before the twenty-second glyder_momentum: their entries built on
+# them keep that, so that they re-run what was measured.
 _R19 = {"zigzag_window": None}
+_R21 = {"zigzag_window": None}  # over momentum
 
 
 def _sgd_alias_r19(info):
     """glyder_sgd as the rounds before the twentieth measured it."""
     return go.glyder_sgd(**_R19)
+
+
+def _momentum_alias_r21(info):
+    """glyder_momentum as the rounds before the twenty-second measured it."""
+    return go.glyder_momentum(info.total_steps, **_R21)
 
 
 def _double_decay(info):
@@ -1172,9 +1179,9 @@ for _name, _base, _make, _text in (
         )
 
 
+_BEFORE = {"sgd": _sgd_alias_r19, "momentum": _momentum_alias_r21}
 ALIASES_R19 = tuple(
-    (name, base, _sgd_alias_r19 if base == "sgd" else make, text)
-    for name, base, make, text in ALIASES
+    (name, base, _BEFORE.get(base, make), text) for name, base, make, text in ALIASES
 )
 
 
@@ -1816,18 +1823,18 @@ def _adam_multiplied(lr, info):
 
 def _momentum_bounded(lr, info):
     """``glyder_momentum`` with the level, ``max_step_ratio=lr`` (the
-    twenty-second round: over momentum the 1% bound holds every first step,
-    so the multiple hardly acts)."""
+    twenty-second round: over momentum the 1% bound holds every first step),
+    as that round measured it (no zig-zag multiple)."""
     return go.glyder_momentum(
-        info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL
+        info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL, **_R21
     )
 
 
 def _momentum_multiplied(lr, info):
     """``glyder_momentum`` with the level, ``learning_rate=lr`` (the
-    twenty-second round)."""
+    twenty-second round), as that round measured it (no zig-zag multiple)."""
     return go.glyder_momentum(
-        info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL
+        info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL, **_R21
     )
 
 

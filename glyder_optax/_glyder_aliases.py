@@ -12,7 +12,9 @@ base wants one more choice, and these aliases make it, as ``optax.sgd``,
   zig-zag (:func:`glyder_optax.scale_by_zigzag_multiple`), and a trust
   region of 3% of the parameters' norm (:func:`glyder_sgd`);
 - over momentum, the budget known, a linear decay from 1 to 0 of GLyDER's
-  scale (:func:`glyder_momentum`);
+  scale, and the zig-zag multiple read on the momentum's steps (twice the
+  step where their mean cosine over the first 32 is below 0.8, half where
+  the first 8 are 15% of the parameters' norm or more; :func:`glyder_momentum`);
 - over Adam, the same decay applied after the trust region, so that it also
   shortens the steps that the bound holds (:func:`glyder_adam`).
 

@@ -655,12 +655,16 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         (
             "glyder_momentum-level0.01-alpha",
             0.25,
-            lambda: go.glyder_momentum(6, learning_rate=0.25, flood_level=0.01),
+            lambda: go.glyder_momentum(
+                6, learning_rate=0.25, flood_level=0.01, zigzag_window=None
+            ),
         ),
         (
             "glyder_momentum-level0.01-rho",
             0.04,
-            lambda: go.glyder_momentum(6, max_step_ratio=0.04, flood_level=0.01),
+            lambda: go.glyder_momentum(
+                6, max_step_ratio=0.04, flood_level=0.01, zigzag_window=None
+            ),
         ),
         (
             "glyder_sgd-level0.01-alpha-ld",
