@@ -2028,13 +2028,18 @@ _register_untuned(
 # zoo's 1.29 -> 1.28, no certain miss left there): glyder_sgd's default now,
 # which these entries build (tested bit for bit); -0.1 ran the same on the
 # zoo's seeds 0-2, one held-out workload fewer within 1.10x.
-def _zigzag_sgd(info, threshold=0.0, large_share=None, level=True):
-    """glyder_sgd's chain with go.scale_by_zigzag_multiple(32, threshold,
-    large_share=...) between its multiple and its 3% bound, and the level where
-    ``level``."""
+def _zigzag_chain(base, learning_rate, ratio, threshold, large_share, level):
+    """glyder over ``base`` with go.scale_by_zigzag_multiple(32, threshold,
+    large_share=...) between its multiple and its bound ``ratio``, and the
+    level where ``level``."""
     multiple = go.scale_by_zigzag_multiple(32, threshold, large_share=large_share)
-    opt = _glyder_between(optax.identity(), 2.0, 0.03, multiple)
+    opt = _glyder_between(base, learning_rate, ratio, multiple)
     return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
+
+
+def _zigzag_sgd(info, threshold=0.0, large_share=None, level=True):
+    """glyder_sgd's chain (alpha 2, the 3% bound) with the zig-zag multiple."""
+    return _zigzag_chain(optax.identity(), 2.0, 0.03, threshold, large_share, level)
 
 
 for _threshold in (0.0, -0.1):
@@ -2116,9 +2121,8 @@ def _zigzag_momentum(info, large_share=None, level=True):
     """glyder_momentum's chain (the decay in its multiple, the 1% bound, the
     level where ``level``) with go.scale_by_zigzag_multiple(32, 0.8,
     large_share=..., shrink=0.5) between its multiple and its bound."""
-    multiple = go.scale_by_zigzag_multiple(32, 0.8, large_share=large_share)
-    opt = _glyder_between(optax.trace(0.9), _decay(info), 0.01, multiple)
-    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
+    base = optax.trace(0.9)
+    return _zigzag_chain(base, _decay(info), 0.01, 0.8, large_share, level)
 
 
 for _label, _share in (("zigzag", None), ("twoway", 0.15)):
