@@ -1830,6 +1830,12 @@ def _momentum_bounded(lr, info):
     )
 
 
+def _adam_bounded(lr, info):
+    """``glyder_adam`` with the level, ``max_step_ratio=lr`` (the
+    twenty-third round: over Adam the 1% bound holds every first step)."""
+    return go.glyder_adam(info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL)
+
+
 def _momentum_multiplied(lr, info):
     """``glyder_momentum`` with the level, ``learning_rate=lr`` (the
     twenty-second round), as that round measured it (no zig-zag multiple)."""
@@ -1863,18 +1869,23 @@ for _name, (_grid, _build) in ORACLE_MULTIPLES.items():
         )
     )
 
-register(
-    _glyder_entry(
-        f"glyder_momentum-level{FLOOD_LEVEL}-rho",
-        "momentum",
-        _momentum_bounded,
-        "next",
-        f"go.glyder_momentum(T, flood_level={FLOOD_LEVEL}) with its max_step_ratio"
-        " (the trust region, a fraction of the parameters' norm) on a grid",
-        value=True,
-        grid=(0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+# The oracle trust region, per alias (the grid's 1% is the alias's bound).
+for _name, _build in (
+    ("glyder_momentum", _momentum_bounded),
+    ("glyder_adam", _adam_bounded),
+):
+    register(
+        _glyder_entry(
+            f"{_name}-level{FLOOD_LEVEL}-rho",
+            _name.removeprefix("glyder_"),
+            _build,
+            "next",
+            f"go.{_name}(T, flood_level={FLOOD_LEVEL}) with its max_step_ratio"
+            " (the trust region, a fraction of the parameters' norm) on a grid",
+            value=True,
+            grid=(0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+        )
     )
-)
 
 
 # The same oracle over SGD with a linear decay to 0 chained after the alias

@@ -667,6 +667,11 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
             ),
         ),
         (
+            "glyder_adam-level0.01-rho",
+            0.04,
+            lambda: go.glyder_adam(6, max_step_ratio=0.04, flood_level=0.01),
+        ),
+        (
             "glyder_sgd-level0.01-alpha-ld",
             4.0,
             lambda: optax.chain(
