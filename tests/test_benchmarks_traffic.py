@@ -74,6 +74,19 @@ def test_loop_cost_counts_passes_and_takes_the_held_branch():
     assert traffic.loop_cost(HLO, "f32[9,9]") == (0, 7)
 
 
+def test_a_branch_that_hands_its_operands_on_is_the_one_counted():
+    # The zig-zag multiple after its window: a branch of copies alone (2
+    # passes, 1 kernel) counts, not the costlier branch (update's fusion
+    # reading x twice: 3 passes); with keep's broadcast instead, the costlier.
+    costlier = HLO.replace("fusion(%x.4), kind", "fusion(%x.4, %x.4), kind")
+    assert traffic.loop_cost(costlier, "f32[4,4]") == (7, 7)
+    through = costlier.replace(
+        "%z.3 = f32[4,4]{1,0} broadcast(%c.3), dimensions={}",
+        "%z.3 = f32[4,4]{1,0} copy(%x.3)",
+    )
+    assert traffic.loop_cost(through, "f32[4,4]") == (6, 7)
+
+
 def test_a_call_counts_what_it_calls():
     # XLA:GPU outlines command buffers into computations run by a `call`.
     called = HLO.replace(
