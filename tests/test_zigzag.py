@@ -162,6 +162,39 @@ def test_large_agreeing_steps_are_shortened_after_the_window():
     assert float(state.multiple) == 1.0
 
 
+def test_with_a_bound_the_multiple_scales_the_bound():
+    # ||x|| = 10, rho = 1%: the bound 0.1 over the window of 4; the shares
+    # read before it (5 and 4.1, agreeing): the multiple 1/2, the bound 0.05.
+    params = {"a": jnp.array([10.0, 0.0])}
+    tx = go.scale_by_zigzag_multiple(
+        4, large_share=0.25, share_steps=2, max_step_ratio=0.01
+    )
+    state, out = tx.init(params), []
+    for u in ([50.0, 0.0], [40.0, 10.0], [0.03, 0.04], [30.0, 0.0], [30.0, 40.0]):
+        step, state = tx.update({"a": jnp.array(u)}, state, params)
+        out.append(np.asarray(step["a"]))
+    np.testing.assert_allclose(
+        state.shares, [5.0, np.hypot(40.0, 10.0) / 10], rtol=1e-6
+    )
+    np.testing.assert_allclose(out[0], [0.1, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        out[1], np.array([4.0, 1.0]) * 0.1 / np.hypot(4, 1), rtol=1e-6
+    )
+    np.testing.assert_allclose(out[2], [0.03, 0.04], rtol=1e-6)  # within: whole
+    np.testing.assert_allclose(out[4], [0.03, 0.04], rtol=1e-6)  # 0.05: (3, 4)/100
+    assert float(state.multiple) == 0.5
+    # A flip widens the bound instead (factor 3): 0.3 after the window.
+    tx = go.scale_by_zigzag_multiple(2, factor=3.0, max_step_ratio=0.01)
+    state = tx.init(params)
+    for u in ([1.0, 0.0], [-1.0, 0.0], [0.0, 40.0]):
+        step, state = tx.update({"a": jnp.array(u)}, state, params)
+    np.testing.assert_allclose(step["a"], [0.0, 0.3], rtol=1e-6)
+    # Parameters of norm 0 leave the update whole.
+    zero = {"a": jnp.zeros(2)}
+    step, _ = tx.update({"a": jnp.array([5.0, 0.0])}, tx.init(zero), zero)
+    np.testing.assert_array_equal(step["a"], [5.0, 0.0])
+
+
 def test_without_large_share_no_share_is_read():
     tx = go.scale_by_zigzag_multiple(window=2, share_steps=100)  # not checked
     state = tx.init({"a": jnp.ones(2)})
@@ -171,15 +204,16 @@ def test_without_large_share_no_share_is_read():
     assert float(state.multiple) == 1.0
 
 
-def test_dtypes_and_structure_are_stable_under_jit():
+@pytest.mark.parametrize("max_step_ratio", [None, 0.5])
+def test_dtypes_and_structure_are_stable_under_jit(max_step_ratio):
     params = {"w": jnp.ones(3, jnp.bfloat16), "b": jnp.zeros((), jnp.float32)}
-    tx = go.scale_by_zigzag_multiple(window=2)
+    tx = go.scale_by_zigzag_multiple(window=2, max_step_ratio=max_step_ratio)
     update = jax.jit(tx.update)
     state = tx.init(params)
     first = jax.tree.map(lambda x: (x.shape, x.dtype), state)
     for sign in (1.0, -1.0, 1.0):
         u = jax.tree.map(lambda p: (sign * jnp.ones_like(p)).astype(p.dtype), params)
-        out, state = update(u, state)
+        out, state = update(u, state, params)
         assert jax.tree.map(lambda x: (x.shape, x.dtype), state) == first
         assert jax.tree.map(lambda x: x.dtype, out) == {
             "w": jnp.bfloat16,
@@ -228,6 +262,7 @@ def test_bad_arguments_say_what_to_pass():
         go.scale_by_zigzag_multiple(large_share=0.25, shrink=-1.0)
     with pytest.raises(ValueError, match="share_steps"):
         go.scale_by_zigzag_multiple(4, large_share=0.25, share_steps=5)
-    tx = go.scale_by_zigzag_multiple(large_share=0.25)
-    with pytest.raises(ValueError, match="needs the extra argument `params`"):
-        tx.update({"a": jnp.ones(2)}, tx.init({"a": jnp.ones(2)}))
+    for kwargs in ({"large_share": 0.25}, {"max_step_ratio": 0.01}):
+        tx = go.scale_by_zigzag_multiple(**kwargs)
+        with pytest.raises(ValueError, match="needs the extra argument `params`"):
+            tx.update({"a": jnp.ones(2)}, tx.init({"a": jnp.ones(2)}))
