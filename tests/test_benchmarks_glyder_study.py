@@ -862,3 +862,55 @@ def test_the_momentum_zigzag_entries_are_the_alias(name, alias, start, doubled):
     np.testing.assert_allclose(zigzag.cosine_sum / zigzag.pairs, mean_cosine, rtol=1e-4)
     assert (mean_cosine < 0.8) == doubled
     assert float(zigzag.multiple) == (2.0 if doubled else 1.0)  # shares < 0.15
+
+
+@pytest.mark.parametrize(
+    "start, multiple",
+    [((100.3, 99.6), 4.0), ((3.0, -4.0), 0.5)],  # mean cosines 0.86 and 1
+)
+def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
+    # Over the window the entry takes glyder_adam's steps (with the level);
+    # it reads their mean cosine (NumPy's, here). Near the stiff quadratic's
+    # minimum the steps zig-zag and the bound is four times wider after the
+    # 32 steps; from (3, -4) the unbounded steps are 29 times the norm and
+    # agree, and the 33rd step is half the alias's (both at their bounds).
+    info = runner.task_info(tiny_task(), 40)
+    opt = methods.get("glyder_adam-level0.01-zigzag").build(None, info)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    alias = go.glyder_adam(40, flood_level=0.01, zigzag_window=None)
+    _, alias_steps = _scan_40_steps(alias, params, obj_fn)
+    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    u = np.asarray(alias_steps[:32], np.float64)
+    norms = np.linalg.norm(u, axis=1)
+    mean_cosine = np.mean(np.sum(u[1:] * u[:-1], 1) / (norms[1:] * norms[:-1]))
+    assert (mean_cosine < 0.94) == (multiple == 4.0)
+    assert float(optax.tree.get(state, "multiple")) == multiple
+    if multiple == 0.5:
+        ratio = np.linalg.norm(steps[32]) / np.linalg.norm(alias_steps[32])
+        np.testing.assert_allclose(ratio, 0.5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, alias",
+    [
+        ("glyder_adam-level0.01-halve", lambda: go.glyder_adam(40, flood_level=0.01)),
+        ("glyder_adam-halve", lambda: go.glyder_adam(40)),
+    ],
+)
+def test_the_adam_halve_entries_are_the_alias(name, alias):
+    # glyder_adam since the twenty-third round, step for step: from (3, -4)
+    # its unbounded steps are 29 times the norm and agree, and the bound is
+    # halved after the 32 steps.
+    opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
+    params = jnp.array([3.0, -4.0])
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    (_, alias_state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
+    chex.assert_trees_all_equal(steps, alias_steps)
+    zigzag = optax.tree.get(state, "ZigzagMultipleState")
+    chex.assert_trees_all_equal(
+        zigzag, optax.tree.get(alias_state, "ZigzagMultipleState")
+    )
+    assert float(zigzag.multiple) == 0.5

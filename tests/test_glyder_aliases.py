@@ -88,6 +88,24 @@ def _zigzag(
 _sgd_zigzag = functools.partial(_zigzag, None)
 
 
+def _adam_halved(
+    total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=0.2,
+    **kwargs,
+):  # fmt: skip
+    """glyder over Adam, its bound (halved after the window where the first
+    steps are a fifth of the norm and agree), then the decay."""
+    adam = optax.scale_by_adam() if adam is None else adam
+    glyder = go.glyder(adam, max_step_ratio=None, **kwargs)
+    halved = go.scale_by_zigzag_multiple(
+        window, 0.94, 1.0, large_share=large_share, share_steps=min(8, window),
+        max_step_ratio=max_step_ratio,
+    )  # fmt: skip
+    if total_steps is None:
+        return optax.chain(glyder, halved)
+    decay = optax.scale_by_schedule(go.linear_decay_schedule(1.0, total_steps))
+    return optax.chain(glyder, halved, decay)
+
+
 def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
     """glyder over the trace with its decay, the zig-zag multiple (threshold
     0.8) before the 1% bound."""
@@ -143,11 +161,25 @@ EQUAL = {
         lambda: go.glyder_momentum(),
         lambda: _momentum_zigzag(),
     ),
-    "adam": (lambda: go.glyder_adam(10), lambda: _adam_decayed_after(10)),
+    "adam": (lambda: go.glyder_adam(10), lambda: _adam_halved(10)),
     "adam-args": (
         lambda: go.glyder_adam(
-            10, b1=0.8, eps=1e-6, max_step_ratio=None, refresh_every=3,
-            skip_non_finite=False,
+            10, b1=0.8, max_step_ratio=0.02, zigzag_window=4, refresh_every=3
+        ),
+        lambda: _adam_halved(10, 4, 0.02, optax.scale_by_adam(0.8), refresh_every=3),
+    ),
+    "adam-no-zigzag": (
+        lambda: go.glyder_adam(10, zigzag_window=None),
+        lambda: _adam_decayed_after(10),
+    ),
+    "adam-no-shorter-step": (
+        lambda: go.glyder_adam(10, large_share=None),
+        lambda: _adam_decayed_after(10),
+    ),
+    "adam-no-bound": (
+        lambda: go.glyder_adam(
+            10, b1=0.8, eps=1e-6, max_step_ratio=None, zigzag_window=None,
+            refresh_every=3, skip_non_finite=False,
         ),
         lambda: optax.chain(
             go.glyder(
@@ -157,9 +189,13 @@ EQUAL = {
             optax.scale_by_schedule(go.linear_decay_schedule(1.0, 10)),
         ),
     ),
+    "adam-no-bound-halved": (
+        lambda: go.glyder_adam(10, max_step_ratio=None, zigzag_window=4),
+        lambda: _adam_halved(10, 4, None),
+    ),
     "adam-no-budget": (
         lambda: go.glyder_adam(),
-        lambda: go.glyder(optax.scale_by_adam()),
+        lambda: _adam_halved(),
     ),
 }  # fmt: skip
 
@@ -208,13 +244,16 @@ EVERY_ARGUMENT = {
         ),
     ),
     "adam": (
-        lambda: go.glyder_adam(9, b1=0.8, b2=0.99, eps=1e-6, **SHARED),
-        lambda: optax.chain(
-            go.glyder(optax.scale_by_adam(0.8, 0.99, 1e-6), **SHARED),
-            optax.scale_by_schedule(go.linear_decay_schedule(1.0, 9)),
+        lambda: go.glyder_adam(
+            9, b1=0.8, b2=0.99, eps=1e-6, zigzag_window=5, large_share=0.3,
+            **SHARED,
+        ),
+        lambda: _adam_halved(
+            9, 5, adam=optax.scale_by_adam(0.8, 0.99, 1e-6), large_share=0.3,
+            **SHARED,
         ),
     ),
-}
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", EVERY_ARGUMENT)
@@ -241,11 +280,11 @@ FLOODED = {
     ),
     "adam": (
         lambda: go.glyder_adam(10, flood_level=23.0),
-        lambda: optax.chain(_adam_decayed_after(10), go.flood_gate(23.0)),
+        lambda: optax.chain(_adam_halved(10), go.flood_gate(23.0)),
     ),
     "adam-no-budget": (
         lambda: go.glyder_adam(flood_level=23.0),
-        lambda: optax.chain(go.glyder(optax.scale_by_adam()), go.flood_gate(23.0)),
+        lambda: optax.chain(_adam_halved(), go.flood_gate(23.0)),
     ),
 }
 
@@ -364,7 +403,8 @@ def test_nnx_trains_with_each_alias(make):
 def test_the_static_refresh_reaches_glyder_through_the_adam_chain():
     # update(..., refresh=bool) passes through optax.chain to GLyDER (the
     # schedule ignores it): held at step 0, refreshed off the schedule at 1.
-    opt = go.glyder_adam(10, skip_non_finite=False)
+    # (Without the zig-zag multiple, whose switch is a cond of its own.)
+    opt = go.glyder_adam(10, skip_non_finite=False, zigzag_window=None)
     params = {"w": jnp.ones(4), "b": jnp.zeros(())}
     grad = jax.grad(loss)(params, jnp.arange(16))
     obj_fn = lambda q: loss(q, jnp.arange(16, 32))
