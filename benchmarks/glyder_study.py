@@ -38,12 +38,13 @@ from benchmarks.methods import (
 )
 
 # The rounds before the twentieth ran glyder_sgd without the zig-zag multiple,
-# those before the twenty-second glyder_momentum and those before the
-# twenty-third glyder_adam: their entries built on them keep that, so that
-# they re-run what was measured.
+# and those before the twenty-second glyder_momentum: their entries built on
+# them keep that, so that they re-run what was measured. glyder_adam's halved
+# bound (the twenty-third round) is off by default; the entries built on the
+# alias pin it off all the same.
 _R19 = {"zigzag_window": None}
 _R21 = {"zigzag_window": None}  # over momentum
-_R22 = {"zigzag_window": None}  # over Adam
+_R22 = {"large_share": None}  # over Adam
 
 
 def _sgd_alias_r19(info):
@@ -2224,7 +2225,11 @@ _register_untuned(
 # The same with the bound halved alone (factor 1): the zigzag entries' wider
 # bound moved nothing on the raw inputs (by the 33rd step their unbounded
 # steps are within 1% to 2% of the norm), so what is left to decide is the
-# halving.
+# halving. It lowers the held-out zoo's worst case and geometric mean and
+# keeps the zoo's worst, but the README's regression from zeros, whose
+# parameters must grow, reads the same large first steps and ends 8 times
+# higher: the library has it as glyder_adam(T, large_share=0.2), off by
+# default (these entries are that, tested step for step).
 _register_untuned(
     f"glyder_adam-level{FLOOD_LEVEL}-halve",
     "adam",
@@ -2241,13 +2246,13 @@ _register_untuned(
     " unbounded steps are a fifth of the norm and agree",
 )
 
-# glyder_adam with the level as the rounds before the twenty-third built it,
-# for the round's comparison on seeds 3-8 (the sixteenth round's gate grid
-# runs it vmapped over the levels, which rounds differently).
+# glyder_adam with the level, the halved bound off (the default), for the
+# twenty-third round's comparison on seeds 3-8 (the sixteenth round's gate
+# grid runs it vmapped over the levels, which rounds differently).
 _register_untuned(
     f"glyder_adam-level{FLOOD_LEVEL}-r22",
     "adam",
     lambda info: go.glyder_adam(info.total_steps, flood_level=FLOOD_LEVEL, **_R22),
-    f"go.glyder_adam(T, flood_level={FLOOD_LEVEL}) before the twenty-third round",
+    f"go.glyder_adam(T, flood_level={FLOOD_LEVEL}), the halved bound off",
     value=True,
 )

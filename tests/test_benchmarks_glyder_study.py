@@ -879,7 +879,7 @@ def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
     params = jnp.array(start)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    alias = go.glyder_adam(40, flood_level=0.01, zigzag_window=None)
+    alias = go.glyder_adam(40, flood_level=0.01)
     _, alias_steps = _scan_40_steps(alias, params, obj_fn)
     chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
     u = np.asarray(alias_steps[:32], np.float64)
@@ -895,14 +895,17 @@ def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
 @pytest.mark.parametrize(
     "name, alias",
     [
-        ("glyder_adam-level0.01-halve", lambda: go.glyder_adam(40, flood_level=0.01)),
-        ("glyder_adam-halve", lambda: go.glyder_adam(40)),
+        (
+            "glyder_adam-level0.01-halve",
+            lambda: go.glyder_adam(40, large_share=0.2, flood_level=0.01),
+        ),
+        ("glyder_adam-halve", lambda: go.glyder_adam(40, large_share=0.2)),
     ],
 )
 def test_the_adam_halve_entries_are_the_alias(name, alias):
-    # glyder_adam since the twenty-third round, step for step: from (3, -4)
-    # its unbounded steps are 29 times the norm and agree, and the bound is
-    # halved after the 32 steps.
+    # glyder_adam(large_share=0.2) (the twenty-third round), step for step:
+    # from (3, -4) its unbounded steps are 29 times the norm and agree, and
+    # the bound is halved after the 32 steps.
     opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
     params = jnp.array([3.0, -4.0])
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)

@@ -161,25 +161,11 @@ EQUAL = {
         lambda: go.glyder_momentum(),
         lambda: _momentum_zigzag(),
     ),
-    "adam": (lambda: go.glyder_adam(10), lambda: _adam_halved(10)),
+    "adam": (lambda: go.glyder_adam(10), lambda: _adam_decayed_after(10)),
     "adam-args": (
         lambda: go.glyder_adam(
-            10, b1=0.8, max_step_ratio=0.02, zigzag_window=4, refresh_every=3
-        ),
-        lambda: _adam_halved(10, 4, 0.02, optax.scale_by_adam(0.8), refresh_every=3),
-    ),
-    "adam-no-zigzag": (
-        lambda: go.glyder_adam(10, zigzag_window=None),
-        lambda: _adam_decayed_after(10),
-    ),
-    "adam-no-shorter-step": (
-        lambda: go.glyder_adam(10, large_share=None),
-        lambda: _adam_decayed_after(10),
-    ),
-    "adam-no-bound": (
-        lambda: go.glyder_adam(
-            10, b1=0.8, eps=1e-6, max_step_ratio=None, zigzag_window=None,
-            refresh_every=3, skip_non_finite=False,
+            10, b1=0.8, eps=1e-6, max_step_ratio=None, refresh_every=3,
+            skip_non_finite=False,
         ),
         lambda: optax.chain(
             go.glyder(
@@ -189,12 +175,29 @@ EQUAL = {
             optax.scale_by_schedule(go.linear_decay_schedule(1.0, 10)),
         ),
     ),
-    "adam-no-bound-halved": (
-        lambda: go.glyder_adam(10, max_step_ratio=None, zigzag_window=4),
-        lambda: _adam_halved(10, 4, None),
-    ),
     "adam-no-budget": (
         lambda: go.glyder_adam(),
+        lambda: go.glyder(optax.scale_by_adam()),
+    ),
+    "adam-halved": (
+        lambda: go.glyder_adam(10, large_share=0.2),
+        lambda: _adam_halved(10),
+    ),
+    "adam-halved-args": (
+        lambda: go.glyder_adam(
+            10, b1=0.8, max_step_ratio=0.02, zigzag_window=4, large_share=0.2,
+            refresh_every=3,
+        ),
+        lambda: _adam_halved(10, 4, 0.02, optax.scale_by_adam(0.8), refresh_every=3),
+    ),
+    "adam-halved-no-bound": (
+        lambda: go.glyder_adam(
+            10, max_step_ratio=None, zigzag_window=4, large_share=0.2
+        ),
+        lambda: _adam_halved(10, 4, None),
+    ),
+    "adam-halved-no-budget": (
+        lambda: go.glyder_adam(large_share=0.2),
         lambda: _adam_halved(),
     ),
 }  # fmt: skip
@@ -280,11 +283,11 @@ FLOODED = {
     ),
     "adam": (
         lambda: go.glyder_adam(10, flood_level=23.0),
-        lambda: optax.chain(_adam_halved(10), go.flood_gate(23.0)),
+        lambda: optax.chain(_adam_decayed_after(10), go.flood_gate(23.0)),
     ),
     "adam-no-budget": (
         lambda: go.glyder_adam(flood_level=23.0),
-        lambda: optax.chain(_adam_halved(), go.flood_gate(23.0)),
+        lambda: optax.chain(go.glyder(optax.scale_by_adam()), go.flood_gate(23.0)),
     ),
 }
 
@@ -403,8 +406,7 @@ def test_nnx_trains_with_each_alias(make):
 def test_the_static_refresh_reaches_glyder_through_the_adam_chain():
     # update(..., refresh=bool) passes through optax.chain to GLyDER (the
     # schedule ignores it): held at step 0, refreshed off the schedule at 1.
-    # (Without the zig-zag multiple, whose switch is a cond of its own.)
-    opt = go.glyder_adam(10, skip_non_finite=False, zigzag_window=None)
+    opt = go.glyder_adam(10, skip_non_finite=False)
     params = {"w": jnp.ones(4), "b": jnp.zeros(())}
     grad = jax.grad(loss)(params, jnp.arange(16))
     obj_fn = lambda q: loss(q, jnp.arange(16, 32))
