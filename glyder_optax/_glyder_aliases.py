@@ -399,7 +399,7 @@ def glyder_adam(
       learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
         (not an absolute rate), a scalar or a schedule.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
-        ``None`` turns it off (the zig-zag multiple then scales the step).
+        ``None`` turns it off (with ``large_share`` the step is then halved).
       zigzag_window: with ``large_share``, the steps read before the bound
         is halved or not, an int.
       large_share: the median share of the parameters' norm of the first 8
