@@ -2204,47 +2204,33 @@ def _zigzag_adam(info, factor=4.0, level=True):
     return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
 
 
-_register_untuned(
-    f"glyder_adam-level{FLOOD_LEVEL}-zigzag",
-    "adam",
-    _zigzag_adam,
-    f"go.glyder_adam(T, flood_level={FLOOD_LEVEL}), its bound times 4 after 32"
-    " steps whose updates' mean cosine is below 0.94, halved where the first 8"
-    " unbounded steps are a fifth of the norm",
-    value=True,
-)
-_register_untuned(
-    "glyder_adam-zigzag",
-    "adam",
-    lambda info: _zigzag_adam(info, level=False),
-    "go.glyder_adam(T), its bound times 4 after 32 steps whose updates' mean"
-    " cosine is below 0.94, halved where the first 8 unbounded steps are a"
-    " fifth of the norm",
-)
-
-# The same with the bound halved alone (factor 1): the zigzag entries' wider
-# bound moved nothing on the raw inputs (by the 33rd step their unbounded
-# steps are within 1% to 2% of the norm), so what is left to decide is the
-# halving. It lowers the held-out zoo's worst case and geometric mean and
-# keeps the zoo's worst, but the README's regression from zeros, whose
-# parameters must grow, reads the same large first steps and ends 8 times
-# higher: the library has it as glyder_adam(T, large_share=0.2), off by
-# default (these entries are that, tested step for step).
-_register_untuned(
-    f"glyder_adam-level{FLOOD_LEVEL}-halve",
-    "adam",
-    lambda info: _zigzag_adam(info, factor=1.0),
-    f"go.glyder_adam(T, flood_level={FLOOD_LEVEL}), its bound halved after 32"
-    " steps where the first 8 unbounded steps are a fifth of the norm and agree",
-    value=True,
-)
-_register_untuned(
-    "glyder_adam-halve",
-    "adam",
-    lambda info: _zigzag_adam(info, factor=1.0, level=False),
-    "go.glyder_adam(T), its bound halved after 32 steps where the first 8"
-    " unbounded steps are a fifth of the norm and agree",
-)
+# The same with the bound halved alone (factor 1, "-halve"): the zigzag
+# entries' wider bound moved nothing on the raw inputs (by the 33rd step
+# their unbounded steps are within 1% to 2% of the norm), so what is left to
+# decide is the halving. It lowers the held-out zoo's worst case and
+# geometric mean and keeps the zoo's worst, but the README's regression from
+# zeros, whose parameters must grow, reads the same large first steps and
+# ends 8 times higher: the library has it as glyder_adam(T, large_share=0.2),
+# off by default (these entries are that, tested step for step).
+_ADAM_RULES = {
+    "zigzag": (4.0, "its bound times 4 after 32 steps whose updates' mean cosine"),
+    "halve": (1.0, "its bound kept after 32 steps whose updates' mean cosine"),
+}
+for _label, (_factor, _what) in _ADAM_RULES.items():
+    for _level in (True, False):
+        _register_untuned(
+            f"glyder_adam-level{FLOOD_LEVEL}-{_label}"
+            if _level
+            else f"glyder_adam-{_label}",
+            "adam",
+            lambda info, factor=_factor, level=_level: _zigzag_adam(
+                info, factor, level
+            ),
+            f"go.glyder_adam(T{f', flood_level={FLOOD_LEVEL}' if _level else ''}),"
+            f" {_what} is below 0.94, halved where the first 8 unbounded steps are"
+            " a fifth of the norm",
+            value=_level,
+        )
 
 # glyder_adam with the level, the halved bound off (the default), for the
 # twenty-third round's comparison on seeds 3-8 (the sixteenth round's gate
