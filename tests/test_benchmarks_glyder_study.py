@@ -903,9 +903,9 @@ def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
     ],
 )
 def test_the_adam_halve_entries_are_the_alias(name, alias):
-    # glyder_adam(large_share=0.2) (the twenty-third round), step for step:
-    # from (3, -4) its unbounded steps are 29 times the norm and agree, and
-    # the bound is halved after the 32 steps.
+    # The entries build glyder_adam(large_share=0.2) (the twenty-third
+    # round): from (3, -4) its unbounded steps are 29 times the norm and
+    # agree, and the bound is halved after the 32 steps.
     opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
     params = jnp.array([3.0, -4.0])
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)

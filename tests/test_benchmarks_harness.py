@@ -98,10 +98,9 @@ LOST_LATER |= {n for n in methods.METHODS if "-level0.01-alpha" in n}
 LOST_LATER |= {"glyder_momentum-level0.01-rho"}
 # The twenty-third round's oracle trust region over Adam (an analysis), its
 # wider bound (matched by "zigzag" below), its halved bound (an option of the
-# alias, off by default; tested against it) and the alias it compared with.
+# alias, off by default; tested against it).
 LOST_LATER |= {"glyder_adam-level0.01-rho"}
 LOST_LATER |= {n for n in methods.METHODS if n.endswith("-halve")}
-LOST_LATER |= {"glyder_adam-level0.01-r22"}
 LOST_LATER |= {"glyder_sgd-level0.01-ld4"}
 # The twentieth round's zig-zag multiple: at -0.1 not adopted; at 0 adopted,
 # and the aliases (which run here) build the same.
