@@ -158,6 +158,13 @@ SUITES = {
         steps=None,
         eval_points=25,
     ),
+    "zoo-growth": Suite(
+        tasks=tuple(zoo.GROWTH),
+        methods=ZOO_METHODS,
+        seeds=(0, 1, 2),
+        steps=None,
+        eval_points=25,
+    ),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

@@ -579,11 +579,11 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 
 def registry() -> dict[str, Callable[..., Task]]:
-    """Every task by name: the harness's (:data:`TASKS`), the zoo's and the
-    held-out zoo's."""
+    """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
+    held-out zoo's and the growth zoo's."""
     from benchmarks import zoo
 
-    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT}
+    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT, **zoo.GROWTH}
 
 
 @functools.cache

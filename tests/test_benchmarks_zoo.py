@@ -6,6 +6,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from benchmarks import __main__ as cli
@@ -36,6 +37,53 @@ def test_the_held_out_zoo_is_apart_from_the_zoo():
         assert (task.metric, task.secondary) == ("test_loss", "test_acc")
         metrics = task.evaluate(task.init(jax.random.key(0)))
         assert set(metrics) == {"test_loss", "test_acc"}
+
+
+def test_the_growth_zoo_is_apart_and_starts_small():
+    assert len(zoo.GROWTH) >= 6
+    assert not set(zoo.GROWTH) & (set(zoo.ZOO) | set(zoo.HELD_OUT))
+    assert set(suite.SUITES["zoo-growth"].tasks) == set(zoo.GROWTH)
+    key = jax.random.key(3)
+    standard = tasks.get("zoo-digits-std").init(key)
+    for name in zoo.GROWTH:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss"
+        params = task.init(key)
+        if name.endswith("linear0") or name == "growth-tanh-regression":
+            assert optax.tree.norm(params) == 0
+        assert np.isfinite(task.evaluate(params)["test_loss"])
+    chex.assert_trees_all_close(
+        tasks.get("growth-digits-init0.1").init(key),
+        jax.tree.map(lambda x: 0.1 * x, standard),
+    )
+    zero_head = tasks.get("growth-digits-zerohead").init(key)
+    chex.assert_trees_all_equal(zero_head[0], standard[0])
+    assert optax.tree.norm(zero_head[1]) == 0 and optax.tree.norm(standard[1]) > 0
+
+
+def test_the_zoo_initialisation_is_glorot_normal_with_zero_biases():
+    params = tasks.get("zoo-digits-deep").init(jax.random.key(0))
+    keys = jax.random.split(jax.random.key(0), 4)
+    glorot = jax.nn.initializers.glorot_normal()
+    shapes = [(64, 128), (128, 128), (128, 128), (128, 10)]
+    for layer, k, shape in zip(params, keys, shapes, strict=True):
+        chex.assert_trees_all_equal(layer["w"], glorot(k, shape, jnp.float32))
+        chex.assert_trees_all_equal(layer["b"], jnp.zeros(shape[1], jnp.float32))
+
+
+def test_the_tanh_regression_is_the_readmes_scored_on_new_examples():
+    task = tasks.get("growth-tanh-regression")
+    assert (task.n_train, task.batch_size, task.steps) == (1024, 64, 400)
+    batch = task.batch(jnp.arange(1024))
+    w = jnp.zeros(16)
+    assert task.loss(w, batch) == pytest.approx(float(jnp.mean(batch["y"] ** 2)))
+    kx, kw = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (1024, 16))
+    np.testing.assert_allclose(batch["x"], x)
+    y = jnp.tanh(x @ jax.random.normal(kw, (16,)))
+    np.testing.assert_allclose(batch["y"], y)
+    held_out = task.evaluate(w)["test_loss"]
+    assert held_out != pytest.approx(float(task.loss(w, batch)))
 
 
 def test_the_second_synthetic_sets_raw_features_span_three_decades():
