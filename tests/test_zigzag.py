@@ -266,3 +266,52 @@ def test_bad_arguments_say_what_to_pass():
         tx = go.scale_by_zigzag_multiple(**kwargs)
         with pytest.raises(ValueError, match="needs the extra argument `params`"):
             tx.update({"a": jnp.ones(2)}, tx.init({"a": jnp.ones(2)}))
+
+
+def test_steps_large_against_the_norm_lift_the_bound_after_the_window():
+    # Parameters of norm 10; the shares read are 5 and 4.12 (median 4.56 >= 3):
+    # after the window the bound (1%, 0.1) is lifted and a step passes whole;
+    # it takes precedence over the halving of large shares.
+    params = {"a": jnp.array([6.0, 8.0])}
+    tx = go.scale_by_zigzag_multiple(
+        2, large_share=0.25, share_steps=2, max_step_ratio=0.01, growth_share=3.0
+    )
+    state = tx.init(params)
+    for u in ([50.0, 0.0], [40.0, 10.0], [30.0, 40.0]):
+        step, state = tx.update({"a": jnp.array(u)}, state, params)
+    np.testing.assert_allclose(state.shares, [5.0, np.hypot(40.0, 10.0) / 10])
+    assert float(state.multiple) == np.inf
+    np.testing.assert_array_equal(step["a"], [30.0, 40.0])
+    # A finite grow widens it (times 4: 0.4); shares below the growth share
+    # leave the halving.
+    for growth_share, grow, expected in ((3.0, 4.0, 0.4), (5.0, 4.0, 0.05)):
+        tx = go.scale_by_zigzag_multiple(
+            2,
+            large_share=0.25,
+            share_steps=2,
+            max_step_ratio=0.01,
+            growth_share=growth_share,
+            grow=grow,
+        )
+        state = tx.init(params)
+        for u in ([50.0, 0.0], [40.0, 10.0], [30.0, 40.0]):
+            step, state = tx.update({"a": jnp.array(u)}, state, params)
+        np.testing.assert_allclose(optax.tree.norm(step), expected, rtol=1e-6)
+
+
+def test_a_growth_share_alone_reads_shares_and_needs_params():
+    params = {"a": jnp.ones(2)}
+    for growth_share, expected in ((0.5, 3.0), (2.0, 1.0)):  # shares of 1
+        tx = go.scale_by_zigzag_multiple(8, growth_share=growth_share, grow=3.0)
+        state = tx.init(params)
+        assert state.shares.shape == (8,)
+        with pytest.raises(ValueError, match="growth_share"):
+            tx.update({"a": jnp.ones(2)}, state)
+        for _ in range(9):
+            out, state = tx.update({"a": jnp.ones(2)}, state, params)
+        np.testing.assert_array_equal(state.shares, np.ones(8))
+        np.testing.assert_array_equal(out["a"], [expected, expected])
+    with pytest.raises(ValueError, match="grow=inf lifts a bound"):
+        go.scale_by_zigzag_multiple(growth_share=0.5)
+    with pytest.raises(ValueError, match="grow must be positive"):
+        go.scale_by_zigzag_multiple(growth_share=0.5, grow=0.0, max_step_ratio=0.01)
