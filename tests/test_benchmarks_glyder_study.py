@@ -917,3 +917,51 @@ def test_the_adam_halve_entries_are_the_alias(name, alias):
         zigzag, optax.tree.get(alias_state, "ZigzagMultipleState")
     )
     assert float(zigzag.multiple) == 0.5
+
+
+@pytest.mark.parametrize(
+    "name, start, lifted",
+    [
+        ("glyder_adam-grow", (3.0, -4.0), True),  # unbounded steps 29x the norm
+        ("glyder_adam-grow", (100.3, 99.6), False),  # small steps: the alias
+        ("glyder_adam-grow4", (3.0, -4.0), True),
+        ("glyder_adam-level0.01-grow", (3.0, -4.0), True),
+    ],
+)
+def test_the_adam_grow_entries_lift_the_bound_after_large_first_steps(
+    name, start, lifted
+):
+    # Over the window the entries take glyder_adam's steps; after it the bound
+    # is times `grow` (inf, or 4) where the median share of the first 8
+    # unbounded steps was 0.5 or more, and the alias's bound elsewhere.
+    info = runner.task_info(tiny_task(), 40)
+    level = "level" in name
+    opt = methods.get(name).build(None, info)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    alias = go.glyder_adam(40, flood_level=0.01 if level else None)
+    _, alias_steps = _scan_40_steps(alias, params, obj_fn)
+    chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
+    grow = 4.0 if name.endswith("grow4") else np.inf
+    assert float(optax.tree.get(state, "multiple")) == (grow if lifted else 1.0)
+    if not lifted:
+        chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
+    else:
+        ratio = np.linalg.norm(steps[32]) / np.linalg.norm(alias_steps[32])
+        assert ratio > 1.5
+
+
+def test_the_adam_nobound_entry_is_the_alias_without_a_trust_region():
+    opt = methods.get("glyder_adam-nobound").build(
+        None, runner.task_info(tiny_task(), 40)
+    )
+    params = jnp.array([3.0, -4.0])
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    _, steps = _scan_40_steps(opt, params, obj_fn)
+    _, alias_steps = _scan_40_steps(
+        go.glyder_adam(40, max_step_ratio=None), params, obj_fn
+    )
+    chex.assert_trees_all_equal(steps, alias_steps)
+    _, bounded = _scan_40_steps(go.glyder_adam(40), params, obj_fn)
+    assert np.linalg.norm(steps[1]) > 2 * np.linalg.norm(bounded[1])
