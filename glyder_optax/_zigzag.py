@@ -1,5 +1,6 @@
 r"""The zig-zag multiple: a longer step where the first steps flip, and
-optionally a shorter one where they are large and agree.
+optionally a shorter one where they are large and agree (or a longer one
+where they are larger still against the parameters' norm).
 
 Over its first :math:`W` updates the transformation reads the mean cosine
 between consecutive updates,
@@ -14,7 +15,8 @@ and by 1 otherwise, held for the run. With a share :math:`s_0`
 (``large_share``), also by :math:`m = \sigma` (``shrink``) where
 :math:`\bar c` is at least an agreement :math:`a` and the median of
 :math:`\|u_t\| / \|x_t\|` over the first :math:`K` updates is at least
-:math:`s_0`.
+:math:`s_0`; with a growth share :math:`g_0` (``growth_share``), by :math:`m
+= \gamma` (``grow``) where that median is at least :math:`g_0`.
 
 All of it is our design, for GLyDER over SGD (:func:`glyder_optax.glyder_sgd`),
 from the study's twentieth round (``docs/glyder_study.md``), and over momentum.
@@ -136,7 +138,8 @@ class ZigzagMultipleState(NamedTuple):
     # parameters' norm (0 where not finite or the update is 0); [1], unread,
     # without large_share.
     count: jax.Array  # int32, the updates seen.
-    multiple: jax.Array  # float32, 1 over the window, then 1, `factor` or `shrink`.
+    multiple: jax.Array  # float32, 1 over the window, then 1, `factor`, `shrink`
+    # or `grow` (inf, with a bound: the bound lifted).
 
 
 class _Rule(NamedTuple):
@@ -275,8 +278,9 @@ def scale_by_zigzag_multiple(
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs`; its ``update`` needs
-      ``params`` with ``large_share`` or ``max_step_ratio`` (else neither
-      ``params`` nor extra arguments; any are accepted and ignored).
+      ``params`` with ``large_share``, ``growth_share`` or ``max_step_ratio``
+      (else neither ``params`` nor extra arguments; any are accepted and
+      ignored).
 
     Raises:
       TypeError: for a ``window`` or ``share_steps`` that is not an int.
