@@ -136,6 +136,18 @@ STUDY_METHODS = (
     "dadapt_adamw-ld",
 )
 
+
+def _zoo_suite(workloads) -> Suite:
+    """A zoo's workloads, every zoo entry, seeds 0-2, each workload's own budget."""
+    return Suite(
+        tasks=tuple(workloads),
+        methods=ZOO_METHODS,
+        seeds=(0, 1, 2),
+        steps=None,
+        eval_points=25,
+    )
+
+
 SUITES = {
     "quick": Suite(
         tasks=("l0l1", "quadratic", "logreg-breast_cancer", "mlp-digits"),
@@ -144,27 +156,9 @@ SUITES = {
         steps=300,
         eval_points=10,
     ),
-    "zoo": Suite(
-        tasks=tuple(zoo.ZOO),
-        methods=ZOO_METHODS,
-        seeds=(0, 1, 2),
-        steps=None,
-        eval_points=25,
-    ),
-    "zoo-heldout": Suite(
-        tasks=tuple(zoo.HELD_OUT),
-        methods=ZOO_METHODS,
-        seeds=(0, 1, 2),
-        steps=None,
-        eval_points=25,
-    ),
-    "zoo-growth": Suite(
-        tasks=tuple(zoo.GROWTH),
-        methods=ZOO_METHODS,
-        seeds=(0, 1, 2),
-        steps=None,
-        eval_points=25,
-    ),
+    "zoo": _zoo_suite(zoo.ZOO),
+    "zoo-heldout": _zoo_suite(zoo.HELD_OUT),
+    "zoo-growth": _zoo_suite(zoo.GROWTH),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,
