@@ -347,7 +347,8 @@ HELD_OUT: dict[str, Callable[[], tasks.Task]] = {
 # any method ran on them, after the README's quick start, a regression from
 # zeros, showed the bounded steps of GLyDER over Adam 68 times a tuned Adam
 # cosine's final loss; after the first run only the regression's data changed,
-# to the README's own keys (its figures moved by under 3%). Not in --suite zoo.
+# to the README's own keys (its final losses moved by 0.2% to 12%). Not in
+# --suite zoo.
 GROWTH: dict[str, Callable[[], tasks.Task]] = {
     # softmax regressions from zeros (convex), 1000 steps.
     "growth-digits-linear0": _named(
