@@ -2176,16 +2176,19 @@ _register_untuned(
 # own, which the library's equals bit for bit) from the 33rd step.
 
 
-def _zigzag_adam(info, level=True):
+def _read_adam(info, level=True, factor=1.0, **rule):
     """glyder_adam's chain (the level where ``level``), its 1% bound times the
-    zig-zag multiple (4 below a cosine of 0.94, 1/2 from a share of 0.2)."""
+    zig-zag multiple: ``factor`` below a cosine of 0.94, and ``rule``'s
+    shares (``scale_by_zigzag_multiple``'s arguments)."""
     glyder = go.glyder(optax.scale_by_adam(), max_step_ratio=None)
-    bound = go.scale_by_zigzag_multiple(
-        32, 0.94, 4.0, large_share=0.2, max_step_ratio=0.01
-    )
+    bound = go.scale_by_zigzag_multiple(32, 0.94, factor, max_step_ratio=0.01, **rule)
     decay = optax.scale_by_schedule(_decay(info))
     opt = optax.chain(glyder, bound, decay)
     return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
+
+
+# 4 below a cosine of 0.94, 1/2 from a share of 0.2.
+_zigzag_adam = functools.partial(_read_adam, factor=4.0, large_share=0.2)
 
 
 def _halved_adam(info, level=True):
@@ -2214,18 +2217,25 @@ _ADAM_RULES = {
         " fifth of the norm (large_share=0.2)",
     ),
 }
-for _label, (_build, _what) in _ADAM_RULES.items():
-    for _level in (True, False):
+
+
+def _register_adam_rule(label, build, what, levels=(True, False)):
+    """Registers ``build(info, level)`` as glyder_adam[-level0.01]-``label``."""
+    for level in levels:
         _register_untuned(
-            f"glyder_adam-level{FLOOD_LEVEL}-{_label}"
-            if _level
-            else f"glyder_adam-{_label}",
+            f"glyder_adam-level{FLOOD_LEVEL}-{label}"
+            if level
+            else f"glyder_adam-{label}",
             "adam",
-            lambda info, build=_build, level=_level: build(info, level),
-            f"go.glyder_adam(T{f', flood_level={FLOOD_LEVEL}' if _level else ''}),"
-            f" {_what}",
-            value=_level,
+            lambda info, level=level: build(info, level),
+            f"go.glyder_adam(T{f', flood_level={FLOOD_LEVEL}' if level else ''}),"
+            f" {what}",
+            value=level,
         )
+
+
+for _label, (_build, _what) in _ADAM_RULES.items():
+    _register_adam_rule(_label, _build, _what)
 
 
 # The twenty-fourth round (the growth zoo, --suite zoo-growth): where the
@@ -2236,40 +2246,18 @@ for _label, (_build, _what) in _ADAM_RULES.items():
 # regression from zeros ends 57 times the tuned Adam cosine. "-grow" lifts the
 # bound (times `grow`, inf: no bound) after 32 steps whose first 8 are half
 # the norm or more; "-nobound" has none from the first step.
-def _grown_adam(info, level=False, grow=float("inf")):
-    """glyder_adam(T)'s chain, its bound times ``grow`` after 32 steps where
-    the first 8 unbounded steps were half the parameters' norm or more."""
-    glyder = go.glyder(optax.scale_by_adam(), max_step_ratio=None)
-    bound = go.scale_by_zigzag_multiple(
-        32, 0.94, 1.0, growth_share=0.5, grow=grow, max_step_ratio=0.01
-    )
-    opt = optax.chain(glyder, bound, optax.scale_by_schedule(_decay(info)))
-    return optax.chain(opt, go.flood_gate(FLOOD_LEVEL)) if level else opt
-
-
-for _name, _build, _what, _level in (
-    ("glyder_adam-grow", _grown_adam, "no bound after 32 steps", False),
-    (
-        f"glyder_adam-level{FLOOD_LEVEL}-grow",
-        functools.partial(_grown_adam, level=True),
-        "no bound after 32 steps",
-        True,
-    ),
-    (
-        "glyder_adam-grow4",
-        functools.partial(_grown_adam, grow=4.0),
-        "its bound times 4 after 32 steps",
-        False,
-    ),
-):
-    _register_untuned(
-        _name,
-        "adam",
-        _build,
-        f"go.glyder_adam(T{f', flood_level={FLOOD_LEVEL}' if _level else ''}),"
-        f" {_what} where the first 8 unbounded steps were half the norm or more",
-        value=_level,
-    )
+_GROWN = "where the first 8 unbounded steps were half the norm or more"
+_register_adam_rule(
+    "grow",
+    functools.partial(_read_adam, growth_share=0.5, grow=float("inf")),
+    f"no bound after 32 steps {_GROWN}",
+)
+_register_adam_rule(
+    "grow4",
+    functools.partial(_read_adam, growth_share=0.5, grow=4.0),
+    f"its bound times 4 after 32 steps {_GROWN}",
+    levels=(False,),
+)
 _register_untuned(
     "glyder_adam-nobound",
     "adam",

@@ -151,8 +151,8 @@ class _Rule(NamedTuple):
     large_share: jax.typing.ArrayLike | None
     agree: jax.typing.ArrayLike
     shrink: jax.typing.ArrayLike
-    growth_share: jax.typing.ArrayLike | None = None
-    grow: jax.typing.ArrayLike = 1.0
+    growth_share: jax.typing.ArrayLike | None
+    grow: jax.typing.ArrayLike
 
 
 def _read_share(params_norm, state, norm):
@@ -171,15 +171,15 @@ def _chosen(cosine_sum, pairs, shares, rule):
     at least ``growth_share``; else 1."""
     mean_below = lambda c: (pairs > 0) & (cosine_sum < c * pairs)
     multiple = jnp.where(mean_below(rule.threshold), rule.factor, 1.0)
+    median = jnp.median(shares)  # unused without a share rule (XLA drops it)
     if rule.large_share is not None:
-        large = jnp.median(shares) >= rule.large_share
+        large = median >= rule.large_share
         agree = (pairs > 0) & ~mean_below(rule.agree)
         multiple = jnp.where(
             ~mean_below(rule.threshold) & agree & large, rule.shrink, multiple
         )
     if rule.growth_share is not None:
-        growing = jnp.median(shares) >= rule.growth_share
-        multiple = jnp.where(growing, rule.grow, multiple)
+        multiple = jnp.where(median >= rule.growth_share, rule.grow, multiple)
     return multiple
 
 
@@ -336,12 +336,12 @@ def scale_by_zigzag_multiple(
                 f"{_NAME}: {name} must be positive (a multiple after the window),"
                 f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
             )
-    if max_step_ratio is None and not isinstance(grow, jax.core.Tracer):
-        if growth_share is not None and not jnp.isfinite(grow):
-            raise ValueError(
-                f"{_NAME}: grow=inf lifts a bound, and there is none to lift;"
-                " pass max_step_ratio, or a finite grow (a multiple of the update)."
-            )
+    lifts = growth_share is not None and not isinstance(grow, jax.core.Tracer)
+    if lifts and max_step_ratio is None and not jnp.isfinite(grow):
+        raise ValueError(
+            f"{_NAME}: grow=inf lifts a bound, and there is none to lift;"
+            " pass max_step_ratio, or a finite grow (a multiple of the update)."
+        )
     rule = _Rule(
         window, threshold, factor, large_share, agree, shrink, growth_share, grow
     )
