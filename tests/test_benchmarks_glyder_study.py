@@ -965,3 +965,50 @@ def test_the_adam_nobound_entry_is_the_alias_without_a_trust_region():
     chex.assert_trees_all_equal(steps, alias_steps)
     _, bounded = _scan_40_steps(go.glyder_adam(40), params, obj_fn)
     assert np.linalg.norm(steps[1]) > 2 * np.linalg.norm(bounded[1])
+
+
+@pytest.mark.parametrize(
+    "name, start, multiples",
+    [
+        ("glyder_adam-x4", (100.3, 99.6), (4.0, 1.0)),  # mean cosine 0.86
+        ("glyder_adam-x4", (3.0, -4.0), (1.0, 1.0)),  # mean cosine 1: the alias
+        ("glyder_adam-level0.01-x4", (100.3, 99.6), (4.0, 1.0)),
+        ("glyder_adam-x4halve", (3.0, -4.0), (1.0, 0.5)),
+        ("glyder_adam-x4wide", (100.3, 99.6), (4.0, 4.0)),
+        ("glyder_adam-x2off", (100.3, 99.6), (2.0, np.inf)),
+        ("glyder_adam-x2off", (3.0, -4.0), (1.0, 1.0)),
+        ("glyder_adam-x4widehalve", (100.3, 99.6), (4.0, 4.0)),
+        ("glyder_adam-level0.01-x4widehalve", (3.0, -4.0), (1.0, 0.5)),
+    ],
+)
+def test_the_adam_x4_entries_lengthen_the_step_where_the_first_steps_zigzag(
+    name, start, multiples
+):
+    # Over the window the entries take glyder_adam's steps; after it the step
+    # (inside the 1% bound near the stiff quadratic's minimum) is 4 (or 2)
+    # times the alias's where the 32 steps' mean cosine is below 0.94, the
+    # bound times its own multiple (4, or inf: none), and the alias's (with
+    # "halve", glyder_adam(large_share=0.2)'s) elsewhere.
+    info = runner.task_info(tiny_task(), 40)
+    level = 0.01 if "level" in name else None
+    share = 0.2 if name.endswith("halve") else None
+    opt = methods.get(name).build(None, info)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    alias = go.glyder_adam(40, large_share=share, flood_level=level)
+    _, alias_steps = _scan_40_steps(alias, params, obj_fn)
+    assert tuple(float(z.multiple) for z in _zigzag_states(state)) == multiples
+    if multiples[0] > 1:
+        chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+        ratio = np.linalg.norm(steps[32]) / np.linalg.norm(alias_steps[32])
+        np.testing.assert_allclose(ratio, multiples[0], rtol=1e-5)
+    else:
+        chex.assert_trees_all_equal(steps, alias_steps)
+
+
+def _zigzag_states(state):
+    """The ZigzagMultipleStates in ``state``, in the chain's order."""
+    is_zigzag = lambda x: isinstance(x, go.ZigzagMultipleState)
+    leaves = jax.tree.leaves(state, is_leaf=is_zigzag)
+    return [x for x in leaves if is_zigzag(x)]
