@@ -29,7 +29,6 @@ from benchmarks.methods import (
     ONCE,
     PAPER,
     RELATIVE_TRUST,
-    _adam_alias,
     _decay,
     _glyder_entry,
     _made,
@@ -40,10 +39,12 @@ from benchmarks.methods import (
 )
 
 # The rounds before the twentieth ran glyder_sgd without the zig-zag multiple,
-# and those before the twenty-second glyder_momentum: their entries built on
-# them keep that, so that they re-run what was measured.
+# those before the twenty-second glyder_momentum, and those before the
+# twenty-fifth glyder_adam: their entries built on them keep that, so that
+# they re-run what was measured.
 _R19 = {"zigzag_window": None}
 _R21 = {"zigzag_window": None}  # over momentum
+_R24 = {"zigzag_window": None}  # over Adam
 
 
 def _sgd_alias_r19(info):
@@ -54,6 +55,11 @@ def _sgd_alias_r19(info):
 def _momentum_alias_r21(info):
     """glyder_momentum as the rounds before the twenty-second measured it."""
     return go.glyder_momentum(info.total_steps, **_R21)
+
+
+def _adam_alias_r24(info):
+    """glyder_adam as the rounds before the twenty-fifth measured it."""
+    return go.glyder_adam(info.total_steps, **_R24)
 
 
 def _double_decay(info):
@@ -1070,12 +1076,12 @@ VALIDATED = {
     ),
     "glyder-adam-val": (
         "adam",
-        _adam_alias,
+        _adam_alias_r24,
         "go.glyder_adam(total_steps=T)",
     ),
     "glyder-adam-x2-val": (
         "adam",
-        lambda info: go.glyder_adam(info.total_steps, learning_rate=2.0),
+        lambda info: go.glyder_adam(info.total_steps, learning_rate=2.0, **_R24),
         "go.glyder_adam(total_steps=T, learning_rate=2.0)",
     ),
     "glyder-adam-floor-val": (
@@ -1160,7 +1166,7 @@ def _chain_flood_gate(inner, level):
 
 for _name, _base, _make, _text in (
     ("glyder-sgd-flood", "sgd", _sgd_alias_r19, "go.glyder_sgd()"),
-    ("glyder-adam-flood", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
+    ("glyder-adam-flood", "adam", _adam_alias_r24, "go.glyder_adam(total_steps=T)"),
     ("glyder-adam-floor-flood", "adam", _floored_adam, "eta floored, glyder_adam"),
 ):
     for _suffix, _wrap, _how in (
@@ -1180,7 +1186,11 @@ for _name, _base, _make, _text in (
         )
 
 
-_BEFORE = {"sgd": _sgd_alias_r19, "momentum": _momentum_alias_r21}
+_BEFORE = {
+    "sgd": _sgd_alias_r19,
+    "momentum": _momentum_alias_r21,
+    "adam": _adam_alias_r24,
+}
 ALIASES_R19 = tuple(
     (name, base, _BEFORE.get(base, make), text) for name, base, make, text in ALIASES
 )
@@ -1356,7 +1366,7 @@ for _rho in (0.02, 0.03):
         f"glyder_adam-level{FLOOD_LEVEL}-tr{_rho:g}",
         "adam",
         lambda info, rho=_rho: go.glyder_adam(
-            info.total_steps, max_step_ratio=rho, flood_level=FLOOD_LEVEL
+            info.total_steps, max_step_ratio=rho, flood_level=FLOOD_LEVEL, **_R24
         ),
         f"go.glyder_adam(T, max_step_ratio={_rho:g}, flood_level={FLOOD_LEVEL})",
         value=True,
@@ -1819,7 +1829,9 @@ def _sgd_multiplied(lr, info):
 
 def _adam_multiplied(lr, info):
     """``glyder_adam`` with the level, ``learning_rate=lr``."""
-    return go.glyder_adam(info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL)
+    return go.glyder_adam(
+        info.total_steps, learning_rate=lr, flood_level=FLOOD_LEVEL, **_R24
+    )
 
 
 def _momentum_bounded(lr, info):
@@ -1834,7 +1846,9 @@ def _momentum_bounded(lr, info):
 def _adam_bounded(lr, info):
     """``glyder_adam`` with the level, ``max_step_ratio=lr`` (the
     twenty-third round: over Adam the 1% bound holds every first step)."""
-    return go.glyder_adam(info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL)
+    return go.glyder_adam(
+        info.total_steps, max_step_ratio=lr, flood_level=FLOOD_LEVEL, **_R24
+    )
 
 
 def _momentum_multiplied(lr, info):
@@ -1913,6 +1927,7 @@ def _unbounded_multiple(lr, info):
         learning_rate=lr,
         max_step_ratio=None,
         flood_level=FLOOD_LEVEL,
+        **_R24,
     )
 
 
@@ -2199,9 +2214,9 @@ _zigzag_adam = functools.partial(_read_adam, factor=4.0, large_share=0.2)
 
 
 def _halved_adam(info, level=True):
-    """glyder_adam(T, large_share=0.2), the level where ``level``."""
-    flood = FLOOD_LEVEL if level else None
-    return go.glyder_adam(info.total_steps, large_share=0.2, flood_level=flood)
+    """glyder_adam(T, large_share=0.2), the level where ``level``, as the
+    twenty-third round measured it (no multiple of the step)."""
+    return _read_adam(info, level, large_share=0.2)
 
 
 # "-halve": the bound halved alone (the factor 1 below the cosine 0.94). The
@@ -2268,7 +2283,7 @@ _register_adam_rule(
 _register_untuned(
     "glyder_adam-nobound",
     "adam",
-    lambda info: go.glyder_adam(info.total_steps, max_step_ratio=None),
+    lambda info: go.glyder_adam(info.total_steps, max_step_ratio=None, **_R24),
     "go.glyder_adam(T, max_step_ratio=None): no trust region",
 )
 
@@ -2314,4 +2329,14 @@ _register_adam_rule(
     functools.partial(_read_adam, step_factor=4.0, factor=4.0, large_share=0.2),
     f"{_STEP_X4}, its bound times 4 there, and halved where the first 8"
     " unbounded steps are a fifth of the norm",
+)
+# Adopted: glyder_adam's default now multiplies its bounded step by 4 where
+# the reading acts (the same steps as "-x4wide" up to rounding, tested), and
+# with large_share=0.2 builds "-x4widehalve"'s. "glyder_adam-r24" is the
+# alias before this round, for the overhead and re-runs.
+_register_untuned(
+    "glyder_adam-r24",
+    "adam",
+    _adam_alias_r24,
+    "go.glyder_adam(T, zigzag_window=None): the alias before the twenty-fifth round",
 )

@@ -903,20 +903,19 @@ def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
     ],
 )
 def test_the_adam_halve_entries_are_the_alias(name, alias):
-    # The entries build glyder_adam(large_share=0.2) (the twenty-third
-    # round): from (3, -4) its unbounded steps are 29 times the norm and
-    # agree, and the bound is halved after the 32 steps.
+    # The entries build glyder_adam(large_share=0.2) as the twenty-third round
+    # measured it (no multiple of the step after the bound): from (3, -4) its
+    # unbounded steps are 29 times the norm and agree, the bound is halved
+    # after the 32 steps, and the alias's multiple of the step stays 1.
     opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
     params = jnp.array([3.0, -4.0])
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
     (_, alias_state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
     chex.assert_trees_all_equal(steps, alias_steps)
-    zigzag = optax.tree.get(state, "ZigzagMultipleState")
-    chex.assert_trees_all_equal(
-        zigzag, optax.tree.get(alias_state, "ZigzagMultipleState")
-    )
-    assert float(zigzag.multiple) == 0.5
+    (zigzag,) = _zigzag_states(state)
+    chex.assert_trees_all_equal(zigzag, _zigzag_states(alias_state)[0])
+    assert [float(z.multiple) for z in _zigzag_states(alias_state)] == [0.5, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -940,7 +939,8 @@ def test_the_adam_grow_entries_lift_the_bound_after_large_first_steps(
     params = jnp.array(start)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    alias = go.glyder_adam(40, flood_level=0.01 if level else None)
+    flood = 0.01 if level else None  # the alias the round measured:
+    alias = go.glyder_adam(40, flood_level=flood, zigzag_window=None)
     _, alias_steps = _scan_40_steps(alias, params, obj_fn)
     chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
     grow = 4.0 if name.endswith("grow4") else np.inf
@@ -960,7 +960,7 @@ def test_the_adam_nobound_entry_is_the_alias_without_a_trust_region():
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     _, steps = _scan_40_steps(opt, params, obj_fn)
     _, alias_steps = _scan_40_steps(
-        go.glyder_adam(40, max_step_ratio=None), params, obj_fn
+        go.glyder_adam(40, max_step_ratio=None, zigzag_window=None), params, obj_fn
     )
     chex.assert_trees_all_equal(steps, alias_steps)
     _, bounded = _scan_40_steps(go.glyder_adam(40), params, obj_fn)
@@ -996,7 +996,8 @@ def test_the_adam_x4_entries_lengthen_the_step_where_the_first_steps_zigzag(
     params = jnp.array(start)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    alias = go.glyder_adam(40, large_share=share, flood_level=level)
+    # glyder_adam before the twenty-fifth round (large_share: its option).
+    alias = glyder_study._read_adam(info, level is not None, large_share=share)
     _, alias_steps = _scan_40_steps(alias, params, obj_fn)
     assert tuple(float(z.multiple) for z in _zigzag_states(state)) == multiples
     if multiples[0] > 1:
@@ -1012,3 +1013,29 @@ def _zigzag_states(state):
     is_zigzag = lambda x: isinstance(x, go.ZigzagMultipleState)
     leaves = jax.tree.leaves(state, is_leaf=is_zigzag)
     return [x for x in leaves if is_zigzag(x)]
+
+
+@pytest.mark.parametrize("start", [(100.3, 99.6), (3.0, -4.0)])
+@pytest.mark.parametrize(
+    "name, alias",
+    [
+        ("glyder_adam-x4wide", lambda: go.glyder_adam(40)),
+        (
+            "glyder_adam-level0.01-x4widehalve",
+            lambda: go.glyder_adam(40, large_share=0.2, flood_level=0.01),
+        ),
+    ],
+)
+def test_the_x4wide_entries_are_glyder_adam_now(name, alias, start):
+    # The step and its bound 4 times longer (the entries) is 4 times the
+    # bounded step (the alias's zig-zag multiple after its bound): the same
+    # steps up to rounding, whether the multiple acts (from (100.3, 99.6))
+    # or not.
+    opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    _, steps = _scan_40_steps(opt, params, obj_fn)
+    (_, state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
+    chex.assert_trees_all_close(steps, alias_steps, rtol=1e-5)
+    expected = 4.0 if start[0] > 100 else 1.0
+    assert float(_zigzag_states(state)[-1].multiple) == expected

@@ -111,6 +111,11 @@ LOST_LATER |= {n for n in methods.METHODS if "twoway" in n}
 # The twenty-fourth round's bound lifted where the parameters must grow, and
 # no bound at all (lost on the growth zoo's small MLP start).
 LOST_LATER |= {n for n in methods.METHODS if "-grow" in n} | {"glyder_adam-nobound"}
+# The twenty-fifth round's multiples of Adam's step where the first steps
+# zig-zag: "-x4wide" adopted (the alias, which runs here, builds the same),
+# the others lost; and the alias before it.
+LOST_LATER |= {n for n in methods.METHODS if "-x4" in n or "-x2off" in n}
+LOST_LATER |= {"glyder_adam-r24"}
 
 
 def _smoke_params():
