@@ -429,3 +429,8 @@ def test_the_static_refresh_reaches_glyder_through_the_adam_chain():
     assert int(go.glyder_state(state).refreshes) == 1
     jaxpr = jax.make_jaxpr(lambda s: step(s, False))(state)
     assert str(jaxpr).count("cond[") == 1  # the zig-zag multiple's reading only
+
+
+def test_glyder_adam_refuses_the_halving_without_its_window():
+    with pytest.raises(ValueError, match="pass zigzag_window"):
+        go.glyder_adam(10, zigzag_window=None, large_share=0.2)
