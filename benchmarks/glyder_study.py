@@ -2298,9 +2298,9 @@ _register_untuned(
 # left alone. The same reading (the 32 steps' mean cosine below 0.94: nine
 # seeds, 8 of breast-raw's, 8 of synth-raw's, 5 of wine-raw's, 8 of
 # synth2-raw's and synth-std's seed 7; no other workload of the three zoos
-# nor the networks)
-# multiplies the step by 4 from the 33rd; "-x4halve" also halves the bound
-# where the first 8 unbounded steps are a fifth of the norm (large_share=0.2).
+# nor the networks) multiplies the step by 4 from the 33rd; "-x4halve" also
+# halves the bound where the first 8 unbounded steps are a fifth of the norm
+# (large_share=0.2).
 _STEP_X4 = "its step times 4 after 32 steps whose updates' mean cosine is below 0.94"
 _register_adam_rule("x4", functools.partial(_read_adam, step_factor=4.0), _STEP_X4)
 _register_adam_rule(
