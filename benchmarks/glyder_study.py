@@ -2213,10 +2213,9 @@ def _read_adam(info, level=True, factor=1.0, step_factor=None, **rule):
 _zigzag_adam = functools.partial(_read_adam, factor=4.0, large_share=0.2)
 
 
-def _halved_adam(info, level=True):
-    """glyder_adam(T, large_share=0.2), the level where ``level``, as the
-    twenty-third round measured it (no multiple of the step)."""
-    return _read_adam(info, level, large_share=0.2)
+# glyder_adam(T, large_share=0.2) as the twenty-third round measured it (no
+# multiple of the step).
+_halved_adam = functools.partial(_read_adam, large_share=0.2)
 
 
 # "-halve": the bound halved alone (the factor 1 below the cosine 0.94). The
