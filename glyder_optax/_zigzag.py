@@ -115,6 +115,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -337,7 +338,7 @@ def scale_by_zigzag_multiple(
                 f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
             )
     lifts = growth_share is not None and not isinstance(grow, jax.core.Tracer)
-    if lifts and max_step_ratio is None and not jnp.isfinite(grow):
+    if lifts and max_step_ratio is None and not math.isfinite(float(grow)):
         raise ValueError(
             f"{_NAME}: grow=inf lifts a bound, and there is none to lift;"
             " pass max_step_ratio, or a finite grow (a multiple of the update)."

@@ -315,3 +315,14 @@ def test_a_growth_share_alone_reads_shares_and_needs_params():
         go.scale_by_zigzag_multiple(growth_share=0.5)
     with pytest.raises(ValueError, match="grow must be positive"):
         go.scale_by_zigzag_multiple(growth_share=0.5, grow=0.0, max_step_ratio=0.01)
+
+
+def test_a_growth_share_is_built_inside_jit():
+    # A harness builds its optimizer inside a jitted init; the check on a
+    # finite grow must not turn a Python number into a traced one.
+    @jax.jit
+    def init(params):
+        tx = go.scale_by_zigzag_multiple(8, growth_share=0.5, grow=1.0)
+        return tx.init(params).multiple
+
+    assert init({"a": jnp.ones(2)}) == 1.0
