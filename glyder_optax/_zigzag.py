@@ -234,6 +234,7 @@ def scale_by_zigzag_multiple(
     max_step_ratio: jax.typing.ArrayLike | None = None,
     growth_share: float | None = None,
     grow: jax.typing.ArrayLike = jnp.inf,
+    scale_step: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Multiplies the updates by ``factor`` after a window whose steps flip.
 
@@ -257,6 +258,9 @@ def scale_by_zigzag_multiple(
     as it holds GLyDER's over Adam (:func:`glyder_optax.glyder_adam`), where
     a multiple of the update itself would change nothing (the twenty-third
     round). The shares read are those of the updates before the bound.
+    With ``scale_step`` a multiple above 1 scales the update too: one reader
+    gives a longer step within a wider bound where the steps zig-zag and a
+    shorter bound where they are large (:func:`glyder_optax.glyder_adam`).
 
     Args:
       window: :math:`W`, the updates read, a positive int.
@@ -276,6 +280,11 @@ def scale_by_zigzag_multiple(
         ``factor`` and ``shrink``.
       grow: the multiple then, a positive number; ``inf`` (default, only with
         ``max_step_ratio``) lifts the bound.
+      scale_step: with ``max_step_ratio``, a finite multiple above 1 (a
+        ``factor`` or ``grow`` above 1) also scales the update: the step and
+        its bound grow together, :math:`\min(m\,u, m \rho \|x_t\|)` in
+        norm. A multiple below 1, or an infinite one, scales the bound alone.
+        The update read is the one before the multiple.
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs`; its ``update`` needs
@@ -287,8 +296,8 @@ def scale_by_zigzag_multiple(
       TypeError: for a ``window`` or ``share_steps`` that is not an int.
       ValueError: for a ``window`` or ``share_steps`` out of range, a
         ``factor``, ``shrink`` or ``grow`` that is not positive, an infinite
-        ``grow`` without ``max_step_ratio``, or ``params`` missing with
-        ``large_share``, ``growth_share`` or ``max_step_ratio``.
+        ``grow`` or ``scale_step`` without ``max_step_ratio``, or ``params``
+        missing with ``large_share``, ``growth_share`` or ``max_step_ratio``.
 
     Examples:
       >>> import jax.numpy as jnp, optax
@@ -343,6 +352,12 @@ def scale_by_zigzag_multiple(
             f"{_NAME}: grow=inf lifts a bound, and there is none to lift;"
             " pass max_step_ratio, or a finite grow (a multiple of the update)."
         )
+    if scale_step and max_step_ratio is None:
+        raise ValueError(
+            f"{_NAME}: scale_step scales the update with its bound, and there is"
+            " no bound; without max_step_ratio the multiple scales the update"
+            " already: pass max_step_ratio, or scale_step=False."
+        )
     rule = _Rule(
         window, threshold, factor, large_share, agree, shrink, growth_share, grow
     )
@@ -377,7 +392,12 @@ def scale_by_zigzag_multiple(
             )
         else:
             bound = bound_step_by_params(max_step_ratio * state.multiple)
-            scaled, _ = bound.update(updates, optax.EmptyState(), params)
+            stepped = updates
+            if scale_step:  # a longer step within the wider bound
+                m = state.multiple
+                step = jnp.where(jnp.isfinite(m) & (m > 1), m, 1.0)
+                stepped = jax.tree.map(lambda u: step * u, updates)
+            scaled, _ = bound.update(stepped, optax.EmptyState(), params)
             scaled = jax.tree.map(lambda s, u: s.astype(u.dtype), scaled, updates)
         # The parameters' norm, not the parameters, enters the switch: a tree
         # in a branch's operands is copied there (XLA), a norm also taken

@@ -326,3 +326,42 @@ def test_a_growth_share_is_built_inside_jit():
         return tx.init(params).multiple
 
     assert init({"a": jnp.ones(2)}) == 1.0
+
+
+def test_scale_step_takes_a_longer_step_within_the_wider_bound():
+    # |x| = 10 and rho = 0.1: a bound of 1; steps that flip set the multiple 4
+    # after a window of 2, the bound 4. With scale_step the update is 4 times
+    # longer too: min(4|u|, 4); without it min(|u|, 4).
+    params = {"a": jnp.array([10.0, 0.0])}
+    for size, scaled, alone in ((0.5, 2.0, 0.5), (3.0, 4.0, 3.0)):
+        for scale_step, want in ((True, scaled), (False, alone)):
+            tx = go.scale_by_zigzag_multiple(
+                2, 0.0, 4.0, max_step_ratio=0.1, scale_step=scale_step
+            )
+            state, norms = tx.init(params), []
+            for t in range(4):
+                u = {"a": jnp.array([size * (-1) ** t, 0.0])}
+                out, state = tx.update(u, state, params)
+                norms.append(float(optax.tree.norm(out)))
+            np.testing.assert_allclose(norms, [min(size, 1.0)] * 2 + [want] * 2)
+
+
+def test_scale_step_leaves_a_shrink_to_the_bound():
+    # Steps of 3 that agree, 30% of |x| = 10: the bound (rho = 1, 10) is
+    # halved to 5 after the window, and a step of 3 inside it is left whole.
+    params = {"a": jnp.array([10.0, 0.0])}
+    tx = go.scale_by_zigzag_multiple(
+        2, large_share=0.25, share_steps=2, max_step_ratio=1.0, scale_step=True
+    )
+    state = tx.init(params)
+    for _ in range(3):
+        out, state = tx.update({"a": jnp.array([3.0, 0.0])}, state, params)
+    assert float(state.multiple) == 0.5
+    np.testing.assert_allclose(out["a"], [3.0, 0.0])
+    out, _ = tx.update({"a": jnp.array([8.0, 0.0])}, state, params)
+    np.testing.assert_allclose(out["a"], [5.0, 0.0], rtol=1e-6)
+
+
+def test_scale_step_needs_a_bound():
+    with pytest.raises(ValueError, match="pass max_step_ratio, or scale_step=False"):
+        go.scale_by_zigzag_multiple(scale_step=True)
