@@ -892,30 +892,24 @@ def test_the_adam_zigzag_entry_is_glyder_adam_over_the_window(start, multiple):
         np.testing.assert_allclose(ratio, 0.5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "name, alias",
-    [
-        (
-            "glyder_adam-level0.01-halve",
-            lambda: go.glyder_adam(40, large_share=0.2, flood_level=0.01),
-        ),
-        ("glyder_adam-halve", lambda: go.glyder_adam(40, large_share=0.2)),
-    ],
-)
-def test_the_adam_halve_entries_are_the_alias(name, alias):
+@pytest.mark.parametrize("name", ["glyder_adam-level0.01-halve", "glyder_adam-halve"])
+def test_the_adam_halve_entries_halve_the_bound_where_glyder_adam_now_does_not(name):
     # The entries build glyder_adam(large_share=0.2) as the twenty-third round
-    # measured it (no multiple of the step after the bound): from (3, -4) its
-    # unbounded steps are 29 times the norm and agree, the bound is halved
-    # after the 32 steps, and the alias's multiple of the step stays 1.
+    # measured it (no band, no multiple of the step): from (3, -4) its
+    # unbounded steps are 29 times the norm and agree, and the bound is halved
+    # after the 32 steps; glyder_adam now leaves it whole there (half the norm
+    # or more: parameters that must grow).
     opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
     params = jnp.array([3.0, -4.0])
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
-    (_, alias_state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
-    chex.assert_trees_all_equal(steps, alias_steps)
-    (zigzag,) = _zigzag_states(state)
-    chex.assert_trees_all_equal(zigzag, _zigzag_states(alias_state)[0])
-    assert [float(z.multiple) for z in _zigzag_states(alias_state)] == [0.5, 1.0]
+    alias = go.glyder_adam(40, flood_level=0.01 if "level" in name else None)
+    (_, alias_state), alias_steps = _scan_40_steps(alias, params, obj_fn)
+    chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
+    assert [float(z.multiple) for z in _zigzag_states(state)] == [0.5]
+    assert [float(z.multiple) for z in _zigzag_states(alias_state)] == [1.0]
+    ratio = np.linalg.norm(steps[32]) / np.linalg.norm(alias_steps[32])
+    np.testing.assert_allclose(ratio, 0.5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -940,7 +934,7 @@ def test_the_adam_grow_entries_lift_the_bound_after_large_first_steps(
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(opt, params, obj_fn)
     flood = 0.01 if level else None  # the alias the round measured:
-    alias = go.glyder_adam(40, flood_level=flood, zigzag_window=None)
+    alias = go.glyder_adam(40, flood_level=flood, **glyder_study._R24)
     _, alias_steps = _scan_40_steps(alias, params, obj_fn)
     chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
     grow = 4.0 if name.endswith("grow4") else np.inf
@@ -960,7 +954,7 @@ def test_the_adam_nobound_entry_is_the_alias_without_a_trust_region():
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     _, steps = _scan_40_steps(opt, params, obj_fn)
     _, alias_steps = _scan_40_steps(
-        go.glyder_adam(40, max_step_ratio=None, zigzag_window=None), params, obj_fn
+        go.glyder_adam(40, max_step_ratio=None, **glyder_study._R24), params, obj_fn
     )
     chex.assert_trees_all_equal(steps, alias_steps)
     _, bounded = _scan_40_steps(go.glyder_adam(40), params, obj_fn)
@@ -1015,27 +1009,60 @@ def _zigzag_states(state):
     return [x for x in leaves if is_zigzag(x)]
 
 
-@pytest.mark.parametrize("start", [(100.3, 99.6), (3.0, -4.0)])
+@pytest.mark.parametrize("start", [(100.3, 99.6), (3.0, -4.0), (60.0, 80.0)])
 @pytest.mark.parametrize(
     "name, alias",
     [
-        ("glyder_adam-x4wide", lambda: go.glyder_adam(40)),
+        ("glyder_adam-x4wide", lambda: go.glyder_adam(40, large_share=None)),
+        ("glyder_adam-x4widehalveband", lambda: go.glyder_adam(40)),
         (
-            "glyder_adam-level0.01-x4widehalve",
-            lambda: go.glyder_adam(40, large_share=0.2, flood_level=0.01),
+            "glyder_adam-level0.01-x4widehalveband",
+            lambda: go.glyder_adam(40, flood_level=0.01),
         ),
     ],
 )
 def test_the_x4wide_entries_are_glyder_adam_now(name, alias, start):
-    # The step and its bound 4 times longer (the entries) is 4 times the
-    # bounded step (the alias's zig-zag multiple after its bound): the same
-    # steps up to rounding, whether the multiple acts (from (100.3, 99.6))
-    # or not.
+    # The step times 4 before a bound times 4, and the bound halved (the
+    # entries: two readers) are glyder_adam's one reader (scale_step): the
+    # same steps up to rounding, where the multiple is 4 (from (100.3, 99.6),
+    # mean cosine 0.86), 1/2 (from (60, 80), the first steps 27% of the norm:
+    # with the halving) or 1 (from (3, -4): 29 times the norm, a start that
+    # must grow; or without the halving).
     opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
     params = jnp.array(start)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     _, steps = _scan_40_steps(opt, params, obj_fn)
     (_, state), alias_steps = _scan_40_steps(alias(), params, obj_fn)
     chex.assert_trees_all_close(steps, alias_steps, rtol=1e-5)
-    expected = 4.0 if start[0] > 100 else 1.0
+    halves = start == (60.0, 80.0) and "band" in name
+    expected = 4.0 if start[0] > 100 else 0.5 if halves else 1.0
     assert float(_zigzag_states(state)[-1].multiple) == expected
+
+
+@pytest.mark.parametrize(
+    "name", ["glyder_momentum-band", "glyder_momentum-level0.01-band"]
+)
+@pytest.mark.parametrize("start, share", [((60.0, 80.0), 0.177), ((30.0, 40.0), 1.06)])
+def test_the_momentum_band_entries_halve_only_below_half_the_norm(name, start, share):
+    # glyder_momentum halves its multiple where the first 8 steps are 15% of
+    # the norm or more; the entries only below half of it: from (60, 80)
+    # (18%) they are the alias, from (30, 40) (106%) the multiple stays 1.
+    info = runner.task_info(tiny_task(), 40)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(
+        methods.get(name).build(None, info), params, obj_fn
+    )
+    level = 0.01 if "level" in name else None
+    alias = go.glyder_momentum(40, flood_level=level)
+    (_, alias_state), alias_steps = _scan_40_steps(alias, params, obj_fn)
+    (zigzag,) = _zigzag_states(state)
+    np.testing.assert_allclose(np.median(zigzag.shares), share, rtol=1e-2)
+    assert float(_zigzag_states(alias_state)[0].multiple) == 0.5
+    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    if share < 0.5:
+        chex.assert_trees_all_equal(steps, alias_steps)
+        assert float(zigzag.multiple) == 0.5
+    else:
+        assert float(zigzag.multiple) == 1.0
+        assert not np.array_equal(steps[32:], alias_steps[32:])

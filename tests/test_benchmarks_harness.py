@@ -116,6 +116,11 @@ LOST_LATER |= {n for n in methods.METHODS if "-grow" in n} | {"glyder_adam-nobou
 # the others lost; and the alias before it.
 LOST_LATER |= {n for n in methods.METHODS if "-x4" in n or "-x2off" in n}
 LOST_LATER |= {"glyder_adam-r24"}
+# The twenty-sixth round: the halving banded below half the norm, over Adam
+# adopted ("-x4widehalveband", matched above; the alias builds the same),
+# over momentum lost; and glyder_adam before it.
+LOST_LATER |= {n for n in methods.METHODS if n.endswith("-band")}
+LOST_LATER |= {"glyder_adam-r25"}
 
 
 def _smoke_params():

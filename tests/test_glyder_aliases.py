@@ -66,22 +66,22 @@ def _adam_decayed_after(total_steps, **kwargs):
 
 
 def _adam_zigzag(
-    total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=None,
+    total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=0.2,
     **kwargs,
 ):  # fmt: skip
-    """glyder over Adam with its bound (with ``large_share``, the bound
-    halved after the window where the first steps are a fifth of the norm
-    and agree), the zig-zag multiple 4 (threshold 0.94), then the decay."""
+    """glyder over Adam, then one reader of its unbounded steps: its bound
+    (with ``large_share``, halved after the window where the first steps are
+    ``large_share`` of the norm, less than half of it, and agree) and the
+    step and bound times 4 where they zig-zag (threshold 0.94), then the
+    decay."""
     adam = optax.scale_by_adam() if adam is None else adam
-    if large_share is None:
-        parts = [go.glyder(adam, max_step_ratio=max_step_ratio, **kwargs)]
-    else:
-        halved = go.scale_by_zigzag_multiple(
-            window, 0.94, 1.0, large_share=large_share, share_steps=min(8, window),
-            max_step_ratio=max_step_ratio,
-        )  # fmt: skip
-        parts = [go.glyder(adam, max_step_ratio=None, **kwargs), halved]
-    parts.append(go.scale_by_zigzag_multiple(window, 0.94, 4.0))
+    reader = go.scale_by_zigzag_multiple(
+        window, 0.94, 4.0, large_share=large_share, share_steps=min(8, window),
+        max_step_ratio=max_step_ratio,
+        growth_share=None if large_share is None else 0.5, grow=1.0,
+        scale_step=max_step_ratio is not None,
+    )  # fmt: skip
+    parts = [go.glyder(adam, max_step_ratio=None, **kwargs), reader]
     if total_steps is not None:
         decay = go.linear_decay_schedule(1.0, total_steps)
         parts.append(optax.scale_by_schedule(decay))
@@ -179,16 +179,20 @@ EQUAL = {
     ),
     "adam-no-budget": (lambda: go.glyder_adam(), lambda: _adam_zigzag()),
     "adam-no-zigzag": (
-        lambda: go.glyder_adam(10, zigzag_window=None),
+        lambda: go.glyder_adam(10, zigzag_window=None, large_share=None),
         lambda: _adam_decayed_after(10),
     ),
     "adam-no-zigzag-no-budget": (
-        lambda: go.glyder_adam(zigzag_window=None),
+        lambda: go.glyder_adam(zigzag_window=None, large_share=None),
         lambda: go.glyder(optax.scale_by_adam()),
     ),
-    "adam-halved": (
-        lambda: go.glyder_adam(10, large_share=0.2),
-        lambda: _adam_zigzag(10, large_share=0.2),
+    "adam-not-halved": (
+        lambda: go.glyder_adam(10, large_share=None),
+        lambda: _adam_zigzag(10, large_share=None),
+    ),
+    "adam-halved-from-a-third": (
+        lambda: go.glyder_adam(10, large_share=0.3),
+        lambda: _adam_zigzag(10, large_share=0.3),
     ),
     "adam-halved-args": (
         lambda: go.glyder_adam(
@@ -205,9 +209,9 @@ EQUAL = {
         ),
         lambda: _adam_zigzag(10, 4, None, large_share=0.2),
     ),
-    "adam-halved-no-budget": (
-        lambda: go.glyder_adam(large_share=0.2),
-        lambda: _adam_zigzag(large_share=0.2),
+    "adam-not-halved-no-budget": (
+        lambda: go.glyder_adam(large_share=None),
+        lambda: _adam_zigzag(large_share=None),
     ),
 }  # fmt: skip
 
@@ -431,6 +435,46 @@ def test_the_static_refresh_reaches_glyder_through_the_adam_chain():
     assert str(jaxpr).count("cond[") == 1  # the zig-zag multiple's reading only
 
 
+def test_glyder_adam_halves_its_bound_only_below_half_the_norm():
+    # The first 4 unbounded steps' median share of the parameters' norm:
+    # 0.28 from w = 4 (halved), 0.52 from w = 6 and 1.96 from w = 1 (a start
+    # whose parameters must grow: not halved); each run's mean cosine is
+    # above 0.94, so the zig-zag multiple is not 4.
+    for scale, share, halving in (
+        (4.0, 0.278, 0.5),
+        (6.0, 0.519, 1.0),
+        (1.0, 1.96, 1.0),
+    ):
+        params = {"w": scale * jnp.ones(4), "b": jnp.zeros(())}
+        _, state = run(go.glyder_adam(10, zigzag_window=4), steps=6, params=params)
+        (reader,) = [
+            s
+            for s in jax.tree.leaves(
+                state, is_leaf=lambda x: isinstance(x, go.ZigzagMultipleState)
+            )
+            if isinstance(s, go.ZigzagMultipleState)
+        ]
+        np.testing.assert_allclose(np.median(reader.shares), share, rtol=2e-3)
+        assert float(reader.multiple) == halving
+
+
+def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
+    # One reader with its bound (scale_step) against the round's two
+    # transforms: GLyDER's own bound, then 4 times the bounded step.
+    written = optax.chain(
+        go.glyder(optax.scale_by_adam()),
+        go.scale_by_zigzag_multiple(4, 0.94, 4.0),
+        optax.scale_by_schedule(go.linear_decay_schedule(1.0, 10)),
+    )
+    for scale in (1.0, 3.0, 16.0):  # a reading of 4 from w = 3 and w = 16
+        params = {"w": scale * jnp.ones(4), "b": jnp.zeros(())}
+        got, _ = run(go.glyder_adam(10, zigzag_window=4, large_share=None), 9, params)
+        want, _ = run(written, 9, params)
+        for g, w in zip(got, want):
+            for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(w)):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_glyder_adam_refuses_the_halving_without_its_window():
-    with pytest.raises(ValueError, match="pass zigzag_window"):
-        go.glyder_adam(10, zigzag_window=None, large_share=0.2)
+    with pytest.raises(ValueError, match="pass large_share=None too"):
+        go.glyder_adam(10, zigzag_window=None)  # large_share is 0.2 by default
