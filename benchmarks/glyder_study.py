@@ -46,7 +46,6 @@ from benchmarks.methods import (
 _R19 = {"zigzag_window": None}
 _R21 = {"zigzag_window": None}  # over momentum
 _R24 = {"zigzag_window": None, "large_share": None}  # over Adam
-_R25 = {"large_share": None}  # over Adam
 
 
 def _sgd_alias_r19(info):
@@ -66,7 +65,7 @@ def _adam_alias_r24(info):
 
 def _adam_alias_r25(info):
     """glyder_adam as the twenty-fifth round measured it."""
-    return go.glyder_adam(info.total_steps, **_R25)
+    return go.glyder_adam(info.total_steps, large_share=None)
 
 
 def _double_decay(info):

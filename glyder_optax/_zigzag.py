@@ -400,7 +400,7 @@ def scale_by_zigzag_multiple(
             if scale_step:  # a longer step within the wider bound
                 m = state.multiple
                 step = jnp.where(jnp.isfinite(m) & (m > 1), m, 1.0)
-                stepped = jax.tree.map(lambda u: step * u, updates)
+                stepped = optax.tree.scale(step, updates)
             scaled, _ = bound.update(stepped, optax.EmptyState(), params)
             scaled = jax.tree.map(lambda s, u: s.astype(u.dtype), scaled, updates)
         # The parameters' norm, not the parameters, enters the switch: a tree
