@@ -580,10 +580,10 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def registry() -> dict[str, Callable[..., Task]]:
     """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
-    held-out zoo's and the growth zoo's."""
+    held-out zoo's and the two growth zoos'."""
     from benchmarks import zoo
 
-    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT, **zoo.GROWTH}
+    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT, **zoo.GROWTH, **zoo.GROWTH_HELD_OUT}
 
 
 @functools.cache

@@ -16,7 +16,9 @@ Data: scikit-learn's bundled data sets (digits, breast cancer, wine, iris) and
 ``make_classification`` (fixed seeds), nothing downloaded. :data:`HELD_OUT` is a
 second zoo of workloads on which no design choice was made (``--suite
 zoo-heldout``), to check the choices made on the first; :data:`GROWTH` a third
-(``--suite zoo-growth``) whose parameters must grow from a small start.
+(``--suite zoo-growth``) whose parameters must grow from a small start, and
+:data:`GROWTH_HELD_OUT` (``--suite zoo-growth-heldout``) a fourth, to check the
+choices made on the third.
 """
 
 from __future__ import annotations
@@ -187,17 +189,24 @@ def tanh_regression(
     batch_size: int = 64,
     steps: int = 400,
     name: str = "growth-tanh-regression",
+    seed: int = 0,
+    noise: float = 0.0,
 ) -> tasks.Task:
     r"""The README's quick start as a workload: :math:`y = \tanh(x^\top w_*)`,
     :math:`x, w_* \sim N(0, I)`, fitted from :math:`w = 0` by the squared error
     of :math:`\tanh(x^\top w)`; scored on ``n`` more examples (``test_loss``,
-    their mean squared error)."""
-    kx, kw = jax.random.split(jax.random.key(0))  # the README's data
+    their mean squared error). ``seed`` 0 gives the README's data; ``noise``
+    adds :math:`N(0, \sigma^2)` to every target (the held-out loss's floor is
+    then :math:`\sigma^2`)."""
+    kx, kw = jax.random.split(jax.random.key(seed))  # seed 0: the README's data
     w_star = jax.random.normal(kw, (dim,))
     tr = {"x": jax.random.normal(kx, (n, dim))}
-    te = {"x": jax.random.normal(jax.random.key(1), (n, dim))}
-    for split in (tr, te):
+    te = {"x": jax.random.normal(jax.random.key(seed + 1), (n, dim))}
+    noise_keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 7))
+    for split, k in zip((tr, te), noise_keys):
         split["y"] = jnp.tanh(split["x"] @ w_star)
+        if noise:
+            split["y"] = split["y"] + noise * jax.random.normal(k, (n,))
 
     def loss(w, batch):
         return jnp.mean((jnp.tanh(batch["x"] @ w) - batch["y"]) ** 2)
@@ -214,7 +223,9 @@ def tanh_regression(
         metric="test_loss",
         description=(
             f"tanh regression from zeros, d={dim}, n_train={n}, "
-            f"{steps * batch_size / n:.3g} epochs (the README's quick start)"
+            f"{steps * batch_size / n:.3g} epochs"
+            + (f", noise {noise:g}" if noise else "")
+            + (" (the README's quick start)" if (seed, noise) == (0, 0.0) else "")
         ),
     )
 
@@ -379,6 +390,65 @@ GROWTH: dict[str, Callable[[], tasks.Task]] = {
         mlp, "growth-digits-zerohead", data="digits", zero_head=True
     ),
     "growth-tanh-regression": tanh_regression,
+}
+
+# The held-out growth zoo: written (2026-12-06, the twenty-seventh round of the
+# GLyDER study) before any method ran on them, to check the rules chosen on the
+# growth zoo above: other data from zeros, other small starts (one between a
+# tenth and a standard initialisation), other regressions, one with noisy
+# targets. Not in --suite zoo-growth.
+GROWTH_HELD_OUT: dict[str, Callable[[], tasks.Task]] = {
+    # softmax regressions from zeros on other data.
+    "growth2-wine-linear0": _named(
+        mlp,
+        "growth2-wine-linear0",
+        data="wine",
+        batch_size=32,
+        steps=500,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "growth2-iris-linear0": _named(
+        mlp,
+        "growth2-iris-linear0",
+        data="iris",
+        batch_size=16,
+        steps=500,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "growth2-synth-linear0": _named(
+        mlp, "growth2-synth-linear0", data="synth", hidden=(), init_scale=0.0
+    ),
+    # MLPs from small starts: breast cancer from a tenth, digits from 0.3.
+    "growth2-breast-init0.1": _named(
+        mlp,
+        "growth2-breast-init0.1",
+        data="breast_cancer",
+        batch_size=32,
+        init_scale=0.1,
+    ),
+    "growth2-digits-init0.3": _named(
+        mlp, "growth2-digits-init0.3", data="digits", init_scale=0.3
+    ),
+    # tanh regressions from zeros: smaller, and larger with noisy targets.
+    "growth2-tanh-d8": _named(
+        tanh_regression,
+        "growth2-tanh-d8",
+        n=256,
+        dim=8,
+        batch_size=32,
+        seed=2,
+    ),
+    "growth2-tanh-d32-noisy": _named(
+        tanh_regression,
+        "growth2-tanh-d32-noisy",
+        n=2048,
+        dim=32,
+        steps=600,
+        seed=4,
+        noise=0.1,
+    ),
 }
 
 # Four workloads on which the calibrated baseline's one configuration is chosen

@@ -61,6 +61,41 @@ def test_the_growth_zoo_is_apart_and_starts_small():
     assert optax.tree.norm(zero_head[1]) == 0 and optax.tree.norm(standard[1]) > 0
 
 
+def test_the_held_out_growth_zoo_is_apart_and_starts_small():
+    others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
+    assert len(zoo.GROWTH_HELD_OUT) >= 6
+    assert not set(zoo.GROWTH_HELD_OUT) & others
+    assert set(suite.SUITES["zoo-growth-heldout"].tasks) == set(zoo.GROWTH_HELD_OUT)
+    assert not set(zoo.GROWTH_HELD_OUT) & set(suite.SUITES["zoo-growth"].tasks)
+    key = jax.random.key(3)
+    for name in zoo.GROWTH_HELD_OUT:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss"
+        params = task.init(key)
+        from_zeros = "linear0" in name or "tanh" in name
+        assert (optax.tree.norm(params) == 0) == from_zeros
+        assert np.isfinite(task.evaluate(params)["test_loss"])
+    chex.assert_trees_all_close(
+        tasks.get("growth2-digits-init0.3").init(key),
+        jax.tree.map(lambda x: 0.3 * x, tasks.get("zoo-digits-std").init(key)),
+    )
+
+
+def test_a_noisy_tanh_regression_adds_the_noise_to_its_targets():
+    task = tasks.get("growth2-tanh-d32-noisy")
+    assert (task.n_train, task.batch_size, task.steps) == (2048, 64, 600)
+    batch = task.batch(jnp.arange(2048))
+    kx, kw = jax.random.split(jax.random.key(4))
+    x = jax.random.normal(kx, (2048, 32))
+    np.testing.assert_allclose(batch["x"], x)
+    residual = batch["y"] - jnp.tanh(x @ jax.random.normal(kw, (32,)))
+    assert float(jnp.std(residual)) == pytest.approx(0.1, rel=0.05)
+    # the floor: the noise's variance at w_*, on the held-out examples too
+    w_star = jax.random.normal(kw, (32,))
+    assert float(task.evaluate(w_star)["test_loss"]) == pytest.approx(0.01, rel=0.1)
+    assert "noise 0.1" in task.description and "README" not in task.description
+
+
 def test_the_zoo_initialisation_is_glorot_normal_with_zero_biases():
     params = tasks.get("zoo-digits-deep").init(jax.random.key(0))
     keys = jax.random.split(jax.random.key(0), 4)
