@@ -2396,3 +2396,50 @@ _register_untuned(
     _adam_alias_r25,
     "go.glyder_adam(T, large_share=None): the alias of the twenty-fifth round",
 )
+
+
+# The twenty-seventh round: a start from zeros read as such. A trust region
+# relative to the parameters' norm needs a norm to be relative to: from zeros
+# the first step is unbounded and the bound is then a fraction of that one
+# step's norm, whatever the problem's scale. The growth zoo's starts from
+# zeros (the regression, the softmax regressions) are exactly those whose
+# parameters' norm is 0 at the first update (scale_by_zigzag_multiple's
+# from_zeros), with no threshold to choose; a tenth of the initialisation
+# (shares of 2.7 to 47) is not. "-zeros" lifts the bound after 32 steps from
+# zeros, "-zeros4" and "-zeros16" widen it (and, as the alias's one reader
+# does for a multiple above 1, lengthen the step) 4 and 16 times there; each
+# is glyder_adam's chain otherwise. "glyder_sgd-zeros" lifts glyder_sgd's 3%
+# bound from zeros (a second reader carries the bound).
+def _adam_from_zeros(info, level=True, from_zeros=float("inf")):
+    """glyder_adam(T)'s chain with ``from_zeros`` in its one reader."""
+    return _read_adam(
+        info,
+        level,
+        4.0,
+        large_share=0.2,
+        scale_step=True,
+        from_zeros=from_zeros,
+        **_BAND,
+    )
+
+
+_FROM_ZEROS = "after 32 steps from parameters of norm 0"
+_register_adam_rule("zeros", _adam_from_zeros, f"no bound {_FROM_ZEROS}")
+for _multiple in (4.0, 16.0):
+    _register_adam_rule(
+        f"zeros{_multiple:g}",
+        functools.partial(_adam_from_zeros, from_zeros=_multiple),
+        f"its step and bound times {_multiple:g} {_FROM_ZEROS}",
+        levels=(False,),
+    )
+_register_untuned(
+    "glyder_sgd-zeros",
+    "sgd",
+    lambda info: optax.chain(
+        go.glyder_sgd(max_step_ratio=None),
+        go.scale_by_zigzag_multiple(
+            32, 0.0, 1.0, max_step_ratio=0.03, from_zeros=float("inf")
+        ),
+    ),
+    f"go.glyder_sgd(), no bound {_FROM_ZEROS}",
+)

@@ -143,6 +143,8 @@ class ZigzagMultipleState(NamedTuple):
     # parameters' norm (0 where not finite or the update is 0); [1], unread,
     # without large_share.
     count: jax.Array  # int32, the updates seen.
+    zero_start: jax.Array  # bool, the parameters' norm was 0 at the first update
+    # (read with from_zeros; else False).
     multiple: jax.Array  # float32, 1 over the window, then 1, `factor`, `shrink`
     # or `grow` (inf, with a bound: the bound lifted).
 
@@ -158,6 +160,7 @@ class _Rule(NamedTuple):
     shrink: jax.typing.ArrayLike
     growth_share: jax.typing.ArrayLike | None
     grow: jax.typing.ArrayLike
+    from_zeros: jax.typing.ArrayLike | None
 
 
 def _read_share(params_norm, state, norm):
@@ -169,11 +172,11 @@ def _read_share(params_norm, state, norm):
     return state.shares.at[state.count].set(share, mode="drop")  # (vmap's select)
 
 
-def _chosen(cosine_sum, pairs, shares, rule):
+def _chosen(cosine_sum, pairs, shares, zero_start, rule):
     """The multiple set at the window's end: ``factor`` where the mean cosine
     is below ``threshold``; ``shrink`` where it is at least ``agree`` and the
     median share at least ``large_share``; ``grow`` where the median share is
-    at least ``growth_share``; else 1."""
+    at least ``growth_share``; ``from_zeros`` from a start at zero; else 1."""
     mean_below = lambda c: (pairs > 0) & (cosine_sum < c * pairs)
     multiple = jnp.where(mean_below(rule.threshold), rule.factor, 1.0)
     median = jnp.median(shares)  # unused without a share rule (XLA drops it)
@@ -185,6 +188,8 @@ def _chosen(cosine_sum, pairs, shares, rule):
         )
     if rule.growth_share is not None:
         multiple = jnp.where(median >= rule.growth_share, rule.grow, multiple)
+    if rule.from_zeros is not None:
+        multiple = jnp.where(zero_start, rule.from_zeros, multiple)
     return multiple
 
 
@@ -202,8 +207,12 @@ def _read(updates, params_norm, state, rule, share):
     cosine_sum = state.cosine_sum + cosine
     pairs = state.pairs + pair.astype(jnp.int32)
     shares = _read_share(params_norm, state, norm) if share else state.shares
+    zero_start = state.zero_start
+    if rule.from_zeros is not None:
+        zero_start = jnp.where(state.count == 0, params_norm == 0, zero_start)
     last = state.count == rule.window - 1
-    multiple = jnp.where(last, _chosen(cosine_sum, pairs, shares, rule), state.multiple)
+    chosen = _chosen(cosine_sum, pairs, shares, zero_start, rule)
+    multiple = jnp.where(last, chosen, state.multiple)
     return state._replace(
         previous=jax.tree.map(
             lambda u, p: jnp.where(ok, u.astype(p.dtype), p), updates, state.previous
@@ -212,6 +221,7 @@ def _read(updates, params_norm, state, rule, share):
         cosine_sum=cosine_sum,
         pairs=pairs,
         shares=shares,
+        zero_start=zero_start,
         multiple=multiple.astype(jnp.float32),
     )
 
@@ -239,6 +249,7 @@ def scale_by_zigzag_multiple(
     growth_share: float | None = None,
     grow: jax.typing.ArrayLike = jnp.inf,
     scale_step: bool = False,
+    from_zeros: jax.typing.ArrayLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Multiplies the updates by ``factor`` after a window whose steps flip.
 
@@ -285,10 +296,16 @@ def scale_by_zigzag_multiple(
       grow: the multiple then, a positive number; ``inf`` (default, only with
         ``max_step_ratio``) lifts the bound.
       scale_step: with ``max_step_ratio``, a finite multiple above 1 (a
-        ``factor`` or ``grow`` above 1) also scales the update: the step and
-        its bound grow together, :math:`\min(m\,u, m \rho \|x_t\|)` in
-        norm. A multiple below 1, or an infinite one, scales the bound alone.
-        The update read is the one before the multiple.
+        ``factor``, ``grow`` or ``from_zeros`` above 1) also scales the
+        update: the step and its bound grow together, :math:`\min(m\,u, m
+        \rho \|x_t\|)` in norm. A multiple below 1, or an infinite one,
+        scales the bound alone. The update read is the one before the
+        multiple.
+      from_zeros: the multiple where the parameters' norm is 0 at the first
+        update (a start from zeros, where a bound relative to that norm is
+        anchored to the first step alone), a positive number; ``inf`` (only
+        with ``max_step_ratio``) lifts the bound. ``None`` (default) reads
+        nothing. It takes precedence over every other rule.
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs`; its ``update`` needs
@@ -299,9 +316,11 @@ def scale_by_zigzag_multiple(
     Raises:
       TypeError: for a ``window`` or ``share_steps`` that is not an int.
       ValueError: for a ``window`` or ``share_steps`` out of range, a
-        ``factor``, ``shrink`` or ``grow`` that is not positive, an infinite
-        ``grow`` or ``scale_step`` without ``max_step_ratio``, or ``params``
-        missing with ``large_share``, ``growth_share`` or ``max_step_ratio``.
+        ``factor``, ``shrink``, ``grow`` or ``from_zeros`` that is not
+        positive, an infinite ``grow`` or ``from_zeros`` or ``scale_step``
+        without ``max_step_ratio``, or ``params`` missing with
+        ``large_share``, ``growth_share``, ``from_zeros`` or
+        ``max_step_ratio``.
 
     Examples:
       >>> import jax.numpy as jnp, optax
@@ -344,18 +363,28 @@ def scale_by_zigzag_multiple(
             "the updates whose shares are read",
             maximum=None if isinstance(window, jax.core.Tracer) else window,
         )
-    for name, value in (("factor", factor), ("shrink", shrink), ("grow", grow)):
+    multiples = (("factor", factor), ("shrink", shrink), ("grow", grow))
+    if from_zeros is not None:
+        multiples += (("from_zeros", from_zeros),)
+    for name, value in multiples:
         if not isinstance(value, jax.core.Tracer) and not float(value) > 0:
             raise ValueError(
                 f"{_NAME}: {name} must be positive (a multiple after the window),"
                 f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
             )
-    lifts = growth_share is not None and not isinstance(grow, jax.core.Tracer)
-    if lifts and max_step_ratio is None and not math.isfinite(float(grow)):
-        raise ValueError(
-            f"{_NAME}: grow=inf lifts a bound, and there is none to lift;"
-            " pass max_step_ratio, or a finite grow (a multiple of the update)."
-        )
+    lifting = (
+        ("grow", grow, growth_share is not None),
+        ("from_zeros", from_zeros, True),
+    )
+    for name, value, read in lifting:
+        if not read or value is None or isinstance(value, jax.core.Tracer):
+            continue
+        if max_step_ratio is None and not math.isfinite(float(value)):
+            raise ValueError(
+                f"{_NAME}: {name}=inf lifts a bound, and there is none to lift;"
+                f" pass max_step_ratio, or a finite {name} (a multiple of the"
+                " update)."
+            )
     if scale_step and max_step_ratio is None:
         raise ValueError(
             f"{_NAME}: scale_step scales the update with its bound, and there is"
@@ -363,8 +392,17 @@ def scale_by_zigzag_multiple(
             " already: pass max_step_ratio, or scale_step=False."
         )
     rule = _Rule(
-        window, threshold, factor, large_share, agree, shrink, growth_share, grow
+        window,
+        threshold,
+        factor,
+        large_share,
+        agree,
+        shrink,
+        growth_share,
+        grow,
+        from_zeros,
     )
+    reads_norm = reads_shares or from_zeros is not None
 
     def init_fn(params):
         return ZigzagMultipleState(
@@ -375,20 +413,21 @@ def scale_by_zigzag_multiple(
             # Without large_share one unread 0 (orbax saves no empty array).
             shares=jnp.zeros([share_steps if reads_shares else 1], jnp.float32),
             count=jnp.zeros([], jnp.int32),
+            zero_start=jnp.zeros([], bool),
             multiple=jnp.ones([], jnp.float32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        if reads_shares or max_step_ratio is not None:
+        if reads_norm or max_step_ratio is not None:
             _common.require(
                 "params",
                 params,
                 _NAME,
                 "params",
                 " With large_share or growth_share the steps' share of the"
-                " parameters' norm is read; with max_step_ratio the steps are"
-                " bounded by it.",
+                " parameters' norm is read, with from_zeros that norm at the"
+                " first step; with max_step_ratio the steps are bounded by it.",
             )
         if max_step_ratio is None:
             scaled = jax.tree.map(
@@ -407,7 +446,7 @@ def scale_by_zigzag_multiple(
         # in a branch's operands is copied there (XLA), a norm also taken
         # by a bound after this is computed once.
         params_norm = None
-        if reads_shares:
+        if reads_norm:
             params_norm = jnp.sqrt(_common.sq_norm(params, jnp.float32))
         branches = [
             lambda u, p, s: s,

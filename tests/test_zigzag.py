@@ -365,3 +365,54 @@ def test_scale_step_leaves_a_shrink_to_the_bound():
 def test_scale_step_needs_a_bound():
     with pytest.raises(ValueError, match="pass max_step_ratio, or scale_step=False"):
         go.scale_by_zigzag_multiple(scale_step=True)
+
+
+def test_a_start_from_zeros_sets_its_own_multiple():
+    # From zeros the first update is read at a norm of 0: from_zeros after the
+    # window, over every other rule; from a nonzero start the rules as before.
+    zeros, ones = {"a": jnp.zeros(2)}, {"a": jnp.ones(2)}
+    tx = go.scale_by_zigzag_multiple(
+        3, large_share=0.25, share_steps=2, max_step_ratio=0.01, from_zeros=jnp.inf
+    )
+    for params, zero_start, multiple, norm in (
+        (zeros, True, np.inf, 5.0),  # the bound lifted
+        (ones, False, 0.5, 0.005 * np.sqrt(2)),  # halved: large steps that agree
+    ):
+        state = tx.init(params)
+        for t in range(4):
+            p = params if t == 0 else ones  # only the first update's norm is read
+            step, state = tx.update({"a": jnp.array([3.0, 4.0])}, state, p)
+        assert bool(state.zero_start) == zero_start
+        assert float(state.multiple) == multiple
+        np.testing.assert_allclose(optax.tree.norm(step), norm, rtol=1e-6)
+    # A finite multiple scales the bound (1% of sqrt(2), times 4: 0.0566),
+    # with scale_step the step too (0.005 -> 0.02).
+    for scale_step, expected in ((False, 0.005), (True, 0.02)):
+        tx = go.scale_by_zigzag_multiple(
+            2, max_step_ratio=0.01, from_zeros=4.0, scale_step=scale_step
+        )
+        state = tx.init(zeros)
+        for p in (zeros, ones, ones):
+            step, state = tx.update({"a": jnp.array([0.003, 0.004])}, state, p)
+        np.testing.assert_allclose(optax.tree.norm(step), expected, rtol=1e-6)
+    # without a bound it scales the update
+    tx = go.scale_by_zigzag_multiple(2, from_zeros=3.0)
+    state = tx.init(zeros)
+    for p in (zeros, ones, ones):
+        step, state = tx.update({"a": jnp.array([0.1, 0.2])}, state, p)
+    np.testing.assert_allclose(step["a"], [0.3, 0.6], rtol=1e-6)
+
+
+def test_from_zeros_needs_params_and_a_bound_to_lift():
+    with pytest.raises(ValueError, match="from_zeros=inf lifts a bound"):
+        go.scale_by_zigzag_multiple(from_zeros=jnp.inf)
+    with pytest.raises(ValueError, match="from_zeros must be positive"):
+        go.scale_by_zigzag_multiple(from_zeros=0.0, max_step_ratio=0.01)
+    tx = go.scale_by_zigzag_multiple(from_zeros=2.0)
+    with pytest.raises(ValueError, match="from_zeros"):
+        tx.update({"a": jnp.ones(2)}, tx.init({"a": jnp.ones(2)}))
+    # without it, nothing is read: a start from zeros is not marked
+    tx = go.scale_by_zigzag_multiple(2)
+    state = tx.init({"a": jnp.zeros(2)})
+    _, state = tx.update({"a": jnp.ones(2)}, state, {"a": jnp.zeros(2)})
+    assert not bool(state.zero_start)
