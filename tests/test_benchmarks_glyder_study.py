@@ -1066,3 +1066,54 @@ def test_the_momentum_band_entries_halve_only_below_half_the_norm(name, start, s
     else:
         assert float(zigzag.multiple) == 1.0
         assert not np.array_equal(steps[32:], alias_steps[32:])
+
+
+@pytest.mark.parametrize(
+    "name, multiple",
+    [
+        ("glyder_adam-zeros", np.inf),
+        ("glyder_adam-level0.01-zeros", np.inf),
+        ("glyder_adam-zeros4", 4.0),
+        ("glyder_adam-zeros16", 16.0),
+    ],
+)
+@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
+def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, start):
+    # From a nonzero start the entries are glyder_adam (bit for bit: the same
+    # one reader); from zeros the same first 32 steps, then `multiple`.
+    info = runner.task_info(tiny_task(), 40)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(
+        methods.get(name).build(None, info), params, obj_fn
+    )
+    alias = go.glyder_adam(40, flood_level=0.01 if "level" in name else None)
+    (_, alias_state), alias_steps = _scan_40_steps(alias, params, obj_fn)
+    (zigzag,) = _zigzag_states(state)
+    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    if start != (0.0, 0.0):
+        chex.assert_trees_all_equal(steps, alias_steps)
+        assert float(zigzag.multiple) == float(_zigzag_states(alias_state)[0].multiple)
+    else:
+        assert bool(zigzag.zero_start) and float(zigzag.multiple) == multiple
+        # here the alias's own multiple is 4 (its steps zig-zag)
+        assert float(_zigzag_states(alias_state)[0].multiple) == 4.0
+        same = np.array_equal(steps[32:], alias_steps[32:])
+        assert same == (multiple == 4.0)
+
+
+@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0)])
+def test_glyder_sgd_zeros_is_glyder_sgd_but_from_zeros(start):
+    info = runner.task_info(tiny_task(), 40)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    opt = methods.get("glyder_sgd-zeros").build(None, info)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    (_, _), alias_steps = _scan_40_steps(go.glyder_sgd(), params, obj_fn)
+    lifted = _zigzag_states(state)[-1]
+    assert bool(lifted.zero_start) == (start == (0.0, 0.0))
+    chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
+    if start != (0.0, 0.0):
+        chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
+    else:
+        assert float(lifted.multiple) == np.inf
