@@ -344,6 +344,7 @@ def glyder_adam(
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     zigzag_window: int | None = 32,
     large_share: float | None = 0.2,
+    lift_from_zeros: bool = True,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     f_min: jax.typing.ArrayLike | None = 0.0,
@@ -367,14 +368,16 @@ def glyder_adam(
     times longer) and :math:`z` the multiple of the bound alone (1 over the
     window, then 1/2 if the median share of the parameters' norm of the
     first 8 unbounded steps was at least ``large_share`` and below 1/2, and
-    their mean cosine 0.94 or more, else 1). From a share of 1/2 both are 1,
-    whatever the cosine (no seed of the benchmark's three zoos reads a share
-    that large and a cosine below 0.94). That is
+    their mean cosine 0.94 or more; :math:`\infty`, no bound, where the
+    parameters' norm was 0 at the first step; else 1). From a share of 1/2
+    both are 1, whatever the cosine (no seed of the benchmark's three zoos
+    reads a share that large and a cosine below 0.94). That is
     ``optax.chain(glyder(optax.scale_by_adam(b1, b2, eps),
     max_step_ratio=None), scale_by_zigzag_multiple(32, 0.94, 4.0,
     large_share=0.2, growth_share=0.5, grow=1.0, max_step_ratio=0.01,
-    scale_step=True), optax.scale_by_schedule(linear_decay_schedule(1.0,
-    T)))``: one reader of the unbounded steps for both multiples.
+    scale_step=True, from_zeros=inf),
+    optax.scale_by_schedule(linear_decay_schedule(1.0, T)))``: one reader of
+    the unbounded steps for every multiple.
 
     Our default (the tenth round of the study): the decay after the trust
     region, not before it as ``glyder(..., total_steps=T)`` applies it. Over
@@ -424,6 +427,10 @@ def glyder_adam(
       large_share: the median share of the parameters' norm of the first 8
         unbounded steps from which the bound is halved (below 1/2); ``None``
         leaves the bound whole (the alias of the twenty-fifth round).
+      lift_from_zeros: no bound after ``zigzag_window`` steps where the
+        parameters' norm was 0 at the first step (a start from zeros; with
+        ``max_step_ratio``); ``False`` keeps it (the alias of the
+        twenty-sixth round).
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
@@ -439,8 +446,8 @@ def glyder_adam(
     Raises:
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 2, or traced (make it static
-        under ``optax.inject_hyperparams``); ``large_share`` with
-        ``zigzag_window=None``.
+        under ``optax.inject_hyperparams``); ``large_share`` or
+        ``lift_from_zeros`` with ``zigzag_window=None``.
 
     Examples:
       The decay after the bound, against ``glyder(..., total_steps=T)``'s
@@ -468,11 +475,13 @@ def glyder_adam(
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
     reads = zigzag_window is not None
-    if large_share is not None and not reads:
+    if (large_share is not None or lift_from_zeros) and not reads:
         raise ValueError(
-            "glyder_adam: large_share (0.2 by default) halves the bound after"
-            " zigzag_window steps; with zigzag_window=None pass large_share=None"
-            " too (no reading at all), or keep zigzag_window (32)."
+            "glyder_adam: large_share (0.2 by default) halves the bound and"
+            " lift_from_zeros (True by default) lifts it after zigzag_window"
+            " steps; with zigzag_window=None pass large_share=None and"
+            " lift_from_zeros=False too (no reading at all), or keep"
+            " zigzag_window (32)."
         )
     greedy = glyder(
         optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
@@ -487,7 +496,10 @@ def glyder_adam(
     )
     parts = [greedy]
     if reads:  # one reader, on the unbounded steps: their multiple and bound's
-        parts.append(_adam_reader(zigzag_window, large_share, max_step_ratio))
+        reader = _adam_reader(
+            zigzag_window, large_share, max_step_ratio, lift_from_zeros
+        )
+        parts.append(reader)
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_adam")
         decay = linear_decay_schedule(1.0, total_steps)
@@ -502,11 +514,13 @@ def glyder_adam(
 _ADAM_GROWTH_SHARE = 0.5
 
 
-def _adam_reader(window, large_share, max_step_ratio):
+def _adam_reader(window, large_share, max_step_ratio, lift_from_zeros):
     """glyder_adam's zig-zag multiple: 4 below a mean cosine of 0.94 (the step
     and its bound), 1/2 where the first steps are ``large_share`` of the
-    norm and less than half of it (the bound alone), the bound
-    ``max_step_ratio`` (``None``: the multiples scale the step)."""
+    norm and less than half of it (the bound alone), no bound from zeros
+    with ``lift_from_zeros``; the bound ``max_step_ratio`` (``None``: the
+    multiples scale the step, and there is no bound to lift)."""
+    lifts = lift_from_zeros and max_step_ratio is not None
     return _zigzag_multiple(
         window,
         0.94,
@@ -516,6 +530,7 @@ def _adam_reader(window, large_share, max_step_ratio):
         growth_share=None if large_share is None else _ADAM_GROWTH_SHARE,
         grow=1.0,
         scale_step=max_step_ratio is not None,
+        from_zeros=float("inf") if lifts else None,
     )
 
 

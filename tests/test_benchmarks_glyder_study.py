@@ -1079,27 +1079,32 @@ def test_the_momentum_band_entries_halve_only_below_half_the_norm(name, start, s
 )
 @pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
 def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, start):
-    # From a nonzero start the entries are glyder_adam (bit for bit: the same
-    # one reader); from zeros the same first 32 steps, then `multiple`.
+    # From a nonzero start the entries are the twenty-sixth round's alias
+    # (bit for bit: the same one reader); from zeros the same first 32 steps,
+    # then `multiple`. The lifted ones are glyder_adam now.
     info = runner.task_info(tiny_task(), 40)
     params = jnp.array(start)
     obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
     (_, state), steps = _scan_40_steps(
         methods.get(name).build(None, info), params, obj_fn
     )
-    alias = go.glyder_adam(40, flood_level=0.01 if "level" in name else None)
-    (_, alias_state), alias_steps = _scan_40_steps(alias, params, obj_fn)
+    level = 0.01 if "level" in name else None
+    r26 = go.glyder_adam(40, flood_level=level, lift_from_zeros=False)
+    (_, r26_state), r26_steps = _scan_40_steps(r26, params, obj_fn)
     (zigzag,) = _zigzag_states(state)
-    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    chex.assert_trees_all_equal(steps[:32], r26_steps[:32])
     if start != (0.0, 0.0):
-        chex.assert_trees_all_equal(steps, alias_steps)
-        assert float(zigzag.multiple) == float(_zigzag_states(alias_state)[0].multiple)
+        chex.assert_trees_all_equal(steps, r26_steps)
+        assert float(zigzag.multiple) == float(_zigzag_states(r26_state)[0].multiple)
     else:
         assert bool(zigzag.zero_start) and float(zigzag.multiple) == multiple
-        # here the alias's own multiple is 4 (its steps zig-zag)
-        assert float(_zigzag_states(alias_state)[0].multiple) == 4.0
-        same = np.array_equal(steps[32:], alias_steps[32:])
+        # here the round-26 alias's own multiple is 4 (its steps zig-zag)
+        assert float(_zigzag_states(r26_state)[0].multiple) == 4.0
+        same = np.array_equal(steps[32:], r26_steps[32:])
         assert same == (multiple == 4.0)
+    if multiple == np.inf:
+        alias = go.glyder_adam(40, flood_level=level)
+        chex.assert_trees_all_equal(steps, _scan_40_steps(alias, params, obj_fn)[1])
 
 
 @pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0)])
@@ -1117,3 +1122,25 @@ def test_glyder_sgd_zeros_is_glyder_sgd_but_from_zeros(start):
         chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
     else:
         assert float(lifted.multiple) == np.inf
+
+
+@pytest.mark.parametrize("name", ["glyder_sgd-zeros1", "glyder_sgd-zeros1lift"])
+@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
+def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, start):
+    info = runner.task_info(tiny_task(), 40)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    (_, state), steps = _scan_40_steps(
+        methods.get(name).build(None, info), params, obj_fn
+    )
+    (_, alias_state), alias_steps = _scan_40_steps(go.glyder_sgd(), params, obj_fn)
+    multiple, bound = _zigzag_states(state)
+    chex.assert_trees_all_close(steps[:32], alias_steps[:32], rtol=1e-6)
+    if start != (0.0, 0.0):
+        chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
+        assert float(multiple.multiple) == float(
+            _zigzag_states(alias_state)[0].multiple
+        )
+    else:
+        assert float(multiple.multiple) == 1.0
+        assert float(bound.multiple) == (np.inf if name.endswith("lift") else 1.0)

@@ -121,6 +121,10 @@ LOST_LATER |= {"glyder_adam-r24"}
 # over momentum lost; and glyder_adam before it.
 LOST_LATER |= {n for n in methods.METHODS if n.endswith("-band")}
 LOST_LATER |= {"glyder_adam-r25"}
+# The twenty-seventh round: the bound lifted from zeros, adopted over Adam
+# ("-zeros"; the alias builds the same), its multiples of 4 and 16 and the
+# lift over SGD lost; and glyder_adam before it.
+LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n} | {"glyder_adam-r26"}
 
 
 def _smoke_params():

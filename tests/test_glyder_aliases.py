@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import chex
 import flax.nnx as nnx
 import jax
 import jax.numpy as jnp
@@ -67,19 +68,20 @@ def _adam_decayed_after(total_steps, **kwargs):
 
 def _adam_zigzag(
     total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=0.2,
-    **kwargs,
+    lift=True, **kwargs,
 ):  # fmt: skip
     """glyder over Adam, then one reader of its unbounded steps: its bound
     (with ``large_share``, halved after the window where the first steps are
-    ``large_share`` of the norm, less than half of it, and agree) and the
-    step and bound times 4 where they zig-zag (threshold 0.94), then the
-    decay."""
+    ``large_share`` of the norm, less than half of it, and agree; with
+    ``lift``, none after it from zeros) and the step and bound times 4 where
+    they zig-zag (threshold 0.94), then the decay."""
     adam = optax.scale_by_adam() if adam is None else adam
+    bounded = max_step_ratio is not None
     reader = go.scale_by_zigzag_multiple(
         window, 0.94, 4.0, large_share=large_share, share_steps=min(8, window),
         max_step_ratio=max_step_ratio,
         growth_share=None if large_share is None else 0.5, grow=1.0,
-        scale_step=max_step_ratio is not None,
+        scale_step=bounded, from_zeros=jnp.inf if lift and bounded else None,
     )  # fmt: skip
     parts = [go.glyder(adam, max_step_ratio=None, **kwargs), reader]
     if total_steps is not None:
@@ -179,11 +181,15 @@ EQUAL = {
     ),
     "adam-no-budget": (lambda: go.glyder_adam(), lambda: _adam_zigzag()),
     "adam-no-zigzag": (
-        lambda: go.glyder_adam(10, zigzag_window=None, large_share=None),
+        lambda: go.glyder_adam(
+            10, zigzag_window=None, large_share=None, lift_from_zeros=False
+        ),
         lambda: _adam_decayed_after(10),
     ),
     "adam-no-zigzag-no-budget": (
-        lambda: go.glyder_adam(zigzag_window=None, large_share=None),
+        lambda: go.glyder_adam(
+            zigzag_window=None, large_share=None, lift_from_zeros=False
+        ),
         lambda: go.glyder(optax.scale_by_adam()),
     ),
     "adam-not-halved": (
@@ -208,6 +214,10 @@ EQUAL = {
             10, max_step_ratio=None, zigzag_window=4, large_share=0.2
         ),
         lambda: _adam_zigzag(10, 4, None, large_share=0.2),
+    ),
+    "adam-not-lifted": (
+        lambda: go.glyder_adam(10, lift_from_zeros=False),
+        lambda: _adam_zigzag(10, lift=False),
     ),
     "adam-not-halved-no-budget": (
         lambda: go.glyder_adam(large_share=None),
@@ -468,7 +478,10 @@ def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
     )
     for scale in (1.0, 3.0, 16.0):  # a reading of 4 from w = 3 and w = 16
         params = {"w": scale * jnp.ones(4), "b": jnp.zeros(())}
-        got, _ = run(go.glyder_adam(10, zigzag_window=4, large_share=None), 9, params)
+        alias = go.glyder_adam(
+            10, zigzag_window=4, large_share=None, lift_from_zeros=False
+        )
+        got, _ = run(alias, 9, params)
         want, _ = run(written, 9, params)
         for g, w in zip(got, want):
             for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(w)):
@@ -476,5 +489,30 @@ def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
 
 
 def test_glyder_adam_refuses_the_halving_without_its_window():
-    with pytest.raises(ValueError, match="pass large_share=None too"):
+    with pytest.raises(ValueError, match="pass large_share=None and lift_from"):
         go.glyder_adam(10, zigzag_window=None)  # large_share is 0.2 by default
+    with pytest.raises(ValueError, match="lift_from_zeros=False too"):
+        go.glyder_adam(10, zigzag_window=None, large_share=None)
+
+
+def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
+    # From zeros the first step is unbounded and the bound after it is 1% of
+    # that one step's norm; after the window the alias lifts it. The updates
+    # are those of lift_from_zeros=False over the window, then longer.
+    zeros = {"w": jnp.zeros(4), "b": jnp.zeros(())}
+    lifted, state = run(go.glyder_adam(40, zigzag_window=4), 12, zeros)
+    kept, _ = run(go.glyder_adam(40, zigzag_window=4, lift_from_zeros=False), 12, zeros)
+    for a, b in zip(lifted[:4], kept[:4]):
+        chex.assert_trees_all_equal(a, b)
+    (reader,) = [
+        x
+        for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "zero_start"))
+        if hasattr(x, "zero_start")
+    ]
+    assert bool(reader.zero_start) and float(reader.multiple) == np.inf
+    assert optax.tree.norm(lifted[4]) > 2 * optax.tree.norm(kept[4])
+    # from a nonzero start nothing is read as zeros: the same steps
+    ones = {"w": jnp.ones(4), "b": jnp.zeros(())}
+    same, _ = run(go.glyder_adam(40, zigzag_window=4), 12, ones)
+    kept, _ = run(go.glyder_adam(40, zigzag_window=4, lift_from_zeros=False), 12, ones)
+    chex.assert_trees_all_equal(same, kept)
