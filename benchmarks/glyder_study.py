@@ -2480,6 +2480,17 @@ for _lift in (False, True):
     )
 
 
+# Over momentum the multiple 1 from zeros too ("-zeros1"): the twenty-sixth
+# round's band set it where the first steps were half the norm or more, which
+# also caught the small MLP start (1.18 -> 1.29); from zeros it cannot.
+_register_untuned(
+    "glyder_momentum-zeros1",
+    "momentum",
+    lambda info: _zigzag_momentum(info, 0.15, False, from_zeros=1.0),
+    f"go.glyder_momentum(T), its multiple 1 {_FROM_ZEROS}",
+)
+
+
 # Adopted over Adam: glyder_adam lifts its bound from zeros by default
 # (lift_from_zeros=True; the same steps as "-zeros", tested). Nine seeds, the
 # growth zoo: worst 68.9 (the regression) -> 2.31 (digits-linear0, 1.77

@@ -1144,3 +1144,22 @@ def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, st
     else:
         assert float(multiple.multiple) == 1.0
         assert float(bound.multiple) == (np.inf if name.endswith("lift") else 1.0)
+
+
+@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
+def test_the_momentum_from_zeros_entry_is_glyder_momentum_from_a_nonzero_start(start):
+    info = runner.task_info(tiny_task(), 40)
+    params = jnp.array(start)
+    obj_fn = lambda p: 1.0 + jnp.sum(jnp.array([1.0, 100.0]) * (p - 100.0) ** 2)
+    opt = methods.get("glyder_momentum-zeros1").build(None, info)
+    (_, state), steps = _scan_40_steps(opt, params, obj_fn)
+    (_, alias_state), alias_steps = _scan_40_steps(
+        go.glyder_momentum(40), params, obj_fn
+    )
+    (zigzag,) = _zigzag_states(state)
+    chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
+    if start != (0.0, 0.0):
+        chex.assert_trees_all_equal(steps, alias_steps)
+        assert float(zigzag.multiple) == float(_zigzag_states(alias_state)[0].multiple)
+    else:
+        assert bool(zigzag.zero_start) and float(zigzag.multiple) == 1.0
