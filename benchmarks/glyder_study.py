@@ -45,7 +45,7 @@ from benchmarks.methods import (
 # measured.
 _R19 = {"zigzag_window": None}
 _R21 = {"zigzag_window": None}  # over momentum
-_R24 = {"zigzag_window": None, "large_share": None, "lift_from_zeros": False}
+_R24 = {"zigzag_window": None, "large_share": None, "from_zeros": None}
 
 
 def _sgd_alias_r19(info):
@@ -65,12 +65,12 @@ def _adam_alias_r24(info):
 
 def _adam_alias_r25(info):
     """glyder_adam as the twenty-fifth round measured it."""
-    return go.glyder_adam(info.total_steps, large_share=None, lift_from_zeros=False)
+    return go.glyder_adam(info.total_steps, large_share=None, from_zeros=None)
 
 
 def _adam_alias_r26(info):
     """glyder_adam as the twenty-sixth round measured it."""
-    return go.glyder_adam(info.total_steps, lift_from_zeros=False)
+    return go.glyder_adam(info.total_steps, from_zeros=None)
 
 
 def _double_decay(info):
@@ -2492,7 +2492,7 @@ _register_untuned(
 
 
 # Adopted over Adam: glyder_adam lifts its bound from zeros by default
-# (lift_from_zeros=True; the same steps as "-zeros", tested). Nine seeds, the
+# (from_zeros=inf; the same steps as "-zeros", tested). Nine seeds, the
 # growth zoo: worst 68.9 (the regression) -> 2.31 (digits-linear0, 1.77
 # before); the held-out growth zoo, written before this round's runs: worst
 # 143 (tanh-d8) -> 4.25 (seeds 0-2). "glyder_adam-zeros4"/"-zeros16" (the step
@@ -2502,5 +2502,5 @@ _register_untuned(
     "glyder_adam-r26",
     "adam",
     _adam_alias_r26,
-    "go.glyder_adam(T, lift_from_zeros=False): the alias of the twenty-sixth round",
+    "go.glyder_adam(T, from_zeros=None): the alias of the twenty-sixth round",
 )

@@ -59,6 +59,8 @@ structural arguments of :func:`glyder_optax.glyder`; the others keep
 
 from __future__ import annotations
 
+import math
+
 import jax
 import optax
 
@@ -344,7 +346,7 @@ def glyder_adam(
     max_step_ratio: jax.typing.ArrayLike | None = 0.01,
     zigzag_window: int | None = 32,
     large_share: float | None = 0.2,
-    lift_from_zeros: bool = True,
+    from_zeros: jax.typing.ArrayLike | None = math.inf,
     refresh_every: int = 20,
     estimator: Estimator | curvature.DirectionalEstimator = "taylor",
     f_min: jax.typing.ArrayLike | None = 0.0,
@@ -407,7 +409,7 @@ def glyder_adam(
     it sends the README's regression from zeros from 69x the tuned Adam
     cosine to 305x (the twenty-sixth round, nine seeds).
 
-    The bound lifted from zeros (``lift_from_zeros``; the twenty-seventh
+    The bound lifted from zeros (``from_zeros=inf``; the twenty-seventh
     round, our design, the default): from parameters of norm 0 the first
     step is unbounded and the bound after it is a fraction of that one
     step's norm, so after the window there is none. Over nine seeds against
@@ -439,10 +441,11 @@ def glyder_adam(
       large_share: the median share of the parameters' norm of the first 8
         unbounded steps from which the bound is halved (below 1/2); ``None``
         leaves the bound whole (the alias of the twenty-fifth round).
-      lift_from_zeros: no bound after ``zigzag_window`` steps where the
-        parameters' norm was 0 at the first step (a start from zeros; with
-        ``max_step_ratio``); ``False`` keeps it (the alias of the
-        twenty-sixth round).
+      from_zeros: the multiple of the bound after ``zigzag_window`` steps
+        where the parameters' norm was 0 at the first step (a start from
+        zeros; with ``max_step_ratio``): ``inf`` (default) lifts it, a finite
+        one above 1 lengthens the step too (as the zig-zag multiple does);
+        ``None`` reads no start (the alias of the twenty-sixth round).
       refresh_every, estimator, f_min, seed, skip_non_finite, shared_count: as
         in :func:`glyder_optax.glyder` (``f_min``, a lower bound on the loss:
         ``None`` where it can be negative).
@@ -459,7 +462,7 @@ def glyder_adam(
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 2, or traced (make it static
         under ``optax.inject_hyperparams``); ``large_share`` or
-        ``lift_from_zeros`` with ``zigzag_window=None``.
+        ``from_zeros`` with ``zigzag_window=None``.
 
     Examples:
       The decay after the bound, against ``glyder(..., total_steps=T)``'s
@@ -487,13 +490,13 @@ def glyder_adam(
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
     reads = zigzag_window is not None
-    if (large_share is not None or lift_from_zeros) and not reads:
+    if (large_share is not None or from_zeros is not None) and not reads:
         raise ValueError(
             "glyder_adam: large_share (0.2 by default) halves the bound and"
-            " lift_from_zeros (True by default) lifts it after zigzag_window"
-            " steps; with zigzag_window=None pass large_share=None and"
-            " lift_from_zeros=False too (no reading at all), or keep"
-            " zigzag_window (32)."
+            " from_zeros (inf by default) lifts it after zigzag_window steps;"
+            " with zigzag_window=None pass large_share=None and"
+            " from_zeros=None too (no reading at all), or keep zigzag_window"
+            " (32)."
         )
     greedy = glyder(
         optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
@@ -508,9 +511,7 @@ def glyder_adam(
     )
     parts = [greedy]
     if reads:  # one reader, on the unbounded steps: their multiple and bound's
-        reader = _adam_reader(
-            zigzag_window, large_share, max_step_ratio, lift_from_zeros
-        )
+        reader = _adam_reader(zigzag_window, large_share, max_step_ratio, from_zeros)
         parts.append(reader)
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_adam")
@@ -526,13 +527,15 @@ def glyder_adam(
 _ADAM_GROWTH_SHARE = 0.5
 
 
-def _adam_reader(window, large_share, max_step_ratio, lift_from_zeros):
+def _adam_reader(window, large_share, max_step_ratio, from_zeros):
     """glyder_adam's zig-zag multiple: 4 below a mean cosine of 0.94 (the step
     and its bound), 1/2 where the first steps are ``large_share`` of the
-    norm and less than half of it (the bound alone), no bound from zeros
-    with ``lift_from_zeros``; the bound ``max_step_ratio`` (``None``: the
-    multiples scale the step, and there is no bound to lift)."""
-    lifts = lift_from_zeros and max_step_ratio is not None
+    norm and less than half of it (the bound alone), ``from_zeros`` from
+    zeros; the bound ``max_step_ratio`` (``None``: the multiples scale the
+    step, and an infinite ``from_zeros`` has no bound to lift)."""
+    static = from_zeros is not None and not isinstance(from_zeros, jax.core.Tracer)
+    if max_step_ratio is None and static and math.isinf(float(from_zeros)):
+        from_zeros = None
     return _zigzag_multiple(
         window,
         0.94,
@@ -542,7 +545,7 @@ def _adam_reader(window, large_share, max_step_ratio, lift_from_zeros):
         growth_share=None if large_share is None else _ADAM_GROWTH_SHARE,
         grow=1.0,
         scale_step=max_step_ratio is not None,
-        from_zeros=float("inf") if lifts else None,
+        from_zeros=from_zeros,
     )
 
 

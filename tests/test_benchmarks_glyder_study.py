@@ -1089,7 +1089,7 @@ def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, s
         methods.get(name).build(None, info), params, obj_fn
     )
     level = 0.01 if "level" in name else None
-    r26 = go.glyder_adam(40, flood_level=level, lift_from_zeros=False)
+    r26 = go.glyder_adam(40, flood_level=level, from_zeros=None)
     (_, r26_state), r26_steps = _scan_40_steps(r26, params, obj_fn)
     (zigzag,) = _zigzag_states(state)
     chex.assert_trees_all_equal(steps[:32], r26_steps[:32])

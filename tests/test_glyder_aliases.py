@@ -182,13 +182,13 @@ EQUAL = {
     "adam-no-budget": (lambda: go.glyder_adam(), lambda: _adam_zigzag()),
     "adam-no-zigzag": (
         lambda: go.glyder_adam(
-            10, zigzag_window=None, large_share=None, lift_from_zeros=False
+            10, zigzag_window=None, large_share=None, from_zeros=None
         ),
         lambda: _adam_decayed_after(10),
     ),
     "adam-no-zigzag-no-budget": (
         lambda: go.glyder_adam(
-            zigzag_window=None, large_share=None, lift_from_zeros=False
+            zigzag_window=None, large_share=None, from_zeros=None
         ),
         lambda: go.glyder(optax.scale_by_adam()),
     ),
@@ -216,7 +216,7 @@ EQUAL = {
         lambda: _adam_zigzag(10, 4, None, large_share=0.2),
     ),
     "adam-not-lifted": (
-        lambda: go.glyder_adam(10, lift_from_zeros=False),
+        lambda: go.glyder_adam(10, from_zeros=None),
         lambda: _adam_zigzag(10, lift=False),
     ),
     "adam-not-halved-no-budget": (
@@ -478,9 +478,7 @@ def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
     )
     for scale in (1.0, 3.0, 16.0):  # a reading of 4 from w = 3 and w = 16
         params = {"w": scale * jnp.ones(4), "b": jnp.zeros(())}
-        alias = go.glyder_adam(
-            10, zigzag_window=4, large_share=None, lift_from_zeros=False
-        )
+        alias = go.glyder_adam(10, zigzag_window=4, large_share=None, from_zeros=None)
         got, _ = run(alias, 9, params)
         want, _ = run(written, 9, params)
         for g, w in zip(got, want):
@@ -489,19 +487,19 @@ def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
 
 
 def test_glyder_adam_refuses_the_halving_without_its_window():
-    with pytest.raises(ValueError, match="pass large_share=None and lift_from"):
+    with pytest.raises(ValueError, match="pass large_share=None and from_zeros=None"):
         go.glyder_adam(10, zigzag_window=None)  # large_share is 0.2 by default
-    with pytest.raises(ValueError, match="lift_from_zeros=False too"):
+    with pytest.raises(ValueError, match="from_zeros=None too"):
         go.glyder_adam(10, zigzag_window=None, large_share=None)
 
 
 def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
     # From zeros the first step is unbounded and the bound after it is 1% of
     # that one step's norm; after the window the alias lifts it. The updates
-    # are those of lift_from_zeros=False over the window, then longer.
+    # are those of from_zeros=None over the window, then longer.
     zeros = {"w": jnp.zeros(4), "b": jnp.zeros(())}
     lifted, state = run(go.glyder_adam(40, zigzag_window=4), 12, zeros)
-    kept, _ = run(go.glyder_adam(40, zigzag_window=4, lift_from_zeros=False), 12, zeros)
+    kept, _ = run(go.glyder_adam(40, zigzag_window=4, from_zeros=None), 12, zeros)
     for a, b in zip(lifted[:4], kept[:4]):
         chex.assert_trees_all_equal(a, b)
     (reader,) = [
@@ -514,5 +512,5 @@ def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
     # from a nonzero start nothing is read as zeros: the same steps
     ones = {"w": jnp.ones(4), "b": jnp.zeros(())}
     same, _ = run(go.glyder_adam(40, zigzag_window=4), 12, ones)
-    kept, _ = run(go.glyder_adam(40, zigzag_window=4, lift_from_zeros=False), 12, ones)
+    kept, _ = run(go.glyder_adam(40, zigzag_window=4, from_zeros=None), 12, ones)
     chex.assert_trees_all_equal(same, kept)
