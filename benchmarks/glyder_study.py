@@ -2491,16 +2491,35 @@ _register_untuned(
 )
 
 
-# Adopted over Adam: glyder_adam lifts its bound from zeros by default
-# (from_zeros=inf; the same steps as "-zeros", tested). Nine seeds, the
-# growth zoo: worst 68.9 (the regression) -> 2.31 (digits-linear0, 1.77
-# before); the held-out growth zoo, written before this round's runs: worst
-# 143 (tanh-d8) -> 4.25 (seeds 0-2). "glyder_adam-zeros4"/"-zeros16" (the step
-# lengthened too) and "glyder_sgd-zeros" lost. "glyder_adam-r26" is the alias
-# of the twenty-sixth round.
+# Adopted, nine seeds (the growth zoo; the held-out growth zoo, written before
+# this round's runs), against the tuned cosine of each base:
+# - over Adam the lift, glyder_adam(T)'s from_zeros=inf (the same steps as
+#   "-zeros", tested): worst 68.9 (the regression) -> 2.31 (digits-linear0,
+#   1.77 before); 197 (tanh-d8) -> 4.03. "-zeros4" and "-zeros16" (the step
+#   lengthened with the bound) lost.
+# - over SGD the multiple 1, glyder_sgd()'s from_zeros=1 ("-zeros1"): 14.0 ->
+#   4.46 (the regression); 7.97 (tanh-d8) -> 1.76 (breast-init0.1, a small
+#   start not from zeros). "-zeros1lift" has 3.60 and 1.76, but the lift needs
+#   a second reader after the multiple; "glyder_sgd-zeros" (the lift alone)
+#   lost.
+# - over momentum the multiple 1, glyder_momentum(T)'s from_zeros=1: 901 ->
+#   423; 97.5 -> 42.2 (the regressions still).
+# "glyder_<base>-r26" are the aliases of the twenty-sixth round.
 _register_untuned(
     "glyder_adam-r26",
     "adam",
     _adam_alias_r26,
     "go.glyder_adam(T, from_zeros=None): the alias of the twenty-sixth round",
+)
+_register_untuned(
+    "glyder_sgd-r26",
+    "sgd",
+    lambda info: go.glyder_sgd(from_zeros=None),
+    "go.glyder_sgd(from_zeros=None): the alias of the twenty-sixth round",
+)
+_register_untuned(
+    "glyder_momentum-r26",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, from_zeros=None),
+    "go.glyder_momentum(T, from_zeros=None): the alias of the twenty-sixth round",
 )

@@ -1144,6 +1144,8 @@ def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, st
     else:
         assert float(multiple.multiple) == 1.0
         assert float(bound.multiple) == (np.inf if name.endswith("lift") else 1.0)
+    if name == "glyder_sgd-zeros1":  # the alias now
+        chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
 
 
 @pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])

@@ -514,3 +514,29 @@ def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
     same, _ = run(go.glyder_adam(40, zigzag_window=4), 12, ones)
     kept, _ = run(go.glyder_adam(40, zigzag_window=4, from_zeros=None), 12, ones)
     chex.assert_trees_all_equal(same, kept)
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        lambda **kw: go.glyder_sgd(zigzag_window=4, **kw),
+        lambda **kw: go.glyder_momentum(40, zigzag_window=4, **kw),
+    ],
+)
+def test_sgd_and_momentum_keep_their_step_from_zeros(alias):
+    # From zeros the first steps are large against the norm (here 77% to
+    # 100%) and agree: halved with from_zeros=None, kept by default.
+    zeros = {"w": jnp.zeros(4), "b": jnp.zeros(())}
+    for from_zeros, multiple in ((1.0, 1.0), (None, 0.5)):
+        _, state = run(alias(from_zeros=from_zeros), 8, zeros)
+        (reader,) = [
+            x
+            for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "zero_start"))
+            if hasattr(x, "zero_start")
+        ]
+        assert bool(reader.zero_start) == (from_zeros is not None)
+        assert float(reader.multiple) == multiple
+    ones = {"w": jnp.ones(4), "b": jnp.zeros(())}
+    chex.assert_trees_all_equal(
+        run(alias(), 8, ones)[0], run(alias(from_zeros=None), 8, ones)[0]
+    )
