@@ -1069,15 +1069,17 @@ def test_the_momentum_band_entries_halve_only_below_half_the_norm(name, start, s
 
 
 @pytest.mark.parametrize(
-    "name, multiple",
+    "name, multiple, start",
     [
-        ("glyder_adam-zeros", np.inf),
-        ("glyder_adam-level0.01-zeros", np.inf),
-        ("glyder_adam-zeros4", 4.0),
-        ("glyder_adam-zeros16", 16.0),
+        ("glyder_adam-zeros", np.inf, (0.0, 0.0)),
+        ("glyder_adam-zeros", np.inf, (60.0, 80.0)),  # halved
+        ("glyder_adam-zeros", np.inf, (100.3, 99.6)),  # times 4
+        ("glyder_adam-level0.01-zeros", np.inf, (0.0, 0.0)),
+        ("glyder_adam-zeros4", 4.0, (0.0, 0.0)),
+        ("glyder_adam-zeros16", 16.0, (0.0, 0.0)),
+        ("glyder_adam-zeros16", 16.0, (60.0, 80.0)),
     ],
 )
-@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
 def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, start):
     # From a nonzero start the entries are the twenty-sixth round's alias
     # (bit for bit: the same one reader); from zeros the same first 32 steps,
@@ -1107,7 +1109,7 @@ def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, s
         chex.assert_trees_all_equal(steps, _scan_40_steps(alias, params, obj_fn)[1])
 
 
-@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0)])
+@pytest.mark.parametrize("start", [(0.0, 0.0)])
 def test_glyder_sgd_zeros_is_glyder_sgd_but_from_zeros(start):
     info = runner.task_info(tiny_task(), 40)
     params = jnp.array(start)
@@ -1124,8 +1126,15 @@ def test_glyder_sgd_zeros_is_glyder_sgd_but_from_zeros(start):
         assert float(lifted.multiple) == np.inf
 
 
-@pytest.mark.parametrize("name", ["glyder_sgd-zeros1", "glyder_sgd-zeros1lift"])
-@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
+@pytest.mark.parametrize(
+    "name, start",
+    [
+        ("glyder_sgd-zeros1", (0.0, 0.0)),
+        ("glyder_sgd-zeros1", (60.0, 80.0)),
+        ("glyder_sgd-zeros1lift", (0.0, 0.0)),
+        ("glyder_sgd-zeros1lift", (100.3, 99.6)),
+    ],
+)
 def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, start):
     info = runner.task_info(tiny_task(), 40)
     params = jnp.array(start)
@@ -1148,7 +1157,7 @@ def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, st
         chex.assert_trees_all_close(steps, alias_steps, rtol=1e-6)
 
 
-@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0), (100.3, 99.6)])
+@pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0)])
 def test_the_momentum_from_zeros_entry_is_glyder_momentum_from_a_nonzero_start(start):
     info = runner.task_info(tiny_task(), 40)
     params = jnp.array(start)
