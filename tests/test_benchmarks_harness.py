@@ -122,8 +122,8 @@ LOST_LATER |= {"glyder_adam-r24"}
 LOST_LATER |= {n for n in methods.METHODS if n.endswith("-band")}
 LOST_LATER |= {"glyder_adam-r25"}
 # The twenty-seventh round: from zeros, the bound lifted over Adam ("-zeros")
-# and the multiple 1 over SGD and momentum ("-zeros1") adopted (the aliases
-# build the same); the others lost; and the aliases before it.
+# and the multiple 1 over momentum ("-zeros1") adopted (the aliases build the
+# same); the others lost; and the aliases before it.
 LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n or n.endswith("-r26")}
 
 

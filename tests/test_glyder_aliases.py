@@ -517,15 +517,16 @@ def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
 
 
 @pytest.mark.parametrize(
-    "alias",
+    "alias, default",
     [
-        lambda **kw: go.glyder_sgd(zigzag_window=4, **kw),
-        lambda **kw: go.glyder_momentum(40, zigzag_window=4, **kw),
+        (lambda **kw: go.glyder_sgd(zigzag_window=4, **kw), None),
+        (lambda **kw: go.glyder_momentum(40, zigzag_window=4, **kw), 1.0),
     ],
 )
-def test_sgd_and_momentum_keep_their_step_from_zeros(alias):
+def test_sgd_and_momentum_can_keep_their_step_from_zeros(alias, default):
     # From zeros the first steps are large against the norm (here 77% to
-    # 100%) and agree: halved with from_zeros=None, kept by default.
+    # 100%) and agree: halved with from_zeros=None (glyder_sgd's default),
+    # kept with 1 (glyder_momentum's).
     zeros = {"w": jnp.zeros(4), "b": jnp.zeros(())}
     for from_zeros, multiple in ((1.0, 1.0), (None, 0.5)):
         _, state = run(alias(from_zeros=from_zeros), 8, zeros)
@@ -536,7 +537,10 @@ def test_sgd_and_momentum_keep_their_step_from_zeros(alias):
         ]
         assert bool(reader.zero_start) == (from_zeros is not None)
         assert float(reader.multiple) == multiple
+    chex.assert_trees_all_equal(
+        run(alias(), 8, zeros)[0], run(alias(from_zeros=default), 8, zeros)[0]
+    )
     ones = {"w": jnp.ones(4), "b": jnp.zeros(())}
     chex.assert_trees_all_equal(
-        run(alias(), 8, ones)[0], run(alias(from_zeros=None), 8, ones)[0]
+        run(alias(from_zeros=1.0), 8, ones)[0], run(alias(from_zeros=None), 8, ones)[0]
     )
