@@ -255,6 +255,25 @@ def _branch(count, window, share_steps):
     return jnp.where((reading == 1) & (count < share_steps), 2, reading)
 
 
+def _check_multiples(multiples, max_step_ratio):
+    """Each ``(name, value, lifts)``: a positive multiple (``None`` or traced:
+    unchecked); an infinite one that ``lifts`` needs a bound to lift."""
+    for name, value, lifts in multiples:
+        if value is None or isinstance(value, jax.core.Tracer):
+            continue
+        if not float(value) > 0:
+            raise ValueError(
+                f"{_NAME}: {name} must be positive (a multiple after the window),"
+                f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
+            )
+        if lifts and max_step_ratio is None and math.isinf(float(value)):
+            raise ValueError(
+                f"{_NAME}: {name}=inf lifts a bound, and there is none to lift;"
+                f" pass max_step_ratio, or a finite {name} (a multiple of the"
+                " update)."
+            )
+
+
 def scale_by_zigzag_multiple(
     window: int = 32,
     threshold: jax.typing.ArrayLike = 0.0,
@@ -382,28 +401,15 @@ def scale_by_zigzag_multiple(
             "the updates whose shares are read",
             maximum=None if isinstance(window, jax.core.Tracer) else window,
         )
-    multiples = (("factor", factor), ("shrink", shrink), ("grow", grow))
-    if from_zeros is not None:
-        multiples += (("from_zeros", from_zeros),)
-    for name, value in multiples:
-        if not isinstance(value, jax.core.Tracer) and not float(value) > 0:
-            raise ValueError(
-                f"{_NAME}: {name} must be positive (a multiple after the window),"
-                f" got {value!r}; glyder_sgd(zigzag_window=None) turns the rule off."
-            )
-    lifting = (
-        ("grow", grow, growth_share is not None),
-        ("from_zeros", from_zeros, True),
+    _check_multiples(
+        (
+            ("factor", factor, False),
+            ("shrink", shrink, False),
+            ("grow", grow, growth_share is not None),
+            ("from_zeros", from_zeros, True),
+        ),
+        max_step_ratio,
     )
-    for name, value, read in lifting:
-        if not read or value is None or isinstance(value, jax.core.Tracer):
-            continue
-        if max_step_ratio is None and not math.isfinite(float(value)):
-            raise ValueError(
-                f"{_NAME}: {name}=inf lifts a bound, and there is none to lift;"
-                f" pass max_step_ratio, or a finite {name} (a multiple of the"
-                " update)."
-            )
     if scale_step and max_step_ratio is None:
         raise ValueError(
             f"{_NAME}: scale_step scales the update with its bound, and there is"
