@@ -127,13 +127,36 @@ LOST_LATER |= {"glyder_adam-r25"}
 LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n or n.endswith("-r26")}
 
 
+def _ablations_on_other_bases():
+    """The entries ``glyder-<base><suffix>`` whose suffix (an ablation of
+    glyder()'s arguments) exists over all three bases, but for one base per
+    suffix, in turn: the same code path over another direction."""
+    bases = ("sgd", "momentum", "adam")
+    names = set(methods.METHODS)
+    suffixes = sorted(
+        n.removeprefix("glyder-sgd")
+        for n in names
+        if n.startswith("glyder-sgd-")
+        and all(f"glyder-{b}{n.removeprefix('glyder-sgd')}" in names for b in bases)
+    )
+    return {
+        f"glyder-{b}{suffix}"
+        for i, suffix in enumerate(suffixes)
+        for b in bases
+        if b != bases[i % 3]
+    }
+
+
 def _smoke_params():
     lost = lambda n: (
         (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LOST_LATER
     )
     cost = lambda n: any(n.endswith(suffix) for suffix in methods.COST_VARIANTS)
+    elsewhere = _ablations_on_other_bases()  # the suite's time: under -m slow
     return [
-        pytest.param(n, marks=pytest.mark.slow) if lost(n) or cost(n) else n
+        pytest.param(n, marks=pytest.mark.slow)
+        if lost(n) or cost(n) or n in elsewhere
+        else n
         for n in methods.METHODS
     ]
 
