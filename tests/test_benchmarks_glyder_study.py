@@ -1119,6 +1119,33 @@ def test_the_from_zeros_entries_are_glyder_adam_but_from_zeros(name, multiple, s
         chex.assert_trees_all_equal(steps, _alias_steps(alias, start)[1])
 
 
+@pytest.mark.parametrize(
+    "name, start, multiple",
+    [
+        ("glyder_adam-wide2", (100.3, 99.6), 4.0),  # zig-zags: 8%
+        ("glyder_adam-wide2", (60.0, 80.0), 0.25),  # large first steps: 0.5%
+        ("glyder_adam-level0.01-wide2", (3.0, -4.0), 1.0),  # must grow: 2%
+    ],
+)
+def test_the_wide2_entries_are_glyder_adam_at_2_percent_quartered(
+    name, start, multiple
+):
+    # glyder_adam(T, max_step_ratio=0.02), its step for step (the same one
+    # reader) but where the bound is halved: there a quarter, the alias's
+    # 0.5% after the window.
+    (_, state), steps = _entry_steps(name, start)
+    level = 0.01 if "level" in name else None
+    wide = go.glyder_adam(40, max_step_ratio=0.02, flood_level=level)
+    (_, wide_state), wide_steps = _alias_steps(wide, start)
+    (zigzag,) = _zigzag_states(state)
+    assert float(zigzag.multiple) == multiple
+    chex.assert_trees_all_equal(steps[:32], wide_steps[:32])
+    same = np.array_equal(steps, wide_steps)
+    assert same == (multiple != 0.25)
+    if not same:  # the alias halves its 2% there
+        assert float(_zigzag_states(wide_state)[0].multiple) == 0.5
+
+
 def test_glyder_sgd_zeros_lifts_glyder_sgds_bound_from_zeros():
     (_, state), steps = _entry_steps("glyder_sgd-zeros", (0.0, 0.0))
     alias_steps = _alias_steps(go.glyder_sgd(from_zeros=None), (0.0, 0.0))[1]
