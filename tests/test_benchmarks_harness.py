@@ -127,24 +127,32 @@ LOST_LATER |= {"glyder_adam-r25"}
 LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n or n.endswith("-r26")}
 
 
-def _ablations_on_other_bases():
-    """The entries ``glyder-<base><suffix>`` whose suffix (an ablation of
-    glyder()'s arguments) exists over all three bases, but for one base per
-    suffix, in turn: the same code path over another direction."""
+def _on_other_bases():
+    """The entries ``glyder-<base><suffix>`` (an ablation of glyder()'s
+    arguments) and ``<base><suffix>`` (a schedule of the base) whose suffix
+    exists over all three bases, but for one base per suffix, in turn: the
+    same code path over another direction. The tuned cosines, the bar's
+    references, run over every base."""
     bases = ("sgd", "momentum", "adam")
     names = set(methods.METHODS)
-    suffixes = sorted(
-        n.removeprefix("glyder-sgd")
-        for n in names
-        if n.startswith("glyder-sgd-")
-        and all(f"glyder-{b}{n.removeprefix('glyder-sgd')}" in names for b in bases)
-    )
-    return {
-        f"glyder-{b}{suffix}"
-        for i, suffix in enumerate(suffixes)
-        for b in bases
-        if b != bases[i % 3]
-    }
+    out = set()
+    for prefix in ("glyder-", ""):
+        suffixes = sorted(
+            n.removeprefix(f"{prefix}sgd")
+            for n in names
+            if n.startswith(f"{prefix}sgd-")
+            and n != "sgd-cosine"
+            and all(
+                f"{prefix}{b}{n.removeprefix(prefix + 'sgd')}" in names for b in bases
+            )
+        )
+        out |= {
+            f"{prefix}{b}{suffix}"
+            for i, suffix in enumerate(suffixes)
+            for b in bases
+            if b != bases[i % 3]
+        }
+    return out
 
 
 def _smoke_params():
@@ -152,7 +160,7 @@ def _smoke_params():
         (n in CANDIDATES and CANDIDATES[n] not in ADOPTED) or n in LOST_LATER
     )
     cost = lambda n: any(n.endswith(suffix) for suffix in methods.COST_VARIANTS)
-    elsewhere = _ablations_on_other_bases()  # the suite's time: under -m slow
+    elsewhere = _on_other_bases()  # the suite's time: under -m slow
     return [
         pytest.param(n, marks=pytest.mark.slow)
         if lost(n) or cost(n) or n in elsewhere
