@@ -1146,6 +1146,36 @@ def test_the_wide2_entries_are_glyder_adam_at_2_percent_quartered(
         assert float(_zigzag_states(wide_state)[0].multiple) == 0.5
 
 
+def test_the_window_bound_holds_the_first_steps_only():
+    bound = glyder_study.window_bound(0.005, steps=2)
+    params = {"w": jnp.array([3.0, 4.0])}  # ||params|| = 5: the bound 0.025
+    step = {"w": jnp.array([0.3, 0.4])}  # norm 0.5
+    state = bound.init(params)
+    for t in range(4):
+        out, state = bound.update(step, state, params)
+        want = step["w"] * (0.05 if t < 2 else 1.0)
+        np.testing.assert_allclose(out["w"], want, rtol=1e-6)
+    zeros = {"w": jnp.zeros(2)}  # from zeros: no bound, as glyder's
+    out, _ = bound.update(step, bound.init(zeros), zeros)
+    np.testing.assert_allclose(out["w"], step["w"])
+
+
+@pytest.mark.parametrize(
+    "name", ["glyder_adam-start05", "glyder_adam-level0.01-start05"]
+)
+def test_the_start05_entries_are_glyder_adam_then_the_window_bound(name):
+    opt = methods.get(name).build(None, runner.task_info(tiny_task(), 40))
+    level = 0.01 if "level" in name else None
+    alias = go.glyder_adam(40, flood_level=level)
+    chex.assert_trees_all_equal_structs(
+        opt.init(jnp.ones(2))[0], alias.init(jnp.ones(2))
+    )
+    (_, state), steps = _entry_steps(name, (60.0, 80.0))
+    (zigzag,) = _zigzag_states(state)
+    assert float(zigzag.multiple) == 0.5  # the alias's halving, read unbounded
+    assert float(jnp.linalg.norm(steps[0])) == pytest.approx(0.005 * 100, rel=1e-5)
+
+
 def test_glyder_sgd_zeros_lifts_glyder_sgds_bound_from_zeros():
     (_, state), steps = _entry_steps("glyder_sgd-zeros", (0.0, 0.0))
     alias_steps = _alias_steps(go.glyder_sgd(from_zeros=None), (0.0, 0.0))[1]
