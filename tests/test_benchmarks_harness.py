@@ -125,6 +125,9 @@ LOST_LATER |= {"glyder_adam-r25"}
 # and the multiple 1 over momentum ("-zeros1") adopted (the aliases build the
 # same); the others lost; and the aliases before it.
 LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n or n.endswith("-r26")}
+# The twenty-eighth round: Adam's bound at 2% where neither reading acts, and
+# the reading window held to 0.5% (both lost).
+LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-wide2", "-start05"))}
 
 
 def _on_other_bases():
