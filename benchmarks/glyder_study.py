@@ -2415,8 +2415,9 @@ _register_untuned(
 # does for a multiple above 1, lengthen the step) 4 and 16 times there; each
 # is glyder_adam's chain otherwise. "glyder_sgd-zeros" lifts glyder_sgd's 3%
 # bound from zeros (a second reader carries the bound).
-def _adam_from_zeros(info, level=True, from_zeros=float("inf")):
-    """glyder_adam(T)'s chain with ``from_zeros`` in its one reader."""
+def _adam_from_zeros(info, level=True, from_zeros=float("inf"), **rule):
+    """glyder_adam(T)'s chain with ``from_zeros`` in its one reader, and
+    ``rule`` (``_read_adam``'s ``ratio``, the reader's arguments) over it."""
     return _read_adam(
         info,
         level,
@@ -2425,6 +2426,7 @@ def _adam_from_zeros(info, level=True, from_zeros=float("inf")):
         scale_step=True,
         from_zeros=from_zeros,
         **_BAND,
+        **rule,
     )
 
 
@@ -2540,19 +2542,7 @@ _register_untuned(
 # chain with its bound at 2%, the halving's multiple a quarter (the flagged
 # standardised data keep 0.5%) and the zig-zag multiple 4 (8% on the raw
 # inputs, which the same grid had wanting 2% to 8%, breast-raw flat).
-def _adam_wide(info, level=True, ratio=0.02, shrink=0.25):
-    """glyder_adam(T)'s chain, its bound ``ratio`` and its halving ``shrink``."""
-    return _read_adam(
-        info,
-        level,
-        4.0,
-        ratio=ratio,
-        large_share=0.2,
-        shrink=shrink,
-        scale_step=True,
-        from_zeros=float("inf"),
-        **_BAND,
-    )
+_adam_wide = functools.partial(_adam_from_zeros, ratio=0.02, shrink=0.25)
 
 
 _register_adam_rule(
