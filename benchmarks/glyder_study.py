@@ -2589,3 +2589,66 @@ _register_adam_rule(
 # held to 0.5% the raw inputs' steps no longer flip (mean cosines 0.92-0.94
 # -> 0.95-0.97), and the multiple 4 is set on 1 of their 12 seeds read
 # against 10 of 12. glyder_adam's defaults are unchanged.
+
+
+# The twenty-ninth round: the bound divided by the depth. A step of relative
+# size delta in each of L weight matrices moves a plain network's output by
+# about L * delta (Bernstein et al., 2020, "On the distance between two neural
+# networks and the stability of learning": the relative change compounds as
+# prod(1 + delta_l) - 1), so a bound on the parameters' norm that keeps the
+# output's change the same over depth is proportional to 1/L. The twenty-third
+# round's oracle bound over Adam wanted 0.25% to 0.5% on the two deep MLPs
+# (digits-deep, breast-deep, four weight matrices), which no reading of the
+# first steps flags; they are also momentum's worst workloads. "-depth" sets
+# each alias's bound to (its bound) * 2 / L, L the number of parameter leaves
+# of two or more dimensions: the zoo's one-hidden-layer MLPs (L = 2) keep the
+# alias's bound exactly, the deep MLPs get half of it, a softmax regression
+# twice it.
+def depth(params: Any) -> int:
+    """The number of leaves of ``params`` with two or more dimensions (weight
+    matrices, kernels), at least 1: a plain network's depth."""
+    return max(1, sum(jnp.ndim(leaf) >= 2 for leaf in jax.tree.leaves(params)))
+
+
+def by_depth(build) -> optax.GradientTransformationExtraArgs:
+    """``build(depth(params))``: the transformation chosen by the parameters'
+    structure (static, so every step runs the same program). For the study's
+    candidates; not in the library."""
+
+    def init_fn(params):
+        return build(depth(params)).init(params)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        return build(depth(updates)).update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+_DEPTH_ALIASES = {
+    "sgd": (go.glyder_sgd, 0.03, False),
+    "momentum": (go.glyder_momentum, 0.01, True),
+    "adam": (go.glyder_adam, 0.01, True),
+}
+
+
+def _alias_by_depth(info, base, level):
+    """glyder_<base>[(T)][, the level], its bound times 2 / depth(params)."""
+    alias, ratio, budget = _DEPTH_ALIASES[base]
+    args = (info.total_steps,) if budget else ()
+    level = FLOOD_LEVEL if level else None
+    return by_depth(
+        lambda d: alias(*args, max_step_ratio=ratio * 2 / d, flood_level=level)
+    )
+
+
+for _base in _DEPTH_ALIASES:
+    for _level in (True, False):
+        _register_untuned(
+            f"glyder_{_base}{f'-level{FLOOD_LEVEL}' if _level else ''}-depth",
+            _base,
+            functools.partial(_alias_by_depth, base=_base, level=_level),
+            f"go.glyder_{_base}({'T' if _DEPTH_ALIASES[_base][2] else ''}"
+            f"{f', flood_level={FLOOD_LEVEL}' if _level else ''}), its bound"
+            " times 2 / L (L: the parameters' leaves of two or more dimensions)",
+            value=_level,
+        )
