@@ -1229,3 +1229,77 @@ def test_the_momentum_from_zeros_entry_is_glyder_momentum_from_a_nonzero_start(s
         chex.assert_trees_all_equal(
             steps, _alias_steps(go.glyder_momentum(40), start)[1]
         )
+
+
+def test_depth_counts_the_leaves_of_two_or_more_dimensions():
+    mlp = {"w1": jnp.ones((3, 4)), "b1": jnp.ones(4), "w2": jnp.ones((4, 2))}
+    conv = {"k": jnp.ones((3, 3, 1, 8)), "dense": {"w": jnp.ones((8, 2))}}
+    assert glyder_study.depth(mlp) == 2
+    assert glyder_study.depth(conv) == 2
+    assert glyder_study.depth({"w": jnp.ones(5), "b": jnp.ones(())}) == 1
+
+
+def _depth_tree(depth):
+    """A tree of ``depth`` 2x2 matrices and a bias, ||tree|| = 10."""
+    tree = {f"w{i}": jnp.full((2, 2), 5.0 / np.sqrt(depth)) for i in range(depth)}
+    return {**tree, "b": jnp.zeros(2)}
+
+
+@pytest.mark.parametrize("base", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_the_depth_entries_are_the_alias_at_its_bound_times_2_over_depth(base, depth):
+    # A leaf-sum quadratic whose first step GLyDER wants far longer than any
+    # bound: the entry's first step is the alias's at ratio * 2 / depth of
+    # ||params|| = 10, and its steps are the alias's at that bound.
+    info = runner.task_info(tiny_task(), 40)
+    opt = methods.get(f"glyder_{base}-depth").build(None, info)
+    params = _depth_tree(depth)
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    ratio = {"sgd": 0.03, "momentum": 0.01, "adam": 0.01}[base] * 2 / depth
+    alias = {
+        "sgd": lambda: go.glyder_sgd(max_step_ratio=ratio),
+        "momentum": lambda: go.glyder_momentum(
+            40, max_step_ratio=ratio, depth_scaled=False
+        ),
+        "adam": lambda: go.glyder_adam(40, max_step_ratio=ratio, depth_scaled=False),
+    }[base]()
+    (_, _), steps = _scan_40_steps(opt, params, obj)
+    (_, _), want = _scan_40_steps(alias, params, obj)
+    chex.assert_trees_all_equal(steps, want)
+    first = optax.tree.norm(jax.tree.map(lambda s: s[0], steps))
+    assert float(first) == pytest.approx(ratio * 10.0, rel=1e-5)
+
+
+def test_the_level_depth_entry_passes_the_level_on():
+    # Started where the loss is 4e-4, below the level 0.01: no step with the
+    # level, steps without it.
+    info = runner.task_info(tiny_task(), 40)
+    params = _depth_tree(2)  # depth 2: the alias's bound
+    target = jax.tree.map(lambda x: x + 0.01, params)
+    obj = lambda p: 0.5 * optax.tree.norm(optax.tree.sub(p, target), squared=True)
+    for name, level in (
+        ("glyder_adam-level0.01-depth", 0.01),
+        ("glyder_adam-depth", None),
+    ):
+        entry = methods.get(name).build(None, info)
+        (_, _), steps = _scan_40_steps(entry, params, obj)
+        alias = go.glyder_adam(40, flood_level=level)
+        (_, _), want = _scan_40_steps(alias, params, obj)
+        chex.assert_trees_all_equal(steps, want)
+        moved = float(optax.tree.norm(steps)) > 0
+        assert moved == (level is None)
+
+
+def test_the_r28_momentum_entry_keeps_the_bound_on_a_deep_network():
+    # Four weight matrices: the alias now bounds the first step at 0.5% of
+    # ||params|| = 10, the entry (the alias before) at 1%.
+    info = runner.task_info(tiny_task(), 40)
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    params = _depth_tree(4)
+    first = {}
+    for name in ("glyder_momentum-r28", "glyder_momentum"):
+        opt = methods.get(name).build(None, info)
+        (_, _), steps = _scan_40_steps(opt, params, obj)
+        first[name] = float(optax.tree.norm(jax.tree.map(lambda s: s[0], steps)))
+    assert first["glyder_momentum-r28"] == pytest.approx(0.1, rel=1e-5)
+    assert first["glyder_momentum"] == pytest.approx(0.05, rel=1e-5)

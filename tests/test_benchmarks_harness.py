@@ -128,6 +128,10 @@ LOST_LATER |= {n for n in methods.METHODS if "-zeros" in n or n.endswith("-r26")
 # The twenty-eighth round: Adam's bound at 2% where neither reading acts, and
 # the reading window held to 0.5% (both lost).
 LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-wide2", "-start05"))}
+# The twenty-ninth round: the bound times 2 / L for L weight leaves ("-depth";
+# adopted over momentum where L > 2, the alias builds the same there), and
+# glyder_momentum before it.
+LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-depth", "-r28"))}
 
 
 def _on_other_bases():

@@ -542,3 +542,73 @@ def test_sgd_and_momentum_can_keep_their_step_from_zeros(alias, default):
     name = "glyder_sgd" if default is None else "glyder_momentum"
     signature = inspect.signature(getattr(go, name))
     assert signature.parameters["from_zeros"].default == default
+
+
+def _stack(depth):
+    """``depth`` 3x3 weight matrices and a bias, ||params|| = 10, far from the
+    minimum of :func:`_far_loss` (every step bound)."""
+    tree = {
+        f"w{i}": jnp.full((3, 3), 10.0 / (3 * np.sqrt(depth))) for i in range(depth)
+    }
+    return {**tree, "b": jnp.zeros(3)}
+
+
+def _far_loss(params):
+    return 0.5 * sum(jnp.sum((leaf - 50.0) ** 2) for leaf in jax.tree.leaves(params))
+
+
+def _depth_steps(opt, params, steps=6):
+    def step(carry, _):
+        p, state = carry
+        u, state = opt.update(jax.grad(_far_loss)(p), state, p, obj_fn=_far_loss)
+        return (optax.apply_updates(p, u), state), u
+
+    run_ = lambda: jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
+    return jax.jit(run_)()[1]
+
+
+def test_weight_leaves_counts_the_leaves_of_two_or_more_dimensions():
+    from glyder_optax._glyder_aliases import weight_leaves
+
+    assert weight_leaves(_stack(4)) == 4
+    assert weight_leaves({"k": jnp.ones((3, 3, 1, 8)), "b": jnp.ones(8)}) == 1
+    assert weight_leaves(jnp.ones(5)) == 0
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [functools.partial(go.glyder_adam, 10, depth_scaled=True), go.glyder_momentum],
+)
+@pytest.mark.parametrize("depth, ratio", [(1, 0.01), (2, 0.01), (4, 0.005), (5, 0.004)])
+def test_the_bound_is_divided_by_half_the_number_of_weight_leaves(alias, depth, ratio):
+    # Deeper than two weight matrices, the alias is itself at the bound
+    # 1% * 2 / L, step for step; its first step is that share of ||params||.
+    params = _stack(depth)
+    steps = _depth_steps(alias(), params)
+    want = _depth_steps(alias(max_step_ratio=ratio, depth_scaled=False), params)
+    chex.assert_trees_all_equal(steps, want)
+    first = optax.tree.norm(jax.tree.map(lambda u: u[0], steps))
+    assert float(first) == pytest.approx(ratio * 10.0, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        functools.partial(go.glyder_adam, 10),  # off by default over Adam
+        functools.partial(go.glyder_momentum, depth_scaled=False),
+    ],
+)
+def test_without_depth_scaling_a_deep_network_keeps_the_bound(alias):
+    steps = _depth_steps(alias(), _stack(4))
+    first = optax.tree.norm(jax.tree.map(lambda u: u[0], steps))
+    assert float(first) == pytest.approx(0.01 * 10.0, rel=1e-5)
+
+
+def test_an_injected_bound_is_divided_by_depth_too():
+    injected = optax.inject_hyperparams(go.glyder_momentum)(max_step_ratio=0.01)
+    params = _stack(4)
+    steps = _depth_steps(injected, params)
+    want = _depth_steps(go.glyder_momentum(), params)
+    chex.assert_trees_all_close(steps, want, rtol=1e-6)
+    first = optax.tree.norm(jax.tree.map(lambda u: u[0], steps))
+    assert float(first) == pytest.approx(0.005 * 10.0, rel=1e-5)
