@@ -311,11 +311,11 @@ def glyder_momentum(
     :math:`2\rho/L`. Over nine seeds against the tuned momentum cosine,
     the benchmark's two MLPs of four weight matrices go from 1.49x to 1.28x
     (digits) and from 2.80x to 1.51x (breast cancer, a held-out workload),
-    so the worst cases over the zoo and the
-    held-out zoo go from 1.49x to 1.33x and from 2.80x to 1.78x; on its
-    networks (seeds 0-2) a one-layer transformer (12 weight leaves) goes
-    from 0.947x to 1.00x and a small CNN (3) stays at 1.23x. Models of one
-    or two weight leaves are unchanged.
+    so the worst cases over the zoo and the held-out zoo go from 1.49x to
+    1.33x and from 2.80x to 1.78x; on its networks (seeds 0-2) a one-layer
+    transformer (12 weight leaves) goes from 0.947x to 1.00x and a small
+    CNN (3) stays at 1.23x. Models of one or two weight leaves are
+    unchanged.
 
     Args:
       total_steps: the run's number of steps, for the linear decay; ``None``

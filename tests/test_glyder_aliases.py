@@ -612,3 +612,13 @@ def test_an_injected_bound_is_divided_by_depth_too():
     chex.assert_trees_all_close(steps, want, rtol=1e-6)
     first = optax.tree.norm(jax.tree.map(lambda u: u[0], steps))
     assert float(first) == pytest.approx(0.005 * 10.0, rel=1e-5)
+
+
+def test_an_injected_alias_takes_depth_scaled_as_given():
+    # optax.inject_hyperparams leaves a bool alone (not a hyperparameter).
+    params = _stack(4)
+    for scaled, ratio in ((False, 0.01), (True, 0.005)):
+        injected = optax.inject_hyperparams(go.glyder_momentum)(depth_scaled=scaled)
+        steps = _depth_steps(injected, params)
+        first = optax.tree.norm(jax.tree.map(lambda u: u[0], steps))
+        assert float(first) == pytest.approx(ratio * 10.0, rel=1e-5)
