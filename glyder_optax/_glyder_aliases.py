@@ -75,6 +75,7 @@ structural arguments of :func:`glyder_optax.glyder`; the others keep
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -207,10 +208,11 @@ def glyder_sgd(
       Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
-    opt = glyder(
+    reading = (zigzag_window, 0.0, large_share, from_zeros)
+    greedy = functools.partial(
+        glyder,
         optax.identity(),
         learning_rate=learning_rate,
-        max_step_ratio=max_step_ratio if zigzag_window is None else None,
         refresh_every=refresh_every,
         estimator=estimator,
         f_min=f_min,
@@ -218,17 +220,19 @@ def glyder_sgd(
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
     )
-    if zigzag_window is not None:
-        opt = _zigzagged(
-            opt, max_step_ratio, zigzag_window, 0.0, large_share, from_zeros
-        )
-    return _flooded(opt, flood_level)
+    return _flooded(_read_and_bound(greedy, max_step_ratio, reading), flood_level)
 
 
-def _zigzagged(opt, max_step_ratio, window, threshold, large_share, from_zeros):
-    """``opt`` (GLyDER with no bound), then the zig-zag multiple read over
-    ``window`` steps (their shares over the first 8; ``from_zeros`` from a
-    start at zero), then the bound."""
+def _read_and_bound(greedy, max_step_ratio, reading):
+    """``greedy(max_step_ratio=...)`` (GLyDER) bounded at ``max_step_ratio``,
+    or, where ``reading = (window, threshold, large_share, from_zeros)`` has
+    a window, unbounded, then the zig-zag multiple read over ``window`` steps
+    (their shares over the first 8; ``from_zeros`` from a start at zero),
+    then the bound."""
+    window, threshold, large_share, from_zeros = reading
+    if window is None:
+        return greedy(max_step_ratio=max_step_ratio)
+    opt = greedy(max_step_ratio=None)
     bound = [] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]
     multiple = _zigzag_multiple(
         window, threshold, 2.0, large_share, from_zeros=from_zeros
@@ -389,22 +393,22 @@ def glyder_momentum(
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
 
+    reading = (zigzag_window, 0.8, large_share, from_zeros)
+    greedy = functools.partial(
+        glyder,
+        optax.trace(momentum, nesterov=nesterov),
+        learning_rate=learning_rate,
+        total_steps=total_steps,
+        refresh_every=refresh_every,
+        estimator=estimator,
+        f_min=f_min,
+        seed=seed,
+        skip_non_finite=skip_non_finite,
+        shared_count=shared_count,
+    )
+
     def build(ratio):
-        opt = glyder(
-            optax.trace(momentum, nesterov=nesterov),
-            learning_rate=learning_rate,
-            max_step_ratio=ratio if zigzag_window is None else None,
-            total_steps=total_steps,
-            refresh_every=refresh_every,
-            estimator=estimator,
-            f_min=f_min,
-            seed=seed,
-            skip_non_finite=skip_non_finite,
-            shared_count=shared_count,
-        )
-        if zigzag_window is not None:
-            opt = _zigzagged(opt, ratio, zigzag_window, 0.8, large_share, from_zeros)
-        return _flooded(opt, flood_level)
+        return _flooded(_read_and_bound(greedy, ratio, reading), flood_level)
 
     return _scaled_by_depth(build, max_step_ratio, depth_scaled)
 
