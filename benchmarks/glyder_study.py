@@ -37,7 +37,7 @@ from benchmarks.methods import (
     geometric,
     register,
 )
-from glyder_optax._glyder_aliases import weight_leaves
+from glyder_optax._glyder_aliases import per_weight_leaves, weight_leaves
 
 # The rounds before the twentieth ran glyder_sgd without the zig-zag multiple,
 # those before the twenty-second glyder_momentum, and those before the
@@ -2618,17 +2618,9 @@ def depth(params: Any) -> int:
 
 
 def by_depth(build) -> optax.GradientTransformationExtraArgs:
-    """``build(depth(params))``: the transformation chosen by the parameters'
-    structure (static, so every step runs the same program). For the study's
-    candidates; not in the library."""
-
-    def init_fn(params):
-        return build(depth(params)).init(params)
-
-    def update_fn(updates, state, params=None, **extra_args):
-        return build(depth(updates)).update(updates, state, params, **extra_args)
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    """``build(depth(params))``: the library's ``per_weight_leaves`` with at
+    least one leaf. For the study's candidates; not in the library."""
+    return per_weight_leaves(lambda n: build(max(1, n)))
 
 
 _DEPTH_ALIASES = {

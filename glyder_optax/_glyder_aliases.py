@@ -647,24 +647,30 @@ def weight_leaves(params: optax.Params) -> int:
     return sum(jnp.ndim(leaf) >= 2 for leaf in jax.tree.leaves(params))
 
 
-def _scaled_by_depth(build, max_step_ratio, depth_scaled):
-    """``build(ratio)``: the bound ``max_step_ratio`` times ``2 / L`` for a
-    network of ``L > 2`` weight leaves where ``depth_scaled`` (the same
-    program for every step: ``L`` is read from the parameters' structure)."""
-    if max_step_ratio is None or not depth_scaled:
-        return build(max_step_ratio)
-
-    def for_tree(tree):
-        depth = weight_leaves(tree)
-        return build(max_step_ratio if depth <= 2 else max_step_ratio * 2 / depth)
+def per_weight_leaves(build) -> optax.GradientTransformationExtraArgs:
+    """``build(weight_leaves(params))``: the transformation chosen by the
+    parameters' structure, so every step runs one program; built once per
+    count (not again at each update)."""
+    built = functools.cache(build)
 
     def init_fn(params):
-        return for_tree(params).init(params)
+        return built(weight_leaves(params)).init(params)
 
     def update_fn(updates, state, params=None, **extra_args):
-        return for_tree(updates).update(updates, state, params, **extra_args)
+        opt = built(weight_leaves(updates))
+        return opt.update(updates, state, params, **extra_args)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _scaled_by_depth(build, max_step_ratio, depth_scaled):
+    """``build(ratio)``: the bound ``max_step_ratio`` times ``2 / L`` for a
+    network of ``L > 2`` weight leaves where ``depth_scaled``."""
+    if max_step_ratio is None or not depth_scaled:
+        return build(max_step_ratio)
+    return per_weight_leaves(
+        lambda n: build(max_step_ratio if n <= 2 else max_step_ratio * 2 / n)
+    )
 
 
 def _flooded(opt, flood_level):
