@@ -160,6 +160,7 @@ SUITES = {
     "zoo-heldout": _zoo_suite(zoo.HELD_OUT),
     "zoo-growth": _zoo_suite(zoo.GROWTH),
     "zoo-growth-heldout": _zoo_suite(zoo.GROWTH_HELD_OUT),
+    "zoo-fresh": _zoo_suite(zoo.FRESH),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

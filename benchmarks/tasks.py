@@ -583,7 +583,14 @@ def registry() -> dict[str, Callable[..., Task]]:
     held-out zoo's and the two growth zoos'."""
     from benchmarks import zoo
 
-    return {**TASKS, **zoo.ZOO, **zoo.HELD_OUT, **zoo.GROWTH, **zoo.GROWTH_HELD_OUT}
+    return {
+        **TASKS,
+        **zoo.ZOO,
+        **zoo.HELD_OUT,
+        **zoo.GROWTH,
+        **zoo.GROWTH_HELD_OUT,
+        **zoo.FRESH,
+    }
 
 
 @functools.cache

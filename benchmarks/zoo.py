@@ -18,7 +18,8 @@ second zoo of workloads on which no design choice was made (``--suite
 zoo-heldout``), to check the choices made on the first; :data:`GROWTH` a third
 (``--suite zoo-growth``) whose parameters must grow from a small start, and
 :data:`GROWTH_HELD_OUT` (``--suite zoo-growth-heldout``) a fourth, to check the
-choices made on the third.
+choices made on the third; :data:`FRESH` (``--suite zoo-fresh``) a fifth,
+written after the GLyDER study's twenty-ninth round, to check them all.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ SYNTHETIC = {
         (0, 3),
         5,
     ),
+    "synth3": (  # the fresh zoo's: 10 classes, 30 features
+        {"n_samples": 40_000, "n_features": 30, "n_informative": 15,
+         "n_redundant": 5, "n_classes": 10, "n_clusters_per_class": 1,
+         "flip_y": 0.03, "random_state": 23},
+        (-2, 2),
+        20,
+    ),
 }  # fmt: skip
 
 
@@ -89,6 +97,9 @@ def _dataset(name: str):
 
     if name.removesuffix("_raw") in SYNTHETIC:
         return _synthetic(name)
+    if name == "moons":  # two interleaved half-circles, 2 features
+        x, y = datasets.make_moons(n_samples=3000, noise=0.3, random_state=5)
+        return np.asarray(x, np.float64), np.asarray(y), 900
     loader = {
         "digits": datasets.load_digits,
         "breast_cancer": datasets.load_breast_cancer,
@@ -122,11 +133,22 @@ def _mlp_init(
     return init
 
 
-def _mlp_logits(params, batch):
-    h = batch["x"]
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "gelu": jax.nn.gelu}
+
+
+def _mlp_logits(params, batch, activation="relu"):
+    h, act = batch["x"], ACTIVATIONS[activation]
     for layer in params[:-1]:
-        h = jax.nn.relu(h @ layer["w"] + layer["b"])
+        h = act(h @ layer["w"] + layer["b"])
     return h @ params[-1]["w"] + params[-1]["b"]
+
+
+def _noisy_labels(y, n_classes: int, share: float):
+    """``y`` with a ``share`` of its labels (a fixed choice) drawn again
+    uniformly over the classes (so some keep their label)."""
+    rng = np.random.default_rng(17)
+    flip = rng.random(len(y)) < share
+    return np.where(flip, rng.integers(0, n_classes, len(y)), y)
 
 
 def mlp(
@@ -139,16 +161,20 @@ def mlp(
     hidden: Sequence[int] = (128,),
     init_scale: float = 1.0,
     zero_head: bool = False,
+    activation: str = "relu",
+    label_noise: float = 0.0,
     name: str | None = None,
 ) -> tasks.Task:
-    """A ReLU MLP classifier on a tabular data set, scored on held-out loss.
+    """An MLP classifier on a tabular data set, scored on held-out loss.
 
     The held-out split is fixed (30% of a bundled set, 10,000 examples of
     ``synth``); ``n_train`` keeps the first ``n_train`` training examples of a
     fixed permutation (a small-data workload); the scaling statistics come from
     the training examples only. ``init_scale`` multiplies the Glorot-normal
     weights (0 with ``hidden=()``: a softmax regression from zeros);
-    ``zero_head`` starts the last layer at zero.
+    ``zero_head`` starts the last layer at zero; ``activation`` is one of
+    :data:`ACTIVATIONS`; ``label_noise`` draws that share of the training
+    labels again at random (the held-out labels stay clean).
     """
     x, y, n_test = _dataset(data)
     perm = np.random.default_rng(0).permutation(len(y))
@@ -156,18 +182,25 @@ def mlp(
     train = train[:n_train] if n_train else train
     x_train, x_test = _scale(x[train], x[test], scaling)
     n_classes = int(y.max()) + 1
+    y_train = (
+        _noisy_labels(y[train], n_classes, label_noise) if label_noise else y[train]
+    )
     as_device = lambda a, dtype: jnp.asarray(np.asarray(a, dtype))
-    tr = {"x": as_device(x_train, np.float32), "y": as_device(y[train], np.int32)}
+    tr = {"x": as_device(x_train, np.float32), "y": as_device(y_train, np.int32)}
     te = {"x": as_device(x_test, np.float32), "y": as_device(y[test], np.int32)}
     sizes = (x.shape[1], *hidden, n_classes)
     epochs = steps * batch_size / len(train)
-    model = "ReLU MLP" if hidden else "softmax regression"
+    model = (
+        f"{activation if activation != 'relu' else 'ReLU'} MLP"
+        if hidden
+        else "softmax regression"
+    )
     start = {0.0: ", from zeros", 1.0: ""}.get(init_scale, f", weights x{init_scale:g}")
     start += ", last layer zero" if zero_head else ""
     return tasks._classifier(
         name or f"mlp-{data}-{scaling}",
         _mlp_init(sizes, init_scale, zero_head),
-        _mlp_logits,
+        functools.partial(_mlp_logits, activation=activation),
         tr,
         te,
         min(batch_size, len(train)),
@@ -176,6 +209,7 @@ def mlp(
             f"{'-'.join(map(str, sizes))} {model}, {data} ({scaling} inputs), "
             f"n_train={len(train)}, {epochs:.3g} epochs"
             + (f", weight decay {weight_decay:g}" if weight_decay else "")
+            + (f", {label_noise:.0%} of training labels redrawn" if label_noise else "")
             + start
         ),
         weight_decay=weight_decay,
@@ -226,6 +260,49 @@ def tanh_regression(
             f"{steps * batch_size / n:.3g} epochs"
             + (f", noise {noise:g}" if noise else "")
             + (" (the README's quick start)" if (seed, noise) == (0, 0.0) else "")
+        ),
+    )
+
+
+def mlp_regression(
+    hidden: Sequence[int] = (64,),
+    batch_size: int = 32,
+    steps: int = 800,
+    name: str = "mlp-diabetes",
+) -> tasks.Task:
+    """A ReLU MLP regression on scikit-learn's diabetes data (442 patients, 10
+    features), features and target standardised on the training split, scored
+    on the held-out mean squared error (``test_loss``; 1 is the mean's)."""
+    from sklearn import datasets
+
+    x, y = datasets.load_diabetes(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(y))
+    n_test = round(0.3 * len(y))
+    test, train = perm[:n_test], perm[n_test:]
+    x_train, x_test = tasks._standardise(x[train], x[test])
+    mean, std = y[train].mean(), y[train].std()
+    as_device = lambda a: jnp.asarray(np.asarray(a, np.float32))
+    tr = {"x": as_device(x_train), "y": as_device((y[train] - mean) / std)}
+    te = {"x": as_device(x_test), "y": as_device((y[test] - mean) / std)}
+    sizes = (x.shape[1], *hidden, 1)
+
+    def loss(params, batch):
+        return jnp.mean((_mlp_logits(params, batch)[:, 0] - batch["y"]) ** 2)
+
+    return tasks.Task(
+        name=name,
+        init=_mlp_init(sizes),
+        loss=loss,
+        batch=tasks._gather(tr),
+        evaluate=lambda params: {"test_loss": loss(params, te)},
+        n_train=len(train),
+        batch_size=batch_size,
+        steps=steps,
+        metric="test_loss",
+        description=(
+            f"{'-'.join(map(str, sizes))} ReLU MLP regression, diabetes (std "
+            f"inputs and target), n_train={len(train)}, "
+            f"{steps * batch_size / len(train):.3g} epochs"
         ),
     )
 
@@ -449,6 +526,70 @@ GROWTH_HELD_OUT: dict[str, Callable[[], tasks.Task]] = {
         seed=4,
         noise=0.1,
     ),
+}
+
+# The fresh zoo: written (2026-12-06, before the thirtieth round of the GLyDER
+# study) before any method ran on them, after twenty-nine rounds of choices made
+# on the zoo, the held-out zoo and the growth zoos, to measure how far those
+# choices carry: what none of those zoos has (two-feature moons, other
+# activations, noisy labels, a regression, ten classes, batch 8, a long run
+# on tiny data). Not in any other suite.
+FRESH: dict[str, Callable[[], tasks.Task]] = {
+    # two interleaved half-circles (2100 training examples), ~12 epochs.
+    "fresh-moons-std": _named(
+        mlp, "fresh-moons-std", data="moons", batch_size=32, steps=800, hidden=(64, 64)
+    ),
+    # the same from 200 examples, a tanh MLP, 48 epochs.
+    "fresh-moons-small-tanh": _named(
+        mlp,
+        "fresh-moons-small-tanh",
+        data="moons",
+        n_train=200,
+        batch_size=16,
+        steps=600,
+        hidden=(32,),
+        activation="tanh",
+    ),
+    # a fifth of the training labels redrawn at random, ~51 epochs.
+    "fresh-digits-noisy": _named(
+        mlp, "fresh-digits-noisy", data="digits", label_noise=0.2
+    ),
+    # tiny data trained long: wine (125), batch 16, ~190 epochs.
+    "fresh-wine-std-long": _named(
+        mlp, "fresh-wine-std-long", data="wine", batch_size=16, steps=1500
+    ),
+    "fresh-breast-01-wide": _named(
+        mlp,
+        "fresh-breast-01-wide",
+        data="breast_cancer",
+        scaling="01",
+        steps=600,
+        hidden=(512,),
+    ),
+    # ten classes, 30 features (30,000 training examples).
+    "fresh-synth3-raw-deep": _named(
+        mlp,
+        "fresh-synth3-raw-deep",
+        data="synth3_raw",
+        scaling="raw",
+        batch_size=128,
+        steps=800,
+        hidden=(256, 128),
+    ),
+    "fresh-synth3-std-gelu": _named(
+        mlp,
+        "fresh-synth3-std-gelu",
+        data="synth3",
+        steps=600,
+        hidden=(128, 128),
+        activation="gelu",
+    ),
+    # iris in [0, 1], batch 8, ~61 epochs.
+    "fresh-iris-01-bs8": _named(
+        mlp, "fresh-iris-01-bs8", data="iris", scaling="01", batch_size=8, steps=800
+    ),
+    # a regression: diabetes (309), mean squared error, ~83 epochs.
+    "fresh-diabetes-mlp": _named(mlp_regression, "fresh-diabetes-mlp"),
 }
 
 # Four workloads on which the calibrated baseline's one configuration is chosen

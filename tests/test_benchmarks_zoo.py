@@ -81,6 +81,52 @@ def test_the_held_out_growth_zoo_is_apart_and_starts_small():
     )
 
 
+def test_the_fresh_zoo_is_apart_from_every_other_zoo():
+    others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
+    assert len(zoo.FRESH) >= 8
+    assert not set(zoo.FRESH) & (others | set(zoo.GROWTH_HELD_OUT))
+    assert set(suite.SUITES["zoo-fresh"].tasks) == set(zoo.FRESH)
+    for name in zoo.FRESH:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss"
+        assert np.isfinite(task.evaluate(task.init(jax.random.key(0)))["test_loss"])
+
+
+def test_label_noise_redraws_the_training_labels_only():
+    noisy, clean = tasks.get("fresh-digits-noisy"), zoo.mlp("digits")
+    idx = jnp.arange(clean.n_train)
+    y_noisy, y_clean = noisy.batch(idx)["y"], clean.batch(idx)["y"]
+    changed = float(jnp.mean(y_noisy != y_clean))
+    assert changed == pytest.approx(0.2 * 0.9, abs=0.03)  # a tenth redrawn as is
+    np.testing.assert_array_equal(noisy.batch(idx)["x"], clean.batch(idx)["x"])
+    params = noisy.init(jax.random.key(1))
+    chex.assert_trees_all_equal(noisy.evaluate(params), clean.evaluate(params))
+
+
+def test_an_mlp_takes_its_activation():
+    task = tasks.get("fresh-moons-small-tanh")
+    params = task.init(jax.random.key(0))
+    batch = task.batch(jnp.arange(5))
+    h = jnp.tanh(batch["x"] @ params[0]["w"] + params[0]["b"])
+    np.testing.assert_allclose(
+        task.logits(params, batch), h @ params[1]["w"] + params[1]["b"], rtol=1e-6
+    )
+    with pytest.raises(KeyError):
+        zoo.mlp("iris", activation="swish").logits(params, batch)
+
+
+def test_the_diabetes_regression_is_the_mean_squared_error_of_a_standard_target():
+    task = tasks.get("fresh-diabetes-mlp")
+    batch = task.batch(jnp.arange(task.n_train))
+    assert float(jnp.mean(batch["y"])) == pytest.approx(0.0, abs=1e-5)
+    assert float(jnp.std(batch["y"])) == pytest.approx(1.0, rel=1e-5)
+    params = jax.tree.map(jnp.zeros_like, task.init(jax.random.key(0)))
+    # zero weights predict 0, the training mean: the loss is the target's variance
+    assert float(task.loss(params, batch)) == pytest.approx(1.0, rel=1e-5)
+    held_out = float(task.evaluate(params)["test_loss"])
+    assert 0.5 < held_out < 2.0 and task.logits is None
+
+
 def test_a_noisy_tanh_regression_adds_the_noise_to_its_targets():
     task = tasks.get("growth2-tanh-d32-noisy")
     assert (task.n_train, task.batch_size, task.steps) == (2048, 64, 600)
