@@ -2677,3 +2677,42 @@ _register_untuned(
     lambda info: go.glyder_momentum(info.total_steps, **_R28),
     "go.glyder_momentum(T, depth_scaled=False): the alias of the twenty-eighth round",
 )
+
+# The thirtieth round: the fresh zoo (--suite zoo-fresh), written after the
+# twenty-ninth round, before any method ran on it. To see which of each
+# alias's parts gives or loses what there, each alias without one part:
+# "-nohalving" (large_share=None: no halving where the first steps are
+# large), "-noreading" (no zig-zag reading at all: no multiple, no halving,
+# no reading of a start from zeros) and, over momentum and Adam, "-nodecay"
+# (total_steps=None: no linear decay). Diagnostic entries, not candidates:
+# the fresh zoo is a test set, and a choice made on it would need another.
+_NO_READING = {"zigzag_window": None, "large_share": None, "from_zeros": None}
+_ALIASES = {
+    "sgd": go.glyder_sgd,
+    "momentum": go.glyder_momentum,
+    "adam": go.glyder_adam,
+}
+_WITHOUT = {
+    "nohalving": ({"large_share": None}, "without its halving (large_share=None)"),
+    "noreading": (_NO_READING, "without its zig-zag reading (zigzag_window=None)"),
+    "nodecay": ({}, "without its decay (total_steps=None)"),
+}
+
+
+def _alias_without(info, base, part):
+    """glyder_<base>[(T)] with one part off."""
+    options, _ = _WITHOUT[part]
+    budget = base != "sgd" and part != "nodecay"
+    return _ALIASES[base](*((info.total_steps,) if budget else ()), **options)
+
+
+for _base in _ALIASES:
+    for _part, (_, _what) in _WITHOUT.items():
+        if _base == "sgd" and _part == "nodecay":
+            continue
+        _register_untuned(
+            f"glyder_{_base}-{_part}",
+            _base,
+            functools.partial(_alias_without, base=_base, part=_part),
+            f"go.glyder_{_base}({'' if _base == 'sgd' else 'T'}) {_what}",
+        )

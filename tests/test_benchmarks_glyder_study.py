@@ -1303,3 +1303,42 @@ def test_the_r28_momentum_entry_keeps_the_bound_on_a_deep_network():
         first[name] = float(optax.tree.norm(jax.tree.map(lambda s: s[0], steps)))
     assert first["glyder_momentum-r28"] == pytest.approx(0.1, rel=1e-5)
     assert first["glyder_momentum"] == pytest.approx(0.05, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "alias", "options"),
+    [
+        ("glyder_sgd-nohalving", go.glyder_sgd, {"large_share": None}),
+        ("glyder_sgd-noreading", go.glyder_sgd, glyder_study._NO_READING),
+        ("glyder_momentum-nohalving", go.glyder_momentum, {"large_share": None}),
+        ("glyder_momentum-noreading", go.glyder_momentum, glyder_study._NO_READING),
+        ("glyder_adam-nohalving", go.glyder_adam, {"large_share": None}),
+        ("glyder_adam-noreading", go.glyder_adam, glyder_study._NO_READING),
+    ],
+)
+def test_the_thirtieth_rounds_entries_are_the_alias_with_one_part_off(
+    name, alias, options
+):
+    info = runner.task_info(tiny_task(), 40)
+    budget = () if alias is go.glyder_sgd else (40,)
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    params = _depth_tree(2)
+    (_, _), steps = _scan_40_steps(methods.get(name).build(None, info), params, obj)
+    (_, _), want = _scan_40_steps(alias(*budget, **options), params, obj)
+    chex.assert_trees_all_equal(steps, want)
+
+
+@pytest.mark.parametrize("base", ["momentum", "adam"])
+def test_the_nodecay_entries_take_no_budget(base):
+    info = runner.task_info(tiny_task(), 40)
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    params = _depth_tree(2)
+    entry = methods.get(f"glyder_{base}-nodecay").build(None, info)
+    alias = {"momentum": go.glyder_momentum, "adam": go.glyder_adam}[base]
+    (_, _), steps = _scan_40_steps(entry, params, obj)
+    (_, _), want = _scan_40_steps(alias(), params, obj)
+    (_, _), decayed = _scan_40_steps(alias(40), params, obj)
+    chex.assert_trees_all_equal(steps, want)
+    last = lambda s: float(optax.tree.norm(jax.tree.map(lambda x: x[-1], s)))
+    assert last(decayed) == 0.0 and last(steps) > 0.0  # the decay's last step is 0
+    assert "glyder_sgd-nodecay" not in methods.METHODS

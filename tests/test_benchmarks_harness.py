@@ -132,6 +132,11 @@ LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-wide2", "-start05"))}
 # adopted over momentum where L > 2, the alias builds the same there), and
 # glyder_momentum before it.
 LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-depth", "-r28"))}
+# The thirtieth round's diagnostic entries, each alias with one part off
+# (tested against the alias with that option).
+LOST_LATER |= {
+    n for n in methods.METHODS if n.endswith(("-nohalving", "-noreading", "-nodecay"))
+}
 
 
 def _on_other_bases():
