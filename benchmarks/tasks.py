@@ -580,7 +580,7 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def registry() -> dict[str, Callable[..., Task]]:
     """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
-    held-out zoo's and the two growth zoos'."""
+    held-out zoo's, the two growth zoos' and the fresh zoo's."""
     from benchmarks import zoo
 
     return {

@@ -176,6 +176,10 @@ def mlp(
     :data:`ACTIVATIONS`; ``label_noise`` draws that share of the training
     labels again at random (the held-out labels stay clean).
     """
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
+        )
     x, y, n_test = _dataset(data)
     perm = np.random.default_rng(0).permutation(len(y))
     test, train = perm[:n_test], perm[n_test:]

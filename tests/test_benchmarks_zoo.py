@@ -111,8 +111,8 @@ def test_an_mlp_takes_its_activation():
     np.testing.assert_allclose(
         task.logits(params, batch), h @ params[1]["w"] + params[1]["b"], rtol=1e-6
     )
-    with pytest.raises(KeyError):
-        zoo.mlp("iris", activation="swish").logits(params, batch)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        zoo.mlp("iris", activation="swish")
 
 
 def test_the_diabetes_regression_is_the_mean_squared_error_of_a_standard_target():
