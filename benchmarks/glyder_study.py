@@ -2687,11 +2687,6 @@ _register_untuned(
 # (total_steps=None: no linear decay). Diagnostic entries, not candidates:
 # the fresh zoo is a test set, and a choice made on it would need another.
 _NO_READING = {"zigzag_window": None, "large_share": None, "from_zeros": None}
-_ALIASES = {
-    "sgd": go.glyder_sgd,
-    "momentum": go.glyder_momentum,
-    "adam": go.glyder_adam,
-}
 _WITHOUT = {
     "nohalving": ({"large_share": None}, "without its halving (large_share=None)"),
     "noreading": (_NO_READING, "without its zig-zag reading (zigzag_window=None)"),
@@ -2702,17 +2697,17 @@ _WITHOUT = {
 def _alias_without(info, base, part):
     """glyder_<base>[(T)] with one part off."""
     options, _ = _WITHOUT[part]
-    budget = base != "sgd" and part != "nodecay"
-    return _ALIASES[base](*((info.total_steps,) if budget else ()), **options)
+    alias, _, budget = _DEPTH_ALIASES[base]
+    args = (info.total_steps,) if budget and part != "nodecay" else ()
+    return alias(*args, **options)
 
 
-for _base in _ALIASES:
+for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
     for _part, (_, _what) in _WITHOUT.items():
-        if _base == "sgd" and _part == "nodecay":
-            continue
-        _register_untuned(
-            f"glyder_{_base}-{_part}",
-            _base,
-            functools.partial(_alias_without, base=_base, part=_part),
-            f"go.glyder_{_base}({'' if _base == 'sgd' else 'T'}) {_what}",
-        )
+        if _budget or _part != "nodecay":
+            _register_untuned(
+                f"glyder_{_base}-{_part}",
+                _base,
+                functools.partial(_alias_without, base=_base, part=_part),
+                f"go.glyder_{_base}({'T' if _budget else ''}) {_what}",
+            )
