@@ -590,6 +590,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.GROWTH,
         **zoo.GROWTH_HELD_OUT,
         **zoo.FRESH,
+        **zoo.FRESH2,
     }
 
 

@@ -92,6 +92,20 @@ def test_the_fresh_zoo_is_apart_from_every_other_zoo():
         assert np.isfinite(task.evaluate(task.init(jax.random.key(0)))["test_loss"])
 
 
+def test_the_second_fresh_zoo_is_apart_from_every_other_zoo():
+    others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
+    others |= set(zoo.GROWTH_HELD_OUT) | set(zoo.FRESH)
+    assert len(zoo.FRESH2) >= 8 and not set(zoo.FRESH2) & others
+    assert set(suite.SUITES["zoo-fresh2"].tasks) == set(zoo.FRESH2)
+    for name in zoo.FRESH2:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss"
+        assert np.isfinite(task.evaluate(task.init(jax.random.key(0)))["test_loss"])
+    moons = tasks.get("fresh2-moons-01-bs4")
+    x = moons.batch(jnp.arange(moons.n_train))["x"]
+    assert moons.n_train == 400 and float(x.min()) == 0.0 and float(x.max()) == 1.0
+
+
 def test_label_noise_redraws_the_training_labels_only():
     noisy, clean = tasks.get("fresh-digits-noisy"), zoo.mlp("digits")
     idx = jnp.arange(clean.n_train)
