@@ -230,7 +230,8 @@ def _parser() -> argparse.ArgumentParser:
         "--calibrate",
         action="store_true",
         help="also what the bar asks, by the tuned baselines themselves: one"
-        " learning rate for every workload, and each one's best one grid step off",
+        " learning rate for every workload, each one's best one grid step off,"
+        " and each entry against that step",
     )
     p.add_argument(
         "--held-out-lr",

@@ -16,8 +16,10 @@ entry's ``vs base`` at an oracle's early stop, the lowest point of its pooled
 median curve: a miss still above the bar there is one that no annealing that
 only ends the same trajectory sooner can mend. ``--calibrate`` tells what
 the bar asks, by the tuned baselines themselves: their best single learning
-rate for every workload (the default an untuned user would want), and each
-workload's best learning rate one grid step off. ``--held-out-lr`` makes
+rate for every workload (the default an untuned user would want), each
+workload's best learning rate one grid step off, and each entry against that
+resolution of the tuning (:func:`against_step`): where an entry is beyond
+both the bar and its tuned reference one grid step off. ``--held-out-lr`` makes
 every choice (the tuned baselines' learning rates, the reference) on the
 first run's seeds and scores on the later runs' seeds alone, so that the
 reference no longer profits from choosing on the seeds it is scored on.
@@ -279,6 +281,22 @@ def off_by_one(payloads: Sequence[Payload], name: str) -> tuple[float, float] | 
     return off[0], off[-1]
 
 
+def against_step(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | None:
+    """``spec``'s pooled `vs base`, and the reference of its base one grid
+    step off its best point on the better side (:func:`off_by_one`: how far
+    a tuned learning rate falls by missing its best by one step of the
+    grid); None where either is missing."""
+    found = _entry_and_reference(payloads, spec)
+    if found is None:
+        return None
+    base = payloads[0]["methods"][found[0]]["base"]
+    best = min(
+        _tuned_of(payloads, base), key=lambda n: pooled_medians(payloads, n).min()
+    )
+    off = off_by_one(payloads, best)
+    return None if off is None else (vs_base(payloads, spec), off[0])
+
+
 def one_rate(
     workloads: Mapping[str, Sequence[Payload]], name: str
 ) -> tuple[int, dict[str, float]] | None:
@@ -361,6 +379,7 @@ def tables(
         text += "\n\n" + _stopped_table(workloads, specs)
     if calibrate:
         text += "\n\n" + _calibration_table(workloads)
+        text += "\n\n" + _step_table(workloads, specs)
     if held_out_lr:
         text += "\n\n" + _held_out_table(workloads, specs)
     if leaderboards:
@@ -441,6 +460,37 @@ def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
         " the lowest worst case chosen in hindsight; and each workload's best"
         " learning rate one grid step off, over that best\n\n"
         + common.markdown_table(head, rows)
+    )
+
+
+def _step_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    """Per spec, its `vs base` against the tuning's own resolution
+    (:func:`against_step`): the workloads where it is above both the bar
+    and its reference one grid step off."""
+    rows = []
+    for spec in specs:
+        found = {t: against_step(ps, spec) for t, ps in workloads.items()}
+        found = {t: v for t, v in found.items() if v is not None}
+        if not found:
+            continue
+        over = {t: r / off for t, (r, off) in found.items()}
+        worst = max(over, key=lambda t: over[t])
+        beyond = [t for t, (r, off) in found.items() if r > max(BAR, off)]
+        beyond.sort(key=lambda t: -over[t])
+        where = ", ".join(
+            f"{_short(t)} {found[t][0]:.3g} ({found[t][1]:.3g})" for t in beyond
+        )
+        within = f"{len(found) - len(beyond)}/{len(found)}"
+        rows.append([spec, over[worst], _short(worst), within, where or "-"])
+    head = ["entry", "worst `vs base` over one step off", "where"]
+    head += [
+        f"within {BAR:.2f}x or one step off",
+        "beyond both: workload, vs base (one step off)",
+    ]
+    return (
+        "Each entry against the tuning's own resolution: its `vs base` over"
+        " the tuned reference of its base one grid step off its best, on the"
+        " better side\n\n" + common.markdown_table(head, rows)
     )
 
 

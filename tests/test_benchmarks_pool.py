@@ -272,6 +272,29 @@ def test_one_rate_is_the_grid_point_with_the_lowest_worst_case():
     assert "| sgd-cosine | one grid step off, the better side | 3 | w | 2.45 |" in text
 
 
+def test_against_step_sets_each_ratio_beside_the_cosine_one_grid_step_off():
+    # the cosine's medians 4, 2, 3, 8: best 2 (lr 0.1), the better side 3
+    # (lr 1) -> one step off 1.5. m (median 3.6) is 1.8 > both 1.10 and 1.5;
+    # g's grid point 1 (median 2.8) is 1.4: above the bar, within one step.
+    cos = [[4.0] * 3, [2.0] * 3, [3.0] * 3, [8.0] * 3]
+    run = _payload(
+        "zoo-w",
+        [0, 1, 2],
+        {"sgd-cosine": cos[:2], "m": [[3.6] * 3], "g": [[5.0] * 3, [2.8] * 3]},
+    )
+    run["methods"]["sgd-cosine"]["evals"]["loss"] = [
+        [[10.0, v] for v in row] for row in cos
+    ]
+    run["methods"]["sgd-cosine"]["grid"] = [0.01, 0.1, 1.0, 10.0]
+    assert pool.against_step([run], "m") == pytest.approx((1.8, 1.5))
+    assert pool.against_step([run], "g:1") == pytest.approx((1.4, 1.5))
+    assert pool.against_step([run], "absent") is None
+    text = pool.tables([[run]], ["m", "g:1"], calibrate=True)
+    assert "| m | 1.2 | w | 0/1 | w 1.8 (1.5) |" in text
+    assert "| g:1 | 0.933 | w | 1/1 | - |" in text
+    assert "one step off" not in pool.tables([[run]], ["m"])
+
+
 def test_calibration_skips_a_baseline_missing_from_a_run():
     other = _payload("zoo-w", [3, 4, 5], {"m": [[1.0] * 3]})  # no cosine here
     workloads = pool.by_workload([[RUN_A], [other]])
