@@ -2711,3 +2711,64 @@ for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
                 functools.partial(_alias_without, base=_base, part=_part),
                 f"go.glyder_{_base}({'T' if _budget else ''}) {_what}",
             )
+
+
+# The thirty-first round: eta read early, then held. Along the fresh zoo's
+# worst workload (iris in [0, 1] at batch 8) GLyDER's first estimates are
+# near the tuned cosine's learning rate (over momentum 0.30-0.59 against
+# 0.316), and then fall towards 0 as the 105 examples are fit: the estimate
+# batch's slope along d vanishes, and the run ends under-trained. A tuned
+# cosine holds its peak and lets the schedule anneal. "-hold<f>" lets each
+# alias refresh eta over the first share f of the budget only, and holds it
+# after (the alias's own decay, multiple and bound still act): GLyDER as the
+# chooser of a peak learning rate. Held, eta costs no estimate.
+class HeldAfterState(NamedTuple):
+    """State of :func:`refresh_until`."""
+
+    count: jax.Array  # steps taken; refreshes stop at ``steps``
+    inner: optax.OptState  # the wrapped transformation's state
+
+
+def refresh_until(
+    tx: optax.GradientTransformation, steps: int
+) -> optax.GradientTransformationExtraArgs:
+    """``tx`` (GLyDER, or a chain with it) refreshing as usual for its first
+    ``steps`` updates, then with ``refresh=False``: eta held for the rest of
+    the run. For the study's candidates; not in the library."""
+    tx = optax.with_extra_args_support(tx)
+
+    def init_fn(params):
+        return HeldAfterState(jnp.zeros([], jnp.int32), tx.init(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        def step(refresh):
+            return lambda: tx.update(
+                updates, state.inner, params, **extra_args, refresh=refresh
+            )
+
+        new, inner = jax.lax.cond(state.count < steps, step(None), step(False))
+        return new, HeldAfterState(optax.safe_increment(state.count), inner)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+HOLD_SHARES = (0.1, 0.25)
+
+
+def _alias_held(info, base, share):
+    """glyder_<base>[(T)], eta refreshed over the first ``share`` of the
+    budget, then held."""
+    alias, _, budget = _DEPTH_ALIASES[base]
+    args = (info.total_steps,) if budget else ()
+    return refresh_until(alias(*args), max(1, round(share * info.total_steps)))
+
+
+for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
+    for _share in HOLD_SHARES:
+        _register_untuned(
+            f"glyder_{_base}-hold{_share}",
+            _base,
+            functools.partial(_alias_held, base=_base, share=_share),
+            f"go.glyder_{_base}({'T' if _budget else ''}), eta refreshed over the"
+            f" first {_share:.0%} of the budget, then held",
+        )

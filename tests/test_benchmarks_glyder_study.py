@@ -3,6 +3,7 @@ study-only transformations against hand-worked values, and the candidates
 against the library's recommendations where they should equal them."""
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -1342,3 +1343,38 @@ def test_the_nodecay_entries_take_no_budget(base):
     last = lambda s: float(optax.tree.norm(jax.tree.map(lambda x: x[-1], s)))
     assert last(decayed) == 0.0 and last(steps) > 0.0  # the decay's last step is 0
     assert "glyder_sgd-nodecay" not in methods.METHODS
+
+
+@pytest.mark.parametrize("base", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("share", glyder_study.HOLD_SHARES)
+def test_the_hold_entries_are_the_alias_refreshed_over_the_first_share_only(
+    base, share
+):
+    # 40 steps, a refresh every 20: the alias refreshes at steps 0 and 20,
+    # the entry (refreshes until round(share * 40) = 4 or 10) at step 0 only.
+    # Its steps are the alias's told so by the static `refresh` argument.
+    info = runner.task_info(tiny_task(), 40)
+    entry = methods.get(f"glyder_{base}-hold{share}").build(None, info)
+    alias = getattr(go, f"glyder_{base}")(*(() if base == "sgd" else (40,)))
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    params = _depth_tree(2)
+    (_, state), steps = _scan_40_steps(entry, params, obj)
+    assert int(state.count) == 40
+
+    @functools.partial(jax.jit, static_argnames="refresh")
+    def step(p, s, refresh):
+        value, grad = jax.value_and_grad(obj)(p)
+        u, s = alias.update(grad, s, p, value=value, obj_fn=obj, refresh=refresh)
+        return optax.apply_updates(p, u), s, u
+
+    p, s, want = params, alias.init(params), []
+    for t in range(40):
+        p, s, u = step(p, s, refresh=t % 20 == 0 and t < round(share * 40))
+        want.append(u)
+    want = jax.tree.map(lambda *u: jnp.stack(u), *want)
+    chex.assert_trees_all_close(steps, want, rtol=1e-6)
+    (_, alias_state), refreshed = _scan_40_steps(alias, params, obj)
+    first = lambda s: jax.tree.map(lambda x: x[:20], s)
+    chex.assert_trees_all_close(first(steps), first(refreshed), rtol=1e-6)
+    assert int(go.glyder_state(state).refreshes) == 1
+    assert int(go.glyder_state(alias_state).refreshes) == 2

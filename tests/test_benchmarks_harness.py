@@ -137,6 +137,9 @@ LOST_LATER |= {n for n in methods.METHODS if n.endswith(("-depth", "-r28"))}
 LOST_LATER |= {
     n for n in methods.METHODS if n.endswith(("-nohalving", "-noreading", "-nodecay"))
 }
+# The thirty-first round: eta refreshed over the first share of the budget,
+# then held (tested against the alias told when to refresh).
+LOST_LATER |= {n for n in methods.METHODS if "-hold0." in n}
 
 
 def _on_other_bases():
