@@ -2772,3 +2772,11 @@ for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
             f"go.glyder_{_base}({'T' if _budget else ''}), eta refreshed over the"
             f" first {_share:.0%} of the budget, then held",
         )
+
+# Lost over every base (seeds 0-2): held after 10%, eta mends iris-01-bs8
+# (momentum 1.36 -> 1.02, Adam 1.61 -> 1.05) and costs the noisy labels and
+# the regression, where its fall is what keeps the noise from being fit
+# (fresh-digits-noisy 1.04 -> 1.44 and 1.08 -> 1.47); over SGD, whose alias
+# has no decay, iris-01-bs8 itself goes 1.66 -> 2.87. On the second fresh zoo
+# (--suite zoo-fresh2, written before any run) the worst cases rise: momentum
+# 1.43 -> 1.63, Adam 1.42 -> 1.50.
