@@ -387,13 +387,18 @@ def tables(
     return text + "\n"
 
 
+def _each(workloads: Mapping[str, Sequence[Payload]], fn, spec: str) -> dict:
+    """``{task: fn(payloads, spec)}`` over the workloads where it is not None."""
+    found = {t: fn(ps, spec) for t, ps in workloads.items()}
+    return {t: v for t, v in found.items() if v is not None}
+
+
 def _bootstrap_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     """Per spec, the workloads whose pooled 90% interval is wholly above the
     bar (a miss the seeds cannot explain), wholly within it, or across it."""
     rows = []
     for spec in specs:
-        bounds = {t: interval(ps, spec) for t, ps in workloads.items()}
-        bounds = {t: b for t, b in bounds.items() if b is not None}
+        bounds = _each(workloads, interval, spec)
         above = sorted(bounds, key=lambda t: -bounds[t][0])
         above = [t for t in above if bounds[t][0] > BAR]
         within = sum(hi <= BAR for _, hi in bounds.values())
@@ -414,8 +419,7 @@ def _stopped_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     stop, and the workloads still above the bar when stopped."""
     rows = []
     for spec in specs:
-        found = {t: stopped(ps, spec) for t, ps in workloads.items()}
-        found = {t: v for t, v in found.items() if v is not None}
+        found = _each(workloads, stopped, spec)
         if not found:
             continue
         best = {t: ratio for t, (ratio, _) in found.items()}
@@ -447,8 +451,7 @@ def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
         first = next(ps for t, ps in workloads.items() if t in values)
         lr = first[0]["methods"][name]["grid"][point]
         rows.append([name, f"one for every workload ({lr:.2g})", *summary(values)])
-        off = {t: off_by_one(ps, name) for t, ps in workloads.items()}
-        off = {t: v for t, v in off.items() if v is not None}
+        off = _each(workloads, off_by_one, name)
         for side, label in ((0, "the better side"), (1, "the worse side")):
             values = {t: v[side] for t, v in off.items()}
             rows.append([name, f"one grid step off, {label}", *summary(values)])
@@ -469,8 +472,7 @@ def _step_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     and its reference one grid step off."""
     rows = []
     for spec in specs:
-        found = {t: against_step(ps, spec) for t, ps in workloads.items()}
-        found = {t: v for t, v in found.items() if v is not None}
+        found = _each(workloads, against_step, spec)
         if not found:
             continue
         over = {t: r / off for t, (r, off) in found.items()}
@@ -497,13 +499,7 @@ def _step_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
 def _held_out_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     """Per spec, `vs base` with the choices made on the first run and the
     score on the later runs (:func:`held_out`), then on every workload."""
-    found = {
-        spec: {t: held_out(ps, spec) for t, ps in workloads.items()} for spec in specs
-    }
-    found = {
-        spec: {t: v for t, v in values.items() if v is not None}
-        for spec, values in found.items()
-    }
+    found = {spec: _each(workloads, held_out, spec) for spec in specs}
     found = {spec: values for spec, values in found.items() if values}
     if not found:
         return "Held-out learning rates: none (one run, or no reference)"
