@@ -2630,15 +2630,23 @@ _DEPTH_ALIASES = {
 }
 
 
+def _alias(info, base, decay=True, **options):
+    """glyder_<base>(T, **options), T the budget where the alias takes one
+    (over momentum and Adam) and ``decay`` is kept."""
+    alias, _, budget = _DEPTH_ALIASES[base]
+    return alias(*((info.total_steps,) if budget and decay else ()), **options)
+
+
 def _alias_by_depth(info, base, level):
     """glyder_<base>[(T)][, the level], its bound times 2 / depth(params)."""
-    alias, ratio, budget = _DEPTH_ALIASES[base]
-    args = (info.total_steps,) if budget else ()
+    ratio = _DEPTH_ALIASES[base][1]
     level = FLOOD_LEVEL if level else None
     more = {} if base == "sgd" else _R28  # the aliases as they were measured
 
     def at(depth):
-        return alias(*args, max_step_ratio=ratio * 2 / depth, flood_level=level, **more)
+        return _alias(
+            info, base, max_step_ratio=ratio * 2 / depth, flood_level=level, **more
+        )
 
     return by_depth(at)
 
@@ -2697,9 +2705,7 @@ _WITHOUT = {
 def _alias_without(info, base, part):
     """glyder_<base>[(T)] with one part off."""
     options, _ = _WITHOUT[part]
-    alias, _, budget = _DEPTH_ALIASES[base]
-    args = (info.total_steps,) if budget and part != "nodecay" else ()
-    return alias(*args, **options)
+    return _alias(info, base, decay=part != "nodecay", **options)
 
 
 for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
@@ -2758,9 +2764,7 @@ HOLD_SHARES = (0.1, 0.25)
 def _alias_held(info, base, share):
     """glyder_<base>[(T)], eta refreshed over the first ``share`` of the
     budget, then held."""
-    alias, _, budget = _DEPTH_ALIASES[base]
-    args = (info.total_steps,) if budget else ()
-    return refresh_until(alias(*args), max(1, round(share * info.total_steps)))
+    return refresh_until(_alias(info, base), max(1, round(share * info.total_steps)))
 
 
 for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
