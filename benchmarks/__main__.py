@@ -245,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also the leaderboards (time to target, profile scores) of each"
         " run and of the pool, over the methods every run has",
     )
+    p.add_argument(
+        "--stable-reference",
+        action="store_true",
+        help="take each tuned baseline only at learning rates where every"
+        " pooled seed ends finite and no higher than it started",
+    )
 
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
@@ -357,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 early_stop=args.early_stop,
                 calibrate=args.calibrate,
                 held_out_lr=args.held_out_lr,
+                stable_reference=args.stable_reference,
             )
         except ValueError as e:
             parser.error(str(e))

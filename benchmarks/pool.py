@@ -23,6 +23,10 @@ both the bar and its tuned reference one grid step off. ``--held-out-lr`` makes
 every choice (the tuned baselines' learning rates, the reference) on the
 first run's seeds and scores on the later runs' seeds alone, so that the
 reference no longer profits from choosing on the seeds it is scored on.
+``--stable-reference`` takes every tuned baseline only at the learning rates
+where each pooled seed ends finite and no higher than it started
+(:func:`stable`): a lowest median can sit at a learning rate whose other
+seeds blow up, a target no user would keep.
 
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
@@ -133,15 +137,67 @@ def reference(
     return min(values) if values else None
 
 
-def _tuned_of(payloads: Sequence[Payload], base: str) -> list[str]:
-    """The tuned baselines of ``base`` that every run has."""
+def _tuned_of(payloads: Sequence[Payload], base: str | None = None) -> list[str]:
+    """The tuned baselines of ``base`` (default: of any base) that every run
+    has."""
     runs = [p["methods"] for p in payloads]
     return [
         n
         for n, r in runs[0].items()
-        if report.is_tuned_baseline(r) and r["base"] == base
+        if report.is_tuned_baseline(r) and base in (None, r["base"])
         if all(n in m for m in runs)
     ]
+
+
+def trains_on_every_seed(payloads: Sequence[Payload], name: str) -> np.ndarray:
+    """Per grid point of ``name``: whether every pooled seed ends finite and
+    no higher than it started (its value at the first evaluation, step 0)."""
+    x = np.concatenate([_curves(p, name) for p in payloads], 1)
+    return np.all(x[:, :, -1] <= x[:, :, 0], axis=1)
+
+
+def stable(
+    workloads: Mapping[str, Sequence[Payload]],
+) -> tuple[dict[str, list[Payload]], list[list[Any]]]:
+    """The workloads with each tuned baseline's grid points that fail a
+    pooled seed (:func:`trains_on_every_seed`) scored +inf on every seed,
+    so that no reference, target or tuned choice is made there; and a row
+    per baseline that lost a point (task, name, the learning rates dropped,
+    its best learning rate and median before and after). A baseline whose
+    every point fails a seed is kept whole, and its row says so."""
+    out, rows = {}, []
+    for task, payloads in workloads.items():
+        out[task] = list(payloads)
+        for name in _tuned_of(payloads):
+            keep = trains_on_every_seed(payloads, name)
+            if keep.all():
+                continue
+            grid = payloads[0]["methods"][name]["grid"]
+            before = pooled_medians(payloads, name)
+            if keep.any():
+                out[task] = [_drop_points(p, name, keep) for p in out[task]]
+            after = pooled_medians(out[task], name)
+            dropped = ", ".join(f"{grid[i]:.3g}" for i in np.flatnonzero(~keep))
+            rows.append(
+                [
+                    _short(task),
+                    name,
+                    dropped if keep.any() else f"none (every point fails: {dropped})",
+                    f"{grid[np.argmin(before)]:.3g} -> {grid[np.argmin(after)]:.3g}",
+                    f"{before.min():.3g} -> {after.min():.3g}",
+                ]
+            )
+    return out, rows
+
+
+def _drop_points(payload: Payload, name: str, keep: np.ndarray) -> Payload:
+    """A copy of ``payload`` with ``name``'s primary metric +inf (every seed,
+    every evaluation) at the grid points ``keep`` leaves out."""
+    run, metric = payload["methods"][name], payload["metric"]
+    x = np.asarray(run["evals"][metric], np.float64)
+    x[~keep] = np.inf
+    run = {**run, "evals": {**run["evals"], metric: x.tolist()}}
+    return {**payload, "methods": {**payload["methods"], name: run}}
 
 
 def _chosen_on_first(
@@ -345,6 +401,7 @@ def tables(
     early_stop: bool = False,
     calibrate: bool = False,
     held_out_lr: bool = False,
+    stable_reference: bool = False,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
@@ -353,10 +410,17 @@ def tables(
     on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), the
     scores with the learning rates chosen on the first run and scored on the
     later ones (:func:`held_out`), and the leaderboards (time to target,
-    profile scores) per run and pooled."""
+    profile scores) per run and pooled. With ``stable_reference`` every
+    table takes the tuned baselines only at learning rates that train on
+    every pooled seed (:func:`stable`), and a table of what that drops comes
+    first."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
+    dropped = ""
+    if stable_reference:
+        workloads, rows = stable(workloads)
+        dropped = _dropped_table(rows) + "\n\n"
     choices = _choices(next(iter(workloads.values())))
     head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
     rows = []
@@ -365,7 +429,7 @@ def tables(
             values = ratios(workloads, spec, chosen)
             if values:
                 rows.append([spec, label, *summary(values)])
-    text = (
+    text = dropped + (
         f"`vs base` over {len(workloads)} workloads, each run alone and pooled"
         " (the median over every seed; the tuned baseline's learning rate"
         " chosen on the same seeds)\n\n" + common.markdown_table(head, rows)
@@ -385,6 +449,18 @@ def tables(
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
+
+
+def _dropped_table(rows: Sequence[Sequence[Any]]) -> str:
+    text = (
+        "Stable references: each tuned baseline only at learning rates where"
+        " every pooled seed ends finite and no higher than it started"
+    )
+    if not rows:
+        return text + ": every point of every baseline trains on every seed"
+    head = ["workload", "tuned baseline", "learning rates dropped"]
+    head += ["its best learning rate", "its best median"]
+    return text + "; the points dropped\n\n" + common.markdown_table(head, rows)
 
 
 def _each(workloads: Mapping[str, Sequence[Payload]], fn, spec: str) -> dict:

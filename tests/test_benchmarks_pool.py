@@ -326,3 +326,63 @@ def test_held_out_table_and_cli_flag(tmp_path, capsys):
     assert "| g:1 | 0.333 |" in out
     text = pool.tables([[RUN_A]], ["m"], held_out_lr=True)
     assert "Held-out learning rates: none (one run, or no reference)" in text
+
+
+# One seed at lr 1 ends at 12, above where it started (10): the lowest median
+# (0.5, lr 1) is a learning rate that fails a seed.
+SPLIT = _payload(
+    "zoo-w",
+    [0, 1, 2],
+    {"sgd-cosine": [[2.0, 2.0, 2.0], [0.5, 0.5, 12.0]], "m": [[1.5] * 3]},
+)
+
+
+def test_a_point_trains_on_every_seed_when_each_ends_finite_and_below_its_start():
+    assert pool.trains_on_every_seed([SPLIT], "sgd-cosine").tolist() == [True, False]
+    assert pool.trains_on_every_seed([RUN_A], "sgd-cosine").tolist() == [True, True]
+    # a non-finite seed fails its point; a seed at its start passes
+    assert pool.trains_on_every_seed([RUN_A], "g").tolist() == [True, False]
+    flat = _payload("zoo-w", [0], {"sgd-cosine": [[10.0], [1.0]]})
+    assert pool.trains_on_every_seed([flat], "sgd-cosine").tolist() == [True, True]
+
+
+def test_stable_reference_drops_the_points_that_fail_a_seed():
+    # the reference 0.5 (lr 1) -> 2 (lr 0.1): m 3 -> 0.75
+    assert pool.vs_base([SPLIT], "m") == pytest.approx(3.0)
+    workloads, rows = pool.stable({"zoo-w": [SPLIT]})
+    assert pool.vs_base(workloads["zoo-w"], "m") == pytest.approx(0.75)
+    assert rows == [["w", "sgd-cosine", "1", "1 -> 0.1", "0.5 -> 2"]]
+    # the input is left as it was; an entry that is not tuned is untouched
+    assert pool.vs_base([SPLIT], "m") == pytest.approx(3.0)
+    assert workloads["zoo-w"][0]["methods"]["m"] is SPLIT["methods"]["m"]
+
+
+def test_stable_reference_pools_the_seeds_of_every_run():
+    # lr 1 fails one seed of the second run only: dropped from both runs
+    other = _payload("zoo-w", [6, 7, 8], {"sgd-cosine": [[2.0] * 3, [0.5, 0.5, 11.0]]})
+    workloads, _ = pool.stable(pool.by_workload([[RUN_B], [other]]))
+    for payload in workloads["zoo-w"]:
+        loss = np.asarray(payload["methods"]["sgd-cosine"]["evals"]["loss"])
+        assert np.isinf(loss[1]).all() and np.isfinite(loss[0]).all()
+    # RUN_B alone trains on every seed: nothing dropped
+    assert pool.stable(pool.by_workload([[RUN_B]]))[1] == []
+
+
+def test_a_baseline_failing_a_seed_at_every_point_is_kept_whole():
+    bad = _payload("zoo-w", [0, 1], {"sgd-cosine": [[1.0, 11.0], [np.nan, 2.0]]})
+    workloads, rows = pool.stable({"zoo-w": [bad]})
+    assert workloads["zoo-w"][0] is bad
+    assert rows[0][2] == "none (every point fails: 0.1, 1)"
+
+
+def test_stable_reference_table_and_cli_flag(tmp_path, capsys):
+    text = pool.tables([[SPLIT]], ["m"], stable_reference=True)
+    assert text.startswith("Stable references: each tuned baseline only at")
+    assert "| w | sgd-cosine | 1 | 1 -> 0.1 | 0.5 -> 2 |" in text
+    assert "| m | 0,1,2 | 0.75 | w | 0.75 | 1/1 |" in text
+    assert "Stable references" not in pool.tables([[SPLIT]], ["m"])
+    argv = _pool_argv(tmp_path)
+    assert cli.main([*argv, "--stable-reference"]) == 0
+    assert "every point of every baseline trains on every seed" in (
+        capsys.readouterr().out
+    )
