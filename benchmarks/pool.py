@@ -172,22 +172,24 @@ def stable(
             keep = trains_on_every_seed(payloads, name)
             if keep.all():
                 continue
-            grid = payloads[0]["methods"][name]["grid"]
             before = pooled_medians(payloads, name)
             if keep.any():
                 out[task] = [_drop_points(p, name, keep) for p in out[task]]
             after = pooled_medians(out[task], name)
-            dropped = ", ".join(f"{grid[i]:.3g}" for i in np.flatnonzero(~keep))
-            rows.append(
-                [
-                    _short(task),
-                    name,
-                    dropped if keep.any() else f"none (every point fails: {dropped})",
-                    f"{grid[np.argmin(before)]:.3g} -> {grid[np.argmin(after)]:.3g}",
-                    f"{before.min():.3g} -> {after.min():.3g}",
-                ]
-            )
+            grid = payloads[0]["methods"][name]["grid"]
+            rows.append([_short(task), name, *_dropped_row(grid, keep, before, after)])
     return out, rows
+
+
+def _dropped_row(grid, keep: np.ndarray, before: np.ndarray, after: np.ndarray):
+    """[the learning rates dropped, the best one and its median before ->
+    after] of one baseline, for :func:`stable`'s table."""
+    dropped = ", ".join(f"{grid[i]:.3g}" for i in np.flatnonzero(~keep))
+    return [
+        dropped if keep.any() else f"none (every point fails: {dropped})",
+        f"{grid[np.argmin(before)]:.3g} -> {grid[np.argmin(after)]:.3g}",
+        f"{before.min():.3g} -> {after.min():.3g}",
+    ]
 
 
 def _drop_points(payload: Payload, name: str, keep: np.ndarray) -> Payload:
