@@ -50,6 +50,10 @@ def _csv(text: str) -> tuple[str, ...]:
     return out
 
 
+def _paths(text: str) -> list[pathlib.Path]:
+    return [pathlib.Path(x) for x in _csv(text)]
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in _csv(text))
@@ -199,9 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("pool", "seeds pooled across runs; the score's noise floor")
     p.add_argument(
         "runs",
-        type=pathlib.Path,
+        type=_paths,
         nargs="+",
-        help="run folders (or JSON files) of the same workloads on other seeds",
+        help="run folders (or JSON files) of the same workloads on other seeds;"
+        " folders joined by a comma are one run (several zoos on the same"
+        " seeds, scored as one set of workloads)",
     )
     p.add_argument(
         "--methods",
@@ -350,9 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "pool":
         from benchmarks import pool, report
 
-        runs = [report.load([path]) for path in args.runs]
-        if not all(runs):
+        folders = [[report.load([path]) for path in paths] for paths in args.runs]
+        if not all(map(all, folders)):
             parser.error("a run folder holds no harness JSON files")
+        runs = [[p for folder in group for p in folder] for group in folders]
         try:
             text = pool.tables(
                 runs,

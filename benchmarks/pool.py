@@ -28,6 +28,11 @@ where each pooled seed ends finite and no higher than it started
 (:func:`stable`): a lowest median can sit at a learning rate whose other
 seeds blow up, a target no user would keep.
 
+Folders joined by a comma are one run: several zoos run on the same seeds
+(``pool results/zoo,results/fresh results/zoo-s345,results/fresh-s345``)
+are scored as one set of workloads, the AlgoPerf way, where one bad workload
+of any zoo sinks the worst case and the profile score.
+
 The **noise floor** is what the score can resolve. Each tuned baseline is
 kept at the learning rate chosen on the first run and re-scored on each later
 run's seeds, against its value on the first run. A ratio above 1.10 there is
@@ -55,7 +60,18 @@ Payload = dict[str, Any]
 
 def by_workload(runs: Sequence[Sequence[Payload]]) -> dict[str, list[Payload]]:
     """``{task: [its payload in run 0, run 1, ...]}`` over the tasks every run
-    has. Raises where two runs share a seed (it would count twice)."""
+    has. Raises where two runs share a seed (it would count twice), or where
+    one run holds a task twice (two zoos joined into one run must hold other
+    workloads)."""
+    for run in runs:
+        names = [p["task"] for p in run]
+        twice = sorted({t for t in names if names.count(t) > 1})
+        if twice:
+            raise ValueError(
+                f"pool: one run holds {', '.join(twice)} twice: folders joined"
+                " by a comma must hold different workloads (other seeds of the"
+                " same workloads are another run, after a space)"
+            )
     tables = [{p["task"]: p for p in run} for run in runs]
     tasks = sorted(set.intersection(*(set(t) for t in tables)))
     out = {t: [table[t] for table in tables] for t in tasks}

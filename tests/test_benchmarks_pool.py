@@ -386,3 +386,27 @@ def test_stable_reference_table_and_cli_flag(tmp_path, capsys):
     assert "every point of every baseline trains on every seed" in (
         capsys.readouterr().out
     )
+
+
+def test_folders_joined_by_a_comma_are_one_run_over_both_zoos(tmp_path, capsys):
+    # zoo-v: m at 4 against the cosine's 2 (ratio 2); zoo-w as RUN_A (4.5 / 1.5)
+    other = _payload(
+        "zoo-v", [0, 1, 2], {"sgd-cosine": [[2.0] * 3] * 2, "m": [[4.0] * 3]}
+    )
+    assert list(pool.by_workload([[RUN_A, other]])) == ["zoo-v", "zoo-w"]
+    for name, run in (("a", RUN_A), ("v", other)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{run['task']}.json").write_text(json.dumps(run))
+    joined = f"{tmp_path / 'a'},{tmp_path / 'v'}"
+    assert cli.main(["pool", joined, "--methods", "m"]) == 0
+    assert "| m | 0,1,2 | 3 | w | 2.45 | 0/2 |" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["pool", f"{joined},{tmp_path / 'empty'}", "--methods", "m"])
+    assert e.value.code == 2
+    assert "holds no harness JSON files" in capsys.readouterr().err
+
+
+def test_a_run_holding_a_workload_twice_is_refused():
+    with pytest.raises(ValueError, match=r"holds zoo-w twice: folders joined by a"):
+        pool.by_workload([[RUN_A, RUN_B]])
