@@ -48,8 +48,13 @@ def _start(args: list[str], log: pathlib.Path) -> subprocess.Popen:
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
     }
-    # The worker sets its own device count (jax_num_cpu_devices).
-    env.pop("XLA_FLAGS", None)
+    # The worker sets its own device count (jax_num_cpu_devices); the other
+    # flags (the suite's fast compile) are kept.
+    env["XLA_FLAGS"] = " ".join(
+        flag
+        for flag in env.get("XLA_FLAGS", "").split()
+        if not flag.startswith("--xla_force_host_platform_device_count")
+    )
     with open(log, "w") as f:
         return subprocess.Popen(
             [sys.executable, str(WORKER), *args],

@@ -44,7 +44,8 @@ DEFAULT_CASES = (
 def test_every_transform_matches_one_device_when_sharded(which):
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+        "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
+        + " --xla_force_host_platform_device_count=8",
         "JAX_PLATFORMS": "cpu",
     }
     result = subprocess.run(
