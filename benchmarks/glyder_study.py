@@ -2784,3 +2784,22 @@ for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
 # has no decay, iris-01-bs8 itself goes 1.66 -> 2.87. On the second fresh zoo
 # (--suite zoo-fresh2, written before any run) the worst cases rise: momentum
 # 1.43 -> 1.63, Adam 1.42 -> 1.50.
+
+
+# Thirty-third round: over SGD the alias has no decay (the fourth round chose
+# none, on the defaults of then), and its worst case over the 44 workloads
+# from standard starts is iris in [0, 1] at batch 8, where its last
+# iterates stay noisy while the tuned cosine's anneal. The decay after the
+# trust region, as glyder_adam applies it.
+def _sgd_decayed(info):
+    """glyder_sgd(), then a linear decay from 1 to 0 over the budget."""
+    decay = go.linear_decay_schedule(1.0, info.total_steps)
+    return optax.chain(go.glyder_sgd(), optax.scale_by_schedule(decay))
+
+
+_register_untuned(
+    "glyder_sgd-decay",
+    "sgd",
+    _sgd_decayed,
+    "go.glyder_sgd(), then a linear decay from 1 to 0 over the budget",
+)

@@ -1378,3 +1378,19 @@ def test_the_hold_entries_are_the_alias_refreshed_over_the_first_share_only(
     chex.assert_trees_all_close(first(steps), first(refreshed), rtol=1e-6)
     assert int(go.glyder_state(state).refreshes) == 1
     assert int(go.glyder_state(alias_state).refreshes) == 2
+
+
+def test_the_sgd_decay_entry_is_the_alias_times_a_linear_decay_after_its_bound():
+    # 40 steps, the decay (39 - t) / 39: the first step is the alias's
+    # (factor 1), the last is 0, and the steps between shrink.
+    info = runner.task_info(tiny_task(), 40)
+    entry = methods.get("glyder_sgd-decay").build(None, info)
+    obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
+    params = _depth_tree(2)
+    _, steps = _scan_40_steps(entry, params, obj)
+    _, alias_steps = _scan_40_steps(go.glyder_sgd(), params, obj)
+    at = lambda t, tree: jax.tree.map(lambda x: x[t], tree)
+    chex.assert_trees_all_close(at(0, steps), at(0, alias_steps), rtol=1e-6)
+    assert float(optax.tree.norm(at(39, steps))) == 0.0
+    factors = [float(optax.tree.norm(at(t, steps))) for t in (10, 20)]
+    assert factors[0] > factors[1] > 0.0
