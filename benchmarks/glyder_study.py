@@ -2790,7 +2790,11 @@ for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
 # none, on the defaults of then), and its worst case over the 44 workloads
 # from standard starts is iris in [0, 1] at batch 8, where its last
 # iterates stay noisy while the tuned cosine's anneal. The decay after the
-# trust region, as glyder_adam applies it.
+# trust region, as glyder_adam applies it. Lost (seeds 0-2): from standard
+# starts it lowers three zoos' worst cases (the zoo 1.35 -> 1.25, the held-out
+# zoo 1.41 -> 1.14, the second fresh zoo 1.58 -> 1.49) but not iris at batch
+# 8 (1.66 -> 1.69), and it slows the starts that must grow: the growth zoos'
+# regressions from zeros 11.5 -> 31.1 and 4.16 -> 14.1.
 def _sgd_decayed(info):
     """glyder_sgd(), then a linear decay from 1 to 0 over the budget."""
     decay = go.linear_decay_schedule(1.0, info.total_steps)
