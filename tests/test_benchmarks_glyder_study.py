@@ -1380,7 +1380,7 @@ def test_the_hold_entries_are_the_alias_refreshed_over_the_first_share_only(
     assert int(go.glyder_state(alias_state).refreshes) == 2
 
 
-def test_the_sgd_decay_entry_is_the_alias_times_a_linear_decay_after_its_bound():
+def test_the_sgd_decay_entry_starts_as_the_alias_and_decays_to_zero():
     # 40 steps, the decay (39 - t) / 39: the first step is the alias's
     # (factor 1), the last is 0, and the steps between shrink.
     info = runner.task_info(tiny_task(), 40)
