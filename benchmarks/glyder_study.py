@@ -2807,3 +2807,18 @@ _register_untuned(
     _sgd_decayed,
     "go.glyder_sgd(), then a linear decay from 1 to 0 over the budget",
 )
+
+# The same round's diagnostic: which multiple of the greedy step does each
+# workload want under the alias as it is now (the nineteenth round's oracle
+# ran it with the level and before the zig-zag reading)?
+register(
+    _glyder_entry(
+        "glyder_sgd-alpha",
+        "sgd",
+        lambda lr, info: go.glyder_sgd(lr),
+        "next",
+        "go.glyder_sgd() with its learning_rate (the multiple of the locally"
+        " optimal step) on a grid: the oracle multiple",
+        grid=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+    )
+)

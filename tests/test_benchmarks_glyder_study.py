@@ -707,6 +707,8 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
                 6, learning_rate=2.0, max_step_ratio=None, flood_level=0.01
             ),
         ),
+        # The thirty-third round's oracle multiple of the alias as it is now.
+        ("glyder_sgd-alpha", 8.0, lambda: go.glyder_sgd(8.0)),
     ],
 )
 def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, alias):

@@ -140,8 +140,9 @@ LOST_LATER |= {
 # The thirty-first round: eta refreshed over the first share of the budget,
 # then held (tested against the alias told when to refresh).
 LOST_LATER |= {n for n in methods.METHODS if "-hold0." in n}
-# The thirty-third round's decay over SGD (lost on the growth zoos).
-LOST_LATER |= {"glyder_sgd-decay"}
+# The thirty-third round's decay over SGD (lost on the growth zoos), and its
+# oracle multiple of the alias (a diagnostic).
+LOST_LATER |= {"glyder_sgd-decay", "glyder_sgd-alpha"}
 
 
 def _on_other_bases():
