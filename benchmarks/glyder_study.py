@@ -2797,8 +2797,7 @@ for _base, (_, _, _budget) in _DEPTH_ALIASES.items():
 # regressions from zeros 11.5 -> 31.1 and 4.16 -> 14.1.
 def _sgd_decayed(info):
     """glyder_sgd(), then a linear decay from 1 to 0 over the budget."""
-    decay = go.linear_decay_schedule(1.0, info.total_steps)
-    return optax.chain(go.glyder_sgd(), optax.scale_by_schedule(decay))
+    return optax.chain(go.glyder_sgd(), optax.scale_by_schedule(_decay(info)))
 
 
 _register_untuned(

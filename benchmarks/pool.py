@@ -45,6 +45,7 @@ does.
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -64,8 +65,8 @@ def by_workload(runs: Sequence[Sequence[Payload]]) -> dict[str, list[Payload]]:
     one run holds a task twice (two zoos joined into one run must hold other
     workloads)."""
     for run in runs:
-        names = [p["task"] for p in run]
-        twice = sorted({t for t in names if names.count(t) > 1})
+        counts = collections.Counter(p["task"] for p in run)
+        twice = sorted(t for t, n in counts.items() if n > 1)
         if twice:
             raise ValueError(
                 f"pool: one run holds {', '.join(twice)} twice: folders joined"
