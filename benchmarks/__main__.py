@@ -257,6 +257,19 @@ def _parser() -> argparse.ArgumentParser:
         help="take each tuned baseline only at learning rates where every"
         " pooled seed ends finite and no higher than it started",
     )
+    p.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also each grid entry's best grid point on each workload, the"
+        " workloads ordered by their budget",
+    )
+    p.add_argument(
+        "--logged-until",
+        type=_positive,
+        metavar="STEP",
+        help="also the median of each entry's logged value (e.g. GLyDER's eta)"
+        " over the steps up to STEP, per workload",
+    )
 
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
@@ -371,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                 calibrate=args.calibrate,
                 held_out_lr=args.held_out_lr,
                 stable_reference=args.stable_reference,
+                oracle=args.oracle,
+                logged_until=args.logged_until,
             )
         except ValueError as e:
             parser.error(str(e))

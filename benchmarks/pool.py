@@ -46,6 +46,7 @@ does.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -305,6 +306,38 @@ def stopped(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | Non
     return report.ratio(float(curves[point, best]), ref), steps[best] / steps[-1]
 
 
+def oracle_point(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | None:
+    """The grid value of ``spec``'s entry where its pooled median is lowest,
+    and its ``vs base`` there: the oracle's choice on one workload. None where
+    the entry has no grid or ``vs base`` is None."""
+    found = _entry_and_reference(payloads, spec)
+    grid = payloads[0]["methods"].get(parse_spec(spec)[0], {}).get("grid")
+    if found is None or not grid:
+        return None
+    name, _, ref = found
+    medians = pooled_medians(payloads, name)
+    best = int(np.argmin(medians))
+    return grid[best], report.ratio(float(medians[best]), ref)
+
+
+def logged_median(payloads: Sequence[Payload], spec: str, until: int) -> float | None:
+    """The median of ``spec``'s logged curve (the seeds' median, as each run
+    stores it) over its points at steps <= ``until``, the median over the
+    runs; the grid point is ``vs base``'s. None where a run has no log."""
+    name, index = parse_spec(spec)
+    entries = [p["methods"].get(name) for p in payloads]
+    if not all(e is not None and "logged" in e for e in entries):
+        return None
+    if index is None:
+        index = int(np.argmin(pooled_medians(payloads, name)))
+    values = []
+    for entry in entries:
+        logged = np.asarray(entry["logged"], np.float64)[index]
+        keep = np.asarray(entry["curve_steps"]) <= until
+        values.append(np.median(logged[keep]) if keep.any() else np.nan)
+    return float(np.median(values))
+
+
 def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
     """``{task: ratio}``: the tuned ``name`` at the learning rate chosen on run
     0, its median on run ``run``'s seeds over its median on run 0's."""
@@ -421,6 +454,8 @@ def tables(
     calibrate: bool = False,
     held_out_lr: bool = False,
     stable_reference: bool = False,
+    oracle: bool = False,
+    logged_until: int | None = None,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
@@ -429,7 +464,10 @@ def tables(
     on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), the
     scores with the learning rates chosen on the first run and scored on the
     later ones (:func:`held_out`), and the leaderboards (time to target,
-    profile scores) per run and pooled. With ``stable_reference`` every
+    profile scores) per run and pooled; ``oracle``: each grid entry's best
+    point per workload (:func:`oracle_point`); ``logged_until``: each
+    entry's logged value over the first steps (:func:`logged_median`). With
+    ``stable_reference`` every
     table takes the tuned baselines only at learning rates that train on
     every pooled seed (:func:`stable`), and a table of what that drops comes
     first."""
@@ -465,6 +503,10 @@ def tables(
         text += "\n\n" + _step_table(workloads, specs)
     if held_out_lr:
         text += "\n\n" + _held_out_table(workloads, specs)
+    if oracle:
+        text += "\n\n" + _oracle_table(workloads, specs)
+    if logged_until is not None:
+        text += "\n\n" + _logged_table(workloads, specs, logged_until)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
@@ -663,6 +705,43 @@ def _noise_table(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
         f" {labels[0]}, its median on the later run's seeds over that on"
         f" {labels[0]}\n\n"
         + (common.markdown_table(head, rows) if rows else "(one run: none)")
+    )
+
+
+def _oracle_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
+    """A row per workload, by budget: its steps and batch size, and each grid
+    entry's best point with its ``vs base`` there."""
+    found = {spec: _each(workloads, oracle_point, spec) for spec in specs}
+    found = {spec: points for spec, points in found.items() if points}
+    if not found:
+        return "The oracle's points: no entry of --methods has a grid"
+    size = lambda t: (workloads[t][0].get("steps"), workloads[t][0].get("batch_size"))
+    rows = [
+        [_short(t), *size(t)]
+        + [f"{v[t][0]:.3g} ({v[t][1]:.3g})" if t in v else "-" for v in found.values()]
+        for t in sorted(workloads, key=lambda t: (size(t)[0] or 0, t))
+    ]
+    head = ["workload", "steps", "batch size"]
+    head += [f"{spec}: best point (`vs base`)" for spec in found]
+    return (
+        "The oracle's points: each grid entry's best grid point on each"
+        " workload (pooled seeds), the workloads by budget\n\n"
+        + common.markdown_table(head, rows)
+    )
+
+
+def _logged_table(workloads: Mapping[str, Sequence[Payload]], specs, until: int) -> str:
+    """A row per spec that logs, a column per workload: its logged value over
+    the steps up to ``until``."""
+    median = functools.partial(logged_median, until=until)
+    found = {spec: _each(workloads, median, spec) for spec in specs}
+    found = {spec: values for spec, values in found.items() if values}
+    if not found:
+        return "Logged values: no entry of --methods logs one"
+    return (
+        f"Logged values: the median of each entry's log (its `log_label`) over"
+        f" steps <= {until}, the seeds' median curve, over the runs\n\n"
+        + _workload_table(list(workloads), found, "entry (logged)")
     )
 
 

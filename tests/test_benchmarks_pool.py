@@ -410,3 +410,47 @@ def test_folders_joined_by_a_comma_are_one_run_over_both_zoos(tmp_path, capsys):
 def test_a_run_holding_a_workload_twice_is_refused():
     with pytest.raises(ValueError, match=r"holds zoo-w twice: folders joined by a"):
         pool.by_workload([[RUN_A, RUN_B]])
+
+
+def test_oracle_point_is_the_grid_value_of_the_best_pooled_median():
+    # g pooled: 0.5 -> median(2, 2, 2, 2, 2, 2) = 2; 2.0 -> median(9, 9,
+    # inf, 1, 1, 1) = 5; over the pooled cosine's best (1)
+    assert pool.oracle_point([RUN_A, RUN_B], "g") == (0.5, 2.0)
+    # RUN_B alone: 2.0 -> 1, over its cosine's best (1)
+    assert pool.oracle_point([RUN_B], "g") == (2.0, 1.0)
+    assert pool.oracle_point([RUN_A], "m") is None  # no grid
+    assert pool.oracle_point([RUN_A], "absent") is None
+
+
+def _with_log(run, logged, steps=(5, 10, 15, 20)):
+    g = {**run["methods"]["g"], "logged": logged, "curve_steps": list(steps)}
+    return {**run, "methods": {**run["methods"], "g": g}}
+
+
+def test_logged_median_reads_the_steps_up_to_the_bound_at_the_best_point():
+    a = _with_log(RUN_A, [[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    b = _with_log(RUN_B, [[5.0, 5.0, 5.0, 5.0], [7.0, 8.0, 9.0, 10.0]])
+    assert pool.logged_median([a], "g", until=10) == 1.5  # point 0 (2 < 9)
+    assert pool.logged_median([a], "g:1", until=15) == 20.0
+    assert pool.logged_median([b], "g", until=20) == 8.5  # point 1 (1 < 2)
+    # pooled: the best point is 0 (2 < 5); the median of 1.5 and 5
+    assert pool.logged_median([a, b], "g", until=10) == 3.25
+    assert pool.logged_median([a, RUN_B], "g", until=10) is None  # B logs nothing
+    assert pool.logged_median([a], "m", until=10) is None
+
+
+def test_oracle_and_logged_tables_and_their_cli_flags(tmp_path, capsys):
+    a = _with_log({**RUN_A, "steps": 20, "batch_size": 8}, [[1.0] * 4, [2.0] * 4])
+    text = pool.tables([[a]], ["m", "g"], oracle=True, logged_until=10)
+    assert "| workload | steps | batch size | g: best point (`vs base`) |" in text
+    assert "| w | 20 | 8 | 0.5 (1.33) |" in text  # point 0: median 2 over 1.5
+    assert "over steps <= 10" in text and "| g | 1 |" in text
+    assert "m: best point" not in text and "| m | 1 |" not in text
+    assert "no entry of --methods has a grid" in pool.tables([[a]], ["m"], oracle=True)
+    argv = _pool_argv(tmp_path)
+    assert cli.main([*argv, "--oracle", "--logged-until", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "The oracle's points" in out and "no entry of --methods logs one" in out
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--logged-until", "0"])
+    assert e.value.code == 2
