@@ -15,6 +15,7 @@ them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, NamedTuple
 
@@ -2820,4 +2821,54 @@ register(
         " optimal step) on a grid: the oracle multiple",
         grid=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
     )
+)
+
+
+# Thirty-fourth round: a reading of the minibatch noise. GLyDER's slope on the
+# estimate batch over the direction's squared norm, n / ||d||^2 = <g_B', g_B> /
+# ||g_B||^2 over SGD, is ||grad F||^2 / (||grad F||^2 + tr(Sigma) / b) in
+# expectation: 1 without noise, near 0 where the minibatches' noise holds the
+# gradient, where the greedy step is shortest against a tuned one (the short
+# horizon's bias). The alias itself; its log is that share at the last
+# refresh (0 before the first).
+def _slope_share(opt_state):
+    state = go.glyder_state(opt_state)
+    share = state.numerator / jnp.where(state.direction_sq > 0, state.direction_sq, 1)
+    return jnp.where(state.direction_sq > 0, share, 0.0)
+
+
+register(
+    dataclasses.replace(
+        _glyder_entry(
+            "glyder_sgd-slope",
+            "sgd",
+            _made(lambda info: go.glyder_sgd()),
+            "next",
+            "go.glyder_sgd(), its log the estimate batch's slope over ||d||^2",
+        ),
+        log=_slope_share,
+        log_label="n / ||d||^2",
+    )
+)
+
+
+# The same round's candidate. The oracle multiple falls with the budget (the
+# steps T): a greedy step knows no horizon, and a longer run wants a shorter
+# step, as a tuned rate does. The multiple 2 * T0 / T, T0 = 800 steps (the
+# one exponent and constant best over the fresh, second fresh, held-out and
+# both growth zoos' oracle tables, before the zoo's ran): 4 at 400 steps,
+# 1.6 at 1000, 0.53 at 3000.
+BUDGET_STEPS = 800
+
+
+def _sgd_over_budget(info):
+    """glyder_sgd() with the multiple 2 * BUDGET_STEPS / T."""
+    return go.glyder_sgd(2.0 * BUDGET_STEPS / info.total_steps)
+
+
+_register_untuned(
+    "glyder_sgd-budget",
+    "sgd",
+    _sgd_over_budget,
+    f"go.glyder_sgd(2 * {BUDGET_STEPS} / T): the multiple over the budget",
 )

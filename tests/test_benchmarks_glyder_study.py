@@ -709,6 +709,8 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         ),
         # The thirty-third round's oracle multiple of the alias as it is now.
         ("glyder_sgd-alpha", 8.0, lambda: go.glyder_sgd(8.0)),
+        # The thirty-fourth round's multiple over the budget (6 steps).
+        ("glyder_sgd-budget", None, lambda: go.glyder_sgd(1600.0 / 6)),
     ],
 )
 def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, alias):
@@ -1396,3 +1398,22 @@ def test_the_sgd_decay_entry_starts_as_the_alias_and_decays_to_zero():
     assert float(optax.tree.norm(at(39, steps))) == 0.0
     factors = [float(optax.tree.norm(at(t, steps))) for t in (10, 20)]
     assert factors[0] > factors[1] > 0.0
+
+
+def test_the_slope_entry_is_the_alias_and_logs_the_estimates_slope_share():
+    # The gradient of ||p - a||^2, the estimate on ||p - c||^2: at the first
+    # refresh n = <2 (p - c), 2 (p - a)> and ||d||^2 = ||2 (p - a)||^2.
+    method = methods.get("glyder_sgd-slope")
+    assert not method.tuned and method.log_label == "n / ||d||^2"
+    opt = method.build(None, runner.task_info(tiny_task(), 6))
+    p = jnp.array([3.0, -4.0])
+    a, c = jnp.array([1.0, 1.0]), jnp.array([2.0, -1.0])
+    assert float(method.log(opt.init(p))) == 0.0  # before the first refresh
+    grad = 2 * (p - a)
+    obj_fn = lambda x: jnp.sum((x - c) ** 2)
+    updates, state = opt.update(grad, opt.init(p), p, obj_fn=obj_fn)
+    alias = go.glyder_sgd()
+    want, _ = alias.update(grad, alias.init(p), p, obj_fn=obj_fn)
+    chex.assert_trees_all_equal(updates, want)
+    g, e = np.asarray(grad), 2 * (np.asarray(p) - np.asarray(c))
+    np.testing.assert_allclose(float(method.log(state)), e @ g / (g @ g), rtol=1e-6)

@@ -143,6 +143,8 @@ LOST_LATER |= {n for n in methods.METHODS if "-hold0." in n}
 # The thirty-third round's decay over SGD (lost on the growth zoos), and its
 # oracle multiple of the alias (a diagnostic).
 LOST_LATER |= {"glyder_sgd-decay", "glyder_sgd-alpha"}
+# The thirty-fourth round's reading of the minibatch noise (a diagnostic).
+LOST_LATER |= {"glyder_sgd-slope"}
 
 
 def _on_other_bases():
