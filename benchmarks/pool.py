@@ -309,10 +309,12 @@ def stopped(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | Non
 def oracle_point(payloads: Sequence[Payload], spec: str) -> tuple[float, float] | None:
     """The grid value of ``spec``'s entry where its pooled median is lowest,
     and its ``vs base`` there: the oracle's choice on one workload. None where
-    the entry has no grid or ``vs base`` is None."""
+    the entry has no grid, ``spec`` names a point (``name:i``) or ``vs base``
+    is None."""
     found = _entry_and_reference(payloads, spec)
-    grid = payloads[0]["methods"].get(parse_spec(spec)[0], {}).get("grid")
-    if found is None or not grid:
+    name, index = parse_spec(spec)
+    grid = payloads[0]["methods"].get(name, {}).get("grid")
+    if found is None or not grid or index is not None:
         return None
     name, _, ref = found
     medians = pooled_medians(payloads, name)

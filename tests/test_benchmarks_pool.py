@@ -419,6 +419,7 @@ def test_oracle_point_is_the_grid_value_of_the_best_pooled_median():
     # RUN_B alone: 2.0 -> 1, over its cosine's best (1)
     assert pool.oracle_point([RUN_B], "g") == (2.0, 1.0)
     assert pool.oracle_point([RUN_A], "m") is None  # no grid
+    assert pool.oracle_point([RUN_A], "g:1") is None  # one point, no choice
     assert pool.oracle_point([RUN_A], "absent") is None
 
 
@@ -441,8 +442,8 @@ def test_logged_median_reads_the_steps_up_to_the_bound_at_the_best_point():
 
 def test_oracle_and_logged_tables_and_their_cli_flags(tmp_path, capsys):
     a = _with_log({**RUN_A, "steps": 20, "batch_size": 8}, [[1.0] * 4, [2.0] * 4])
-    text = pool.tables([[a]], ["m", "g"], oracle=True, logged_until=10)
-    assert "| workload | steps | batch size | g: best point (`vs base`) |" in text
+    text = pool.tables([[a]], ["m", "g", "g:1"], oracle=True, logged_until=10)
+    assert "| workload | steps | batch size | g: best point (`vs base`) |\n" in text
     assert "| w | 20 | 8 | 0.5 (1.33) |" in text  # point 0: median 2 over 1.5
     assert "over steps <= 10" in text and "| g | 1 |" in text
     assert "m: best point" not in text and "| m | 1 |" not in text
