@@ -89,10 +89,15 @@ from glyder_optax._glyder_parts import Estimator, bound_step_by_params
 from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
 from glyder_optax._zigzag import scale_by_zigzag_multiple
 
+# The budget at which glyder_sgd(total_steps=T)'s multiple is its
+# learning_rate (the study's thirty-fourth round).
+BUDGET_STEPS = 800
+
 
 def glyder_sgd(
     learning_rate: optax.ScalarOrSchedule = 2.0,
     *,
+    total_steps: int | None = None,
     max_step_ratio: jax.typing.ArrayLike | None = 0.03,
     zigzag_window: int | None = 32,
     large_share: float | None = 0.25,
@@ -109,10 +114,12 @@ def glyder_sgd(
 
     The step is :math:`u = m\,\alpha\,\eta\,g` with :math:`\eta` GLyDER's
     locally optimal step along :math:`g`, :math:`\alpha` = ``learning_rate``
-    and :math:`m` the zig-zag multiple (1 over the first ``zigzag_window``
-    steps, then 2 if the mean cosine between their consecutive steps was
-    negative, 1/2 if it was at least 0.05 and the first 8 steps were a
-    quarter of the parameters' norm or more, else 1), then bounded:
+    (times :math:`T_0 / T`, :math:`T_0 = 800`, for a run of :math:`T` =
+    ``total_steps`` steps) and :math:`m` the zig-zag multiple (1 over the
+    first ``zigzag_window`` steps, then 2 if the mean cosine between their
+    consecutive steps was negative, 1/2 if it was at least 0.05 and the
+    first 8 steps were a quarter of the parameters' norm or more, else 1),
+    then bounded:
     :math:`x^+ = x - \min(1, \rho\|x\| / \|u\|)\,u` where :math:`\|x\| > 0`,
     :math:`\rho` = ``max_step_ratio``:
     :func:`glyder_optax.glyder` over ``optax.identity()``, then
@@ -148,6 +155,10 @@ def glyder_sgd(
     Args:
       learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
         (not an absolute rate), a scalar or a schedule of the step count.
+      total_steps: the run's number of steps, where known: the multiple is
+        then :math:`\alpha\,T_0 / T` (4 at 400 steps, 1.6 at 1000), a longer
+        step for a shorter run. ``None`` (default): :math:`\alpha`. A Python
+        int of at least 2.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
       zigzag_window: the steps whose consecutive cosines choose the zig-zag
@@ -173,6 +184,11 @@ def glyder_sgd(
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
       ``value`` with ``flood_level``.
+
+    Raises:
+      TypeError: if ``total_steps`` is not an int.
+      ValueError: if ``total_steps`` is below 2, or traced (make it static
+        under ``optax.inject_hyperparams``).
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -208,6 +224,9 @@ def glyder_sgd(
       Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
+    if total_steps is not None:
+        total_steps = _check_total_steps(total_steps, "glyder_sgd")
+        learning_rate = _times(learning_rate, BUDGET_STEPS / total_steps)
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(
         glyder,
@@ -221,6 +240,13 @@ def glyder_sgd(
         shared_count=shared_count,
     )
     return _flooded(_read_and_bound(greedy, max_step_ratio, reading), flood_level)
+
+
+def _times(learning_rate: optax.ScalarOrSchedule, factor: float):
+    """``learning_rate`` (a scalar or a schedule) times ``factor``."""
+    if callable(learning_rate):
+        return lambda count: learning_rate(count) * factor
+    return learning_rate * factor
 
 
 def _read_and_bound(greedy, max_step_ratio, reading):

@@ -181,6 +181,10 @@ CASES: tuple[Case, ...] = (
     # The per-base aliases, the study's recommendations (no base to mask).
     Case("glyder_sgd_alias", go.glyder_sgd, {"learning_rate": 2.0}, ("obj_fn",),
          _GLYDER_STATIC, extras=_glyder_extras, refuses_mask=True),
+    Case("glyder_sgd_alias_budget", go.glyder_sgd,
+         {"learning_rate": 2.0, "total_steps": 30_000}, ("obj_fn",),
+         (*_GLYDER_STATIC, "total_steps"), extras=_glyder_extras,
+         refuses_mask=True),
     Case("glyder_momentum_alias", go.glyder_momentum,
          {"total_steps": 30_000, "momentum": 0.9}, ("obj_fn",),
          (*_GLYDER_STATIC, "total_steps", "nesterov"), extras=_glyder_extras,

@@ -339,6 +339,7 @@ def test_without_value_a_flood_level_names_the_missing_argument():
 @pytest.mark.parametrize(
     "factory",
     [
+        go.glyder_sgd,
         go.glyder_momentum,
         go.glyder_adam,
         functools.partial(go.glyder, optax.identity()),
@@ -381,16 +382,31 @@ def test_the_last_step_of_the_budget_is_zero(alias):
         np.testing.assert_array_equal(leaf, jnp.zeros_like(leaf))
 
 
-@pytest.mark.parametrize("alias", [go.glyder_momentum, go.glyder_adam])
+@pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_momentum, go.glyder_adam])
 @pytest.mark.parametrize("bad", [0, -3, 1, 2.5, "100"])
 def test_a_bad_budget_is_refused_by_name(alias, bad):
     with pytest.raises((ValueError, TypeError), match=f"{alias.__name__}.*total_steps"):
-        alias(bad)
+        alias(total_steps=bad)
 
 
-def test_sgd_alias_takes_no_budget():
-    with pytest.raises(TypeError, match="total_steps"):
-        go.glyder_sgd(total_steps=100)
+@pytest.mark.parametrize(
+    "learning_rate, want",
+    [
+        (2.0, 4.0),  # 2 * 800 / 400
+        (0.5, 1.0),
+        (lambda t: 2.0 / (1.0 + t), lambda t: 4.0 / (1.0 + t)),  # a schedule
+    ],
+)
+def test_the_sgd_alias_scales_its_multiple_by_800_over_the_budget(learning_rate, want):
+    got, _ = run(go.glyder_sgd(learning_rate, total_steps=400), steps=40)
+    ref, _ = run(go.glyder_sgd(want), steps=40)
+    chex.assert_trees_all_close(got, ref, rtol=1e-6)
+
+
+def test_the_sgd_alias_at_800_steps_is_the_alias_without_a_budget():
+    got, _ = run(go.glyder_sgd(total_steps=800), steps=40)
+    ref, _ = run(go.glyder_sgd(), steps=40)
+    chex.assert_trees_all_equal(got, ref)
 
 
 class MLP(nnx.Module):
