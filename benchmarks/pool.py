@@ -311,12 +311,11 @@ def oracle_point(payloads: Sequence[Payload], spec: str) -> tuple[float, float] 
     and its ``vs base`` there: the oracle's choice on one workload. None where
     the entry has no grid, ``spec`` names a point (``name:i``) or ``vs base``
     is None."""
-    found = _entry_and_reference(payloads, spec)
     name, index = parse_spec(spec)
-    grid = payloads[0]["methods"].get(name, {}).get("grid")
-    if found is None or not grid or index is not None:
+    found = _entry_and_reference(payloads, spec)
+    if found is None or index is not None or not payloads[0]["methods"][name]["grid"]:
         return None
-    name, _, ref = found
+    grid, ref = payloads[0]["methods"][name]["grid"], found[2]
     medians = pooled_medians(payloads, name)
     best = int(np.argmin(medians))
     return grid[best], report.ratio(float(medians[best]), ref)
@@ -466,13 +465,12 @@ def tables(
     on the tuned baselines (:func:`one_rate`, :func:`off_by_one`), the
     scores with the learning rates chosen on the first run and scored on the
     later ones (:func:`held_out`), and the leaderboards (time to target,
-    profile scores) per run and pooled; ``oracle``: each grid entry's best
-    point per workload (:func:`oracle_point`); ``logged_until``: each
-    entry's logged value over the first steps (:func:`logged_median`). With
-    ``stable_reference`` every
-    table takes the tuned baselines only at learning rates that train on
-    every pooled seed (:func:`stable`), and a table of what that drops comes
-    first."""
+    profile scores) per run and pooled; with ``oracle`` each grid entry's
+    best point per workload (:func:`oracle_point`), with ``logged_until``
+    each entry's logged value over the first steps (:func:`logged_median`).
+    With ``stable_reference`` every table takes the tuned baselines only at
+    learning rates that train on every pooled seed (:func:`stable`), and a
+    table of what that drops comes first."""
     workloads = by_workload(runs)
     if not workloads:
         raise ValueError("pool: the runs have no task in common")
