@@ -8,9 +8,10 @@ base wants one more choice, and these aliases make it, as ``optax.sgd``,
 ``optax.adam`` make theirs:
 
 - over plain SGD the greedy step is too short on badly scaled inputs: twice
-  the locally optimal step, twice that again where the first 32 steps
-  zig-zag (:func:`glyder_optax.scale_by_zigzag_multiple`), and a trust
-  region of 3% of the parameters' norm (:func:`glyder_sgd`);
+  the locally optimal step (times 800 / T for a budget of T steps: a
+  longer step for a shorter run), twice that again where the first 32
+  steps zig-zag (:func:`glyder_optax.scale_by_zigzag_multiple`), and a
+  trust region of 3% of the parameters' norm (:func:`glyder_sgd`);
 - over momentum, the budget known, a linear decay from 1 to 0 of GLyDER's
   scale, and the zig-zag multiple read on the momentum's steps (twice the
   step where their mean cosine over the first 32 is below 0.8, half where
@@ -151,6 +152,18 @@ def glyder_sgd(
     7.97x to 1.76x, but the optimality gaps of the benchmark's convex tasks,
     which also start from zeros, from 74.9x at worst to 516x (the quadratic;
     LAD 32.1x -> 288x): it is off by default.
+
+    With the budget (``total_steps``, the thirty-fourth round) the multiple
+    is :math:`\alpha\,T_0/T`: a greedy step knows no horizon, and over the
+    study's 57 workloads the best multiple falls with the run's length (most
+    that want 1 or less run 1000 steps or more, most that want 4 or more
+    800 or fewer), while the estimate's reading of the minibatch noise does
+    not track it. :math:`T_0 = 800` was read off 38 of them. Over all 57
+    (six seeds) it lowers the worst ratio to the tuned SGD cosine from 16.3
+    to 2.75 (the regressions from zeros, 400 steps, get the longer step)
+    and the geometric mean from 1.19 to 1.12; from standard starts the
+    worst case stays 1.89 (iris at batch 8, 800 steps) and four fewer of 44
+    workloads are within 1.10x.
 
     Args:
       learning_rate: :math:`\alpha`, a multiplier of the locally optimal step
