@@ -2830,7 +2830,8 @@ register(
 # expectation: 1 without noise, near 0 where the minibatches' noise holds the
 # gradient, where the greedy step is shortest against a tuned one (the short
 # horizon's bias). The alias itself; its log is that share at the last
-# refresh (0 before the first).
+# refresh (0 before the first). It does not track the oracle multiple: its
+# ranges over the workloads that want 1 or less, 2, and 4 or more overlap.
 def _slope_share(opt_state):
     state = go.glyder_state(opt_state)
     share = state.numerator / jnp.where(state.direction_sq > 0, state.direction_sq, 1)

@@ -93,6 +93,12 @@ from glyder_optax._zigzag import scale_by_zigzag_multiple
 # The budget at which glyder_sgd(total_steps=T)'s multiple is its
 # learning_rate (the study's thirty-fourth round).
 BUDGET_STEPS = 800
+_SGD_BUDGET = (
+    "the step's multiple",
+    f"the number of steps of the run; the multiple is learning_rate *"
+    f" {BUDGET_STEPS} / total_steps",
+    1,
+)
 
 
 def glyder_sgd(
@@ -171,7 +177,7 @@ def glyder_sgd(
       total_steps: the run's number of steps, where known: the multiple is
         then :math:`\alpha\,T_0 / T` (4 at 400 steps, 1.6 at 1000), a longer
         step for a shorter run. ``None`` (default): :math:`\alpha`. A Python
-        int of at least 2.
+        int of at least 1.
       max_step_ratio: the trust region, a fraction of the parameters' norm;
         ``None`` turns it off.
       zigzag_window: the steps whose consecutive cosines choose the zig-zag
@@ -200,7 +206,7 @@ def glyder_sgd(
 
     Raises:
       TypeError: if ``total_steps`` is not an int.
-      ValueError: if ``total_steps`` is below 2, or traced (make it static
+      ValueError: if ``total_steps`` is below 1, or traced (make it static
         under ``optax.inject_hyperparams``).
 
     Examples:
@@ -238,7 +244,7 @@ def glyder_sgd(
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
     if total_steps is not None:
-        total_steps = _check_total_steps(total_steps, "glyder_sgd")
+        total_steps = _check_total_steps(total_steps, "glyder_sgd", _SGD_BUDGET)
         learning_rate = _times(learning_rate, BUDGET_STEPS / total_steps)
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(

@@ -36,22 +36,30 @@ import optax
 
 from glyder_optax import _common
 
+_DECAY_BUDGET = (
+    "the schedule's shape",
+    "the number of steps of the run; the schedule is 0 on step"
+    " total_steps - 1, so a shorter run never moves",
+    2,
+)
 
-def _check_total_steps(total_steps: Any, fn_name: str) -> int:
+
+def _check_total_steps(
+    total_steps: Any, fn_name: str, role: tuple[str, str, int] = _DECAY_BUDGET
+) -> int:
+    """``total_steps`` as a Python int; ``role`` = (what it sets, what it
+    means in the error message, its least value): a linear decay's by
+    default."""
+    sets, meaning, minimum = role
     if isinstance(total_steps, jax.core.Tracer):
         raise ValueError(
             f"{fn_name}: total_steps is traced (a hyperparameter of"
-            " optax.inject_hyperparams?). It sets the schedule's shape, so it"
+            f" optax.inject_hyperparams?). It sets {sets}, so it"
             " must be a Python int: pass static_args=('total_steps',) to"
             " optax.inject_hyperparams."
         )
     return _common.check_int(
-        fn_name,
-        "total_steps",
-        total_steps,
-        "the number of steps of the run; the schedule is 0 on step"
-        " total_steps - 1, so a shorter run never moves",
-        minimum=2,
+        fn_name, "total_steps", total_steps, meaning, minimum=minimum
     )
 
 

@@ -382,11 +382,24 @@ def test_the_last_step_of_the_budget_is_zero(alias):
         np.testing.assert_array_equal(leaf, jnp.zeros_like(leaf))
 
 
-@pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_momentum, go.glyder_adam])
-@pytest.mark.parametrize("bad", [0, -3, 1, 2.5, "100"])
+# A decay needs two steps (it is 0 on the last); the multiple over SGD, one.
+BAD_BUDGETS = [(alias, 1) for alias in (go.glyder_momentum, go.glyder_adam)] + [
+    (alias, bad)
+    for alias in (go.glyder_sgd, go.glyder_momentum, go.glyder_adam)
+    for bad in (0, -3, 2.5, "100")
+]
+
+
+@pytest.mark.parametrize("alias, bad", BAD_BUDGETS)
 def test_a_bad_budget_is_refused_by_name(alias, bad):
     with pytest.raises((ValueError, TypeError), match=f"{alias.__name__}.*total_steps"):
         alias(total_steps=bad)
+
+
+def test_the_sgd_aliases_budget_error_says_what_it_sets():
+    with pytest.raises(ValueError, match=r"learning_rate \* 800 / total_steps"):
+        go.glyder_sgd(total_steps=0)
+    go.glyder_sgd(total_steps=1)  # one step is a budget: no decay to end
 
 
 @pytest.mark.parametrize(
