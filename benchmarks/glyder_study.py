@@ -15,7 +15,6 @@ them.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, NamedTuple
 
@@ -2838,18 +2837,13 @@ def _slope_share(opt_state):
     return jnp.where(state.direction_sq > 0, share, 0.0)
 
 
-register(
-    dataclasses.replace(
-        _glyder_entry(
-            "glyder_sgd-slope",
-            "sgd",
-            _made(lambda info: go.glyder_sgd()),
-            "next",
-            "go.glyder_sgd(), its log the estimate batch's slope over ||d||^2",
-        ),
-        log=_slope_share,
-        log_label="n / ||d||^2",
-    )
+_register_untuned(
+    "glyder_sgd-slope",
+    "sgd",
+    lambda info: go.glyder_sgd(),
+    "go.glyder_sgd(), its log the estimate batch's slope over ||d||^2",
+    log=_slope_share,
+    log_label="n / ||d||^2",
 )
 
 

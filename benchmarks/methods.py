@@ -392,9 +392,12 @@ def _glyder_entry(
     val=False,
     value=False,
     obj_fn_each=False,
+    log=_glyder_eta,
+    log_label="GLyDER eta",
     **more,
 ):
-    """A GLyDER entry: ``build(lr, info)`` the transform; logs ``eta``."""
+    """A GLyDER entry: ``build(lr, info)`` the transform; logs ``eta``
+    unless given another ``log``."""
     extra = ("logits_fn",) * logits + ("val_fn",) * val + ("value",) * value
     extra += ("obj_fn_each",) * obj_fn_each
     return Method(
@@ -403,8 +406,8 @@ def _glyder_entry(
         extra_args=("obj_fn",) + extra,
         base=base,
         family="ours",
-        log=_glyder_eta,
-        log_label="GLyDER eta",
+        log=log,
+        log_label=log_label,
         obj_batch=obj_batch,
         description=description,
         **more,

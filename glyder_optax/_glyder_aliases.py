@@ -93,12 +93,6 @@ from glyder_optax._zigzag import scale_by_zigzag_multiple
 # The budget at which glyder_sgd(total_steps=T)'s multiple is its
 # learning_rate (the study's thirty-fourth round).
 BUDGET_STEPS = 800
-_SGD_BUDGET = (
-    "the step's multiple",
-    f"the number of steps of the run; the multiple is learning_rate *"
-    f" {BUDGET_STEPS} / total_steps",
-    1,
-)
 
 
 def glyder_sgd(
@@ -244,7 +238,14 @@ def glyder_sgd(
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
     if total_steps is not None:
-        total_steps = _check_total_steps(total_steps, "glyder_sgd", _SGD_BUDGET)
+        total_steps = _check_total_steps(
+            total_steps,
+            "glyder_sgd",
+            sets="the step's multiple",
+            meaning="the number of steps of the run; the multiple is"
+            f" learning_rate * {BUDGET_STEPS} / total_steps",
+            minimum=1,
+        )
         learning_rate = _times(learning_rate, BUDGET_STEPS / total_steps)
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(

@@ -36,21 +36,17 @@ import optax
 
 from glyder_optax import _common
 
-_DECAY_BUDGET = (
-    "the schedule's shape",
-    "the number of steps of the run; the schedule is 0 on step"
-    " total_steps - 1, so a shorter run never moves",
-    2,
-)
-
 
 def _check_total_steps(
-    total_steps: Any, fn_name: str, role: tuple[str, str, int] = _DECAY_BUDGET
+    total_steps: Any,
+    fn_name: str,
+    sets: str = "the schedule's shape",
+    meaning: str = "the number of steps of the run; the schedule is 0 on step"
+    " total_steps - 1, so a shorter run never moves",
+    minimum: int = 2,
 ) -> int:
-    """``total_steps`` as a Python int; ``role`` = (what it sets, what it
-    means in the error message, its least value): a linear decay's by
-    default."""
-    sets, meaning, minimum = role
+    """``total_steps`` as a Python int; ``sets`` and ``meaning`` (what it sets,
+    what it is) for the error messages, a linear decay's by default."""
     if isinstance(total_steps, jax.core.Tracer):
         raise ValueError(
             f"{fn_name}: total_steps is traced (a hyperparameter of"
