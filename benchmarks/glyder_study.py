@@ -2859,3 +2859,20 @@ _register_untuned(
     lambda info: go.glyder_sgd(total_steps=info.total_steps),
     "go.glyder_sgd(total_steps=T): the multiple 2 * 800 / T",
 )
+
+
+# Thirty-fifth round: the oracle multiple over momentum, on every zoo. The
+# alias with its learning_rate (the multiple of the locally optimal step
+# along the heavy ball, 1 by default) on a grid: which multiple each workload
+# wants, and whether the budget tracks it there as it does over SGD.
+register(
+    _glyder_entry(
+        "glyder_momentum-alpha",
+        "momentum",
+        lambda lr, info: go.glyder_momentum(info.total_steps, learning_rate=lr),
+        "next",
+        "go.glyder_momentum(total_steps=T) with its learning_rate (the multiple"
+        " of the locally optimal step) on a grid: the oracle multiple",
+        grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+    )
+)

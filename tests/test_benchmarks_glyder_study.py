@@ -711,6 +711,12 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         ("glyder_sgd-alpha", 8.0, lambda: go.glyder_sgd(8.0)),
         # The thirty-fourth round's multiple over the budget (6 steps).
         ("glyder_sgd-budget", None, lambda: go.glyder_sgd(1600.0 / 6)),
+        # The thirty-fifth round's oracle multiple over momentum.
+        (
+            "glyder_momentum-alpha",
+            4.0,
+            lambda: go.glyder_momentum(6, learning_rate=4.0),
+        ),
     ],
 )
 def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, alias):

@@ -145,6 +145,8 @@ LOST_LATER |= {n for n in methods.METHODS if "-hold0." in n}
 LOST_LATER |= {"glyder_sgd-decay", "glyder_sgd-alpha"}
 # The thirty-fourth round's reading of the minibatch noise (a diagnostic).
 LOST_LATER |= {"glyder_sgd-slope"}
+# The thirty-fifth round's oracle multiple over momentum (a diagnostic).
+LOST_LATER |= {"glyder_momentum-alpha"}
 
 
 def _on_other_bases():
