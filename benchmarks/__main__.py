@@ -270,6 +270,19 @@ def _parser() -> argparse.ArgumentParser:
         help="also the median of each entry's logged value (e.g. GLyDER's eta)"
         " over the steps up to STEP, per workload",
     )
+    p.add_argument(
+        "--oracle-by",
+        choices=("steps", "batch_size"),
+        help="also each grid entry's best rule of the workloads' FIELD: per"
+        " value, the grid point with the lowest worst `vs base` (chosen in"
+        " hindsight: the most a rule reading FIELD alone could give)",
+    )
+    p.add_argument(
+        "--against",
+        metavar="BASE",
+        help="score every entry against the tuned baselines of BASE (e.g."
+        " momentum) instead of its own base's",
+    )
 
     p = command("report", "rebuild tables and plots from JSON files")
     p.add_argument("paths", type=pathlib.Path, nargs="+", help="JSON files or dirs")
@@ -386,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 stable_reference=args.stable_reference,
                 oracle=args.oracle,
                 logged_until=args.logged_until,
+                oracle_by=args.oracle_by,
+                against_base=args.against,
             )
         except ValueError as e:
             parser.error(str(e))

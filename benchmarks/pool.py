@@ -424,6 +424,63 @@ def one_rate(
     return best, each[best]
 
 
+def rule_of(
+    workloads: Mapping[str, Sequence[Payload]], spec: str, field: str
+) -> dict[Any, tuple[float, dict[str, float]]] | None:
+    """The best rule of the workloads' ``field`` (``steps`` or
+    ``batch_size``) for the grid entry ``spec``: per value of ``field``, the
+    grid point with the lowest worst `vs base` over the workloads with that
+    value (:func:`one_rate`), as ``{value: (grid value, {task: vs base})}``.
+    Chosen on the workloads it scores, as :func:`oracle_point` is: the most
+    that any rule reading ``field`` alone could give. None where the entry
+    has no grid in every run."""
+    name, index = parse_spec(spec)
+    first = next(iter(workloads.values()))[0]["methods"].get(name)
+    if index is not None or first is None or not first["grid"]:
+        return None
+    groups: dict[Any, dict[str, Sequence[Payload]]] = collections.defaultdict(dict)
+    for task, payloads in workloads.items():
+        groups[payloads[0].get(field)][task] = payloads
+    out = {}
+    for value, have in groups.items():
+        found = one_rate(have, name)
+        if found is not None:
+            out[value] = (first["grid"][found[0]], found[1])
+    return out or None
+
+
+def against(
+    workloads: Mapping[str, Sequence[Payload]], specs: Sequence[str], base: str
+) -> dict[str, list[Payload]]:
+    """The workloads with the self-tuning entries of ``specs`` scored against
+    the tuned baselines of ``base`` instead of their own base's (e.g.
+    GLyDER over SGD against the tuned momentum cosine). Raises where the
+    runs have no tuned baseline of ``base``, or where ``specs`` names a
+    tuned baseline (its reference is its own)."""
+    first = next(iter(workloads.values()))[0]["methods"]
+    tuned = {n for n, r in first.items() if report.is_tuned_baseline(r)}
+    bases = sorted({first[n]["base"] for n in tuned})
+    if base not in bases:
+        raise ValueError(
+            f"pool: --against {base}: the runs have tuned baselines of"
+            f" {', '.join(bases)} only"
+        )
+    names = {parse_spec(s)[0] for s in specs}
+    if names & tuned:
+        listed = ", ".join(sorted(names & tuned))
+        raise ValueError(
+            f"pool: --against scores self-tuning entries; {listed} is a tuned"
+            " baseline, scored against its own base"
+        )
+
+    def rebased(payload: Payload) -> Payload:
+        runs = payload["methods"]
+        runs = {n: {**r, "base": base} if n in names else r for n, r in runs.items()}
+        return {**payload, "methods": runs}
+
+    return {t: [rebased(p) for p in ps] for t, ps in workloads.items()}
+
+
 def summary(values: Mapping[str, float]) -> list[Any]:
     """[worst, where, geometric mean, within the bar] of ``{task: ratio}``."""
     worst = max(values, key=lambda t: values[t])
@@ -457,6 +514,8 @@ def tables(
     stable_reference: bool = False,
     oracle: bool = False,
     logged_until: int | None = None,
+    oracle_by: str | None = None,
+    against_base: str | None = None,
 ) -> str:
     """The Markdown report: each spec per run and pooled; the noise floor of
     each tuned baseline; optionally the pooled ratio on every workload, a
@@ -467,8 +526,11 @@ def tables(
     later ones (:func:`held_out`), and the leaderboards (time to target,
     profile scores) per run and pooled; with ``oracle`` each grid entry's
     best point per workload (:func:`oracle_point`), with ``logged_until``
-    each entry's logged value over the first steps (:func:`logged_median`).
-    With ``stable_reference`` every table takes the tuned baselines only at
+    each entry's logged value over the first steps (:func:`logged_median`),
+    with ``oracle_by`` each grid entry's best rule of that field
+    (:func:`rule_of`). With ``against_base`` every entry of ``specs`` is
+    scored against that base's tuned baselines (:func:`against`). With
+    ``stable_reference`` every table takes the tuned baselines only at
     learning rates that train on every pooled seed (:func:`stable`), and a
     table of what that drops comes first."""
     workloads = by_workload(runs)
@@ -478,6 +540,9 @@ def tables(
     if stable_reference:
         workloads, rows = stable(workloads)
         dropped = _dropped_table(rows) + "\n\n"
+    if against_base is not None:
+        workloads = against(workloads, specs, against_base)
+        dropped += f"Every entry against the tuned baselines of {against_base}\n\n"
     choices = _choices(next(iter(workloads.values())))
     head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
     rows = []
@@ -507,6 +572,8 @@ def tables(
         text += "\n\n" + _oracle_table(workloads, specs)
     if logged_until is not None:
         text += "\n\n" + _logged_table(workloads, specs, logged_until)
+    if oracle_by is not None:
+        text += "\n\n" + _rule_table(workloads, specs, oracle_by)
     if leaderboards:
         text += "\n\n" + _leaderboards(workloads, choices)
     return text + "\n"
@@ -727,6 +794,41 @@ def _oracle_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
         "The oracle's points: each grid entry's best grid point on each"
         " workload (pooled seeds), the workloads by budget\n\n"
         + common.markdown_table(head, rows)
+    )
+
+
+def _rule_table(workloads: Mapping[str, Sequence[Payload]], specs, field: str) -> str:
+    """Each grid entry's best rule of ``field``: a row per value (its
+    workloads, the point chosen, the worst there), then the rule's summary
+    beside the best single point's and each workload's best point's."""
+    found = {spec: rule_of(workloads, spec, field) for spec in specs}
+    found = {spec: rule for spec, rule in found.items() if rule}
+    label = field.replace("_", " ")
+    if not found:
+        return f"The best rule of {label}: no entry of --methods has a grid"
+    rows, sums = [], []
+    for spec, rule in found.items():
+        for value in sorted(rule, key=lambda v: (v is None, v or 0)):
+            point, values = rule[value]
+            worst = max(values, key=lambda t: values[t])
+            rows.append([spec, value, len(values), point, values[worst], _short(worst)])
+        joined = {t: r for _, values in rule.values() for t, r in values.items()}
+        single = one_rate(workloads, parse_spec(spec)[0])
+        grid = next(iter(workloads.values()))[0]["methods"][spec]["grid"]
+        best = {t: v[1] for t, v in _each(workloads, oracle_point, spec).items()}
+        sums.append([spec, f"one point, {grid[single[0]]:.3g}", *summary(single[1])])
+        sums.append([spec, f"the best rule of {label}", *summary(joined)])
+        sums.append([spec, "each workload's best point", *summary(best)])
+    head = ["entry", label, "workloads", "point", "worst", "where"]
+    sum_head = ["entry", "choice", "worst", "where", "geometric mean"]
+    sum_head += [f"within {BAR:.2f}x"]
+    return (
+        f"The best rule of {label}: per value, the grid point with the lowest"
+        f" worst `vs base` over its workloads (chosen on them: the most any"
+        f" rule reading {label} alone could give)\n\n"
+        + common.markdown_table(head, rows)
+        + "\n\n"
+        + common.markdown_table(sum_head, sums)
     )
 
 

@@ -455,3 +455,88 @@ def test_oracle_and_logged_tables_and_their_cli_flags(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main([*argv, "--logged-until", "0"])
     assert e.value.code == 2
+
+
+def _at_steps(task, steps, g):
+    """A run of ``task`` of ``steps`` steps: the cosine's best median 1, the
+    grid entry ``g`` at its two points (each seed the same)."""
+    run = _payload(task, [0, 1, 2], {"sgd-cosine": [[1.0] * 3, [5.0] * 3], "g": g})
+    return {**run, "steps": steps, "batch_size": 8}
+
+
+# Per point of g (0.5, 2.0), `vs base`: w1 1, 2; w2 3, 2; w3 1, 4.
+RULE_RUN = [
+    _at_steps("zoo-w1", 10, [[1.0] * 3, [2.0] * 3]),
+    _at_steps("zoo-w2", 10, [[3.0] * 3, [2.0] * 3]),
+    _at_steps("zoo-w3", 20, [[1.0] * 3, [4.0] * 3]),
+]
+
+
+def test_rule_of_chooses_the_point_with_the_lowest_worst_case_per_value():
+    workloads = pool.by_workload([RULE_RUN])
+    # at 10 steps: 0.5 has worst 3, 2.0 worst 2; at 20 steps: 0.5 (1 < 4)
+    assert pool.rule_of(workloads, "g", "steps") == {
+        10: (2.0, {"zoo-w1": 2.0, "zoo-w2": 2.0}),
+        20: (0.5, {"zoo-w3": 1.0}),
+    }
+    # one batch size: the single best point (worst 3 at 0.5, 4 at 2.0)
+    assert pool.rule_of(workloads, "g", "batch_size") == {
+        8: (0.5, {"zoo-w1": 1.0, "zoo-w2": 3.0, "zoo-w3": 1.0})
+    }
+    assert pool.rule_of(workloads, "sgd-cosine", "steps")[10][0] == 0.1
+    assert pool.rule_of(workloads, "g:1", "steps") is None  # one point
+    assert pool.rule_of(workloads, "absent", "steps") is None
+
+
+def test_rule_table_sets_the_rule_beside_one_point_and_the_oracle(tmp_path, capsys):
+    text = pool.tables([RULE_RUN], ["g", "g:0"], oracle_by="steps")
+    assert "| g | 10 | 2 | 2 | 2 | w1 |" in text
+    assert "| g | 20 | 1 | 0.5 | 1 | w3 |" in text
+    # one point 0.5: worst 3 (w2), geometric mean 3^(1/3)
+    assert "| g | one point, 0.5 | 3 | w2 | 1.44 | 2/3 |" in text
+    # the rule: 2, 2, 1; each workload's best: 1, 2, 1
+    assert "| g | the best rule of steps | 2 | w1 | 1.59 | 1/3 |" in text
+    assert "| g | each workload's best point | 2 | w2 | 1.26 | 2/3 |" in text
+    assert "no entry of --methods has a grid" in pool.tables(
+        [RULE_RUN], ["g:1"], oracle_by="batch_size"
+    )
+    for run in RULE_RUN:
+        (tmp_path / f"{run['task']}.json").write_text(json.dumps(run))
+    argv = ["pool", str(tmp_path), "--methods", "g"]
+    assert cli.main([*argv, "--oracle-by", "steps"]) == 0
+    assert "The best rule of steps" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--oracle-by", "epochs"])
+    assert e.value.code == 2
+
+
+def _with_momentum(run, finals):
+    """``run`` with a tuned momentum cosine of (grid points, seeds) finals."""
+    extra = _payload(run["task"], run["seeds"], {"momentum-cosine": finals})
+    cosine = {**extra["methods"]["momentum-cosine"], "base": "momentum"}
+    return {**run, "methods": {**run["methods"], "momentum-cosine": cosine}}
+
+
+def test_against_scores_the_entries_against_another_bases_cosine(tmp_path, capsys):
+    run = _with_momentum(RUN_A, [[2.0] * 3, [4.0] * 3])  # its best median 2
+    workloads = pool.by_workload([[run]])
+    assert pool.vs_base(workloads["zoo-w"], "m") == 3.0  # 4.5 over SGD's 1.5
+    rebased = pool.against(workloads, ["m", "g:1"], "momentum")
+    assert pool.vs_base(rebased["zoo-w"], "m") == 2.25  # 4.5 over 2
+    assert pool.vs_base(rebased["zoo-w"], "g") == 1.0  # 2 over 2
+    assert rebased["zoo-w"][0]["methods"]["sgd-cosine"]["base"] == "sgd"
+    assert workloads["zoo-w"][0]["methods"]["m"]["base"] == "sgd"  # a copy
+    with pytest.raises(ValueError, match="tuned baselines of momentum, sgd only"):
+        pool.against(workloads, ["m"], "adam")
+    with pytest.raises(ValueError, match="sgd-cosine is a tuned baseline"):
+        pool.against(workloads, ["m", "sgd-cosine"], "momentum")
+    text = pool.tables([[run]], ["m"], against_base="momentum")
+    assert "against the tuned baselines of momentum" in text
+    assert "| m | 0,1,2 | 2.25 | w |" in text
+    (tmp_path / "zoo-w.json").write_text(json.dumps(run))
+    argv = ["pool", str(tmp_path), "--methods", "m"]
+    assert cli.main([*argv, "--against", "momentum"]) == 0
+    assert "| m | 0,1,2 | 2.25 | w |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--against", "adam"])
+    assert e.value.code == 2
