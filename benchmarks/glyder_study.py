@@ -2876,3 +2876,18 @@ register(
         grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
     )
 )
+
+
+# The same over Adam: the multiple before the alias's bound (which clips a
+# longer step where the bound binds).
+register(
+    _glyder_entry(
+        "glyder_adam-alpha",
+        "adam",
+        lambda lr, info: go.glyder_adam(info.total_steps, learning_rate=lr),
+        "next",
+        "go.glyder_adam(total_steps=T) with its learning_rate (the multiple"
+        " of the locally optimal step) on a grid: the oracle multiple",
+        grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+    )
+)

@@ -146,7 +146,7 @@ LOST_LATER |= {"glyder_sgd-decay", "glyder_sgd-alpha"}
 # The thirty-fourth round's reading of the minibatch noise (a diagnostic).
 LOST_LATER |= {"glyder_sgd-slope"}
 # The thirty-fifth round's oracle multiple over momentum (a diagnostic).
-LOST_LATER |= {"glyder_momentum-alpha"}
+LOST_LATER |= {"glyder_momentum-alpha", "glyder_adam-alpha"}
 
 
 def _on_other_bases():
