@@ -717,6 +717,7 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
             4.0,
             lambda: go.glyder_momentum(6, learning_rate=4.0),
         ),
+        ("glyder_adam-alpha", 0.5, lambda: go.glyder_adam(6, learning_rate=0.5)),
     ],
 )
 def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, alias):
