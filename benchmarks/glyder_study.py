@@ -2891,3 +2891,33 @@ register(
         grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
     )
 )
+
+
+# The thirty-fifth round's candidates over momentum. The oracle multiple runs
+# from 0.25 to 32 there too, and the regressions from zeros, at 400 steps,
+# want 4 (the alias's 1 leaves the README's regression at 555 times the tuned
+# momentum cosine). The multiple over the budget as over SGD: 800 / T (1 at
+# the constant's 800 steps, the alias's multiple there), and 1600 / T (4 at
+# 400 steps). And the multiple 4 from zeros alone (after 32 steps; the alias's
+# from_zeros, 1 by default).
+for _name, _steps in (
+    ("glyder_momentum-budget", 800.0),
+    ("glyder_momentum-budget2", 1600.0),
+):
+    _register_untuned(
+        _name,
+        "momentum",
+        functools.partial(
+            lambda info, c: go.glyder_momentum(
+                info.total_steps, learning_rate=c / info.total_steps
+            ),
+            c=_steps,
+        ),
+        f"go.glyder_momentum(total_steps=T, learning_rate={_steps:g} / T)",
+    )
+_register_untuned(
+    "glyder_momentum-zeros4",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, from_zeros=4.0),
+    "go.glyder_momentum(total_steps=T, from_zeros=4.0)",
+)

@@ -718,6 +718,21 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
             lambda: go.glyder_momentum(6, learning_rate=4.0),
         ),
         ("glyder_adam-alpha", 0.5, lambda: go.glyder_adam(6, learning_rate=0.5)),
+        (
+            "glyder_momentum-budget",
+            None,
+            lambda: go.glyder_momentum(6, learning_rate=800.0 / 6),
+        ),
+        (
+            "glyder_momentum-budget2",
+            None,
+            lambda: go.glyder_momentum(6, learning_rate=1600.0 / 6),
+        ),
+        (
+            "glyder_momentum-zeros4",
+            None,
+            lambda: go.glyder_momentum(6, from_zeros=4.0),
+        ),
     ],
 )
 def test_the_oracle_multiples_are_the_aliases_at_their_grid_points(name, lr, alias):

@@ -147,6 +147,10 @@ LOST_LATER |= {"glyder_sgd-decay", "glyder_sgd-alpha"}
 LOST_LATER |= {"glyder_sgd-slope"}
 # The thirty-fifth round's oracle multiple over momentum (a diagnostic).
 LOST_LATER |= {"glyder_momentum-alpha", "glyder_adam-alpha"}
+# Its candidates over momentum (the multiple over the budget, 4 from zeros):
+# their smoke runs are slow, the study's runs measure them.
+LOST_LATER |= {n for n in methods.METHODS if n.startswith("glyder_momentum-budget")}
+LOST_LATER |= {"glyder_momentum-zeros4"}
 
 
 def _on_other_bases():
