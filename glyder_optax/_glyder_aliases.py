@@ -91,7 +91,8 @@ from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
 from glyder_optax._zigzag import scale_by_zigzag_multiple
 
 # The budget at which glyder_sgd(total_steps=T)'s multiple is its
-# learning_rate (the study's thirty-fourth round).
+# learning_rate (the study's thirty-fourth round); glyder_momentum's
+# budget_multiple is twice the same (the thirty-fifth).
 BUDGET_STEPS = 800
 
 
@@ -319,6 +320,7 @@ def glyder_momentum(
     skip_non_finite: bool = True,
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
+    budget_multiple: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -399,6 +401,10 @@ def glyder_momentum(
         ``None`` where it can be negative).
       flood_level: as in :func:`glyder_sgd` (no step at or below the level;
         0.01 for cross-entropy in nats; off by default).
+      budget_multiple: the multiple times :math:`2 T_0 / T` (:math:`T_0` =
+        800), as :func:`glyder_sgd`'s with the budget: 4 at 400 steps, 1.6
+        at 1000 (the thirty-fifth round); needs ``total_steps``. Off by
+        default.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -408,7 +414,8 @@ def glyder_momentum(
     Raises:
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 2, or traced (make it static
-        under ``optax.inject_hyperparams``).
+        under ``optax.inject_hyperparams``), or ``budget_multiple`` is set
+        without it.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -438,6 +445,14 @@ def glyder_momentum(
     """
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
+        if budget_multiple:
+            learning_rate = _times(learning_rate, 2 * BUDGET_STEPS / total_steps)
+    elif budget_multiple:
+        raise ValueError(
+            "glyder_momentum: budget_multiple=True scales the multiple by"
+            f" {2 * BUDGET_STEPS} / total_steps: pass total_steps, the run's"
+            " number of steps"
+        )
 
     reading = (zigzag_window, 0.8, large_share, from_zeros)
     greedy = functools.partial(

@@ -189,6 +189,11 @@ CASES: tuple[Case, ...] = (
          {"total_steps": 30_000, "momentum": 0.9}, ("obj_fn",),
          (*_GLYDER_STATIC, "total_steps", "nesterov"), extras=_glyder_extras,
          refuses_mask=True),
+    Case("glyder_momentum_alias_budget", go.glyder_momentum,
+         {"total_steps": 30_000, "momentum": 0.9, "budget_multiple": True},
+         ("obj_fn",), (*_GLYDER_STATIC, "total_steps", "nesterov",
+                       "budget_multiple"),
+         extras=_glyder_extras, refuses_mask=True),
     # Adam's b1, b2, eps static: injected, 1 - b1 is float32's 0.100000024,
     # not Python's 0.1 (optax.adam's own rounding), 1e-5 apart in GLyDER's state.
     Case("glyder_adam_alias", go.glyder_adam,

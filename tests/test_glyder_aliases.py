@@ -422,6 +422,18 @@ def test_the_sgd_alias_at_800_steps_is_the_alias_without_a_budget():
     chex.assert_trees_all_equal(got, ref)
 
 
+def test_the_momentum_aliases_budget_multiple_is_1600_over_the_budget():
+    free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
+    got, _ = run(go.glyder_momentum(400, budget_multiple=True, **free), steps=40)
+    ref, _ = run(go.glyder_momentum(400, learning_rate=4.0, **free), steps=40)
+    chex.assert_trees_all_close(got, ref, rtol=1e-6)  # 1600 / 400
+    plain, _ = run(go.glyder_momentum(400, **free), steps=40)
+    pairs = zip(jax.tree.leaves(got), jax.tree.leaves(plain))
+    assert not all(np.allclose(a, b) for a, b in pairs)
+    with pytest.raises(ValueError, match=r"budget_multiple=True .* pass total_steps"):
+        go.glyder_momentum(budget_multiple=True)
+
+
 class MLP(nnx.Module):
     def __init__(self, rngs):
         self.hidden = nnx.Linear(4, 16, rngs=rngs)
