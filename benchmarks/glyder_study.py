@@ -2866,22 +2866,23 @@ _register_untuned(
 # step, 1 by default; over Adam before the alias's bound, which clips a
 # longer step where it binds) on a grid: which multiple each workload wants,
 # and whether the budget tracks it there as it does over SGD.
-def _alias_multiple(lr, info, alias):
-    return alias(info.total_steps, learning_rate=lr)
-
-
-for _base, _alias in (("momentum", go.glyder_momentum), ("adam", go.glyder_adam)):
+def _register_oracle_multiple(base, alias):
+    """``glyder_{base}-alpha``: ``alias(T, learning_rate=lr)`` on the grid."""
     register(
         _glyder_entry(
-            f"glyder_{_base}-alpha",
-            _base,
-            functools.partial(_alias_multiple, alias=_alias),
+            f"glyder_{base}-alpha",
+            base,
+            lambda lr, info: alias(info.total_steps, learning_rate=lr),
             "next",
-            f"go.glyder_{_base}(total_steps=T) with its learning_rate (the"
+            f"go.glyder_{base}(total_steps=T) with its learning_rate (the"
             " multiple of the locally optimal step) on a grid: the oracle multiple",
             grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
         )
     )
+
+
+_register_oracle_multiple("momentum", go.glyder_momentum)
+_register_oracle_multiple("adam", go.glyder_adam)
 
 
 # The thirty-fifth round's candidates over momentum. The oracle multiple runs
