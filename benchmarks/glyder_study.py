@@ -2896,21 +2896,22 @@ _register_oracle_multiple("adam", go.glyder_adam)
 # the alias on any zoo), 1600 / T 2.79 but 2.79 from standard starts against
 # the alias's 1.66: kept as glyder_momentum's option budget_multiple, off.
 # "-zeros4" lost (the regression 53.6, seeds 0-2).
-for _name, _steps in (
-    ("glyder_momentum-budget", 800.0),
-    ("glyder_momentum-budget2", 1600.0),
-):
-    _register_untuned(
-        _name,
-        "momentum",
-        functools.partial(
-            lambda info, c: go.glyder_momentum(
-                info.total_steps, learning_rate=c / info.total_steps
-            ),
-            c=_steps,
-        ),
-        f"go.glyder_momentum(total_steps=T, learning_rate={_steps:g} / T)",
-    )
+# Both through the option: 800 / T is half its multiple.
+_register_untuned(
+    "glyder_momentum-budget",
+    "momentum",
+    lambda info: go.glyder_momentum(
+        info.total_steps, learning_rate=0.5, budget_multiple=True
+    ),
+    "go.glyder_momentum(total_steps=T, learning_rate=0.5, budget_multiple=True):"
+    " the multiple 800 / T",
+)
+_register_untuned(
+    "glyder_momentum-budget2",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, budget_multiple=True),
+    "go.glyder_momentum(total_steps=T, budget_multiple=True): the multiple 1600 / T",
+)
 _register_untuned(
     "glyder_momentum-zeros4",
     "momentum",

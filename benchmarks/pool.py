@@ -481,6 +481,10 @@ def against(
     return {t: [rebased(p) for p in ps] for t, ps in workloads.items()}
 
 
+# The columns of :func:`summary`.
+SUMMARY_HEAD = ["worst", "where", "geometric mean", f"within {BAR:.2f}x"]
+
+
 def summary(values: Mapping[str, float]) -> list[Any]:
     """[worst, where, geometric mean, within the bar] of ``{task: ratio}``."""
     worst = max(values, key=lambda t: values[t])
@@ -544,7 +548,7 @@ def tables(
         workloads = against(workloads, specs, against_base)
         dropped += f"Every entry against the tuned baselines of {against_base}\n\n"
     choices = _choices(next(iter(workloads.values())))
-    head = ["entry", "seeds", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
+    head = ["entry", "seeds", *SUMMARY_HEAD]
     rows = []
     for spec in specs:
         for chosen, label in choices:
@@ -659,8 +663,7 @@ def _calibration_table(workloads: Mapping[str, Sequence[Payload]]) -> str:
         for side, label in ((0, "the better side"), (1, "the worse side")):
             values = {t: v[side] for t, v in off.items()}
             rows.append([name, f"one grid step off, {label}", *summary(values)])
-    head = ["tuned baseline", "learning rate", "worst", "where", "geometric mean"]
-    head += [f"within {BAR:.2f}x"]
+    head = ["tuned baseline", "learning rate", *SUMMARY_HEAD]
     return (
         "What the bar asks, told by the tuned baselines themselves (pooled"
         " seeds): one learning rate for every workload, the grid point with"
@@ -707,7 +710,7 @@ def _held_out_table(workloads: Mapping[str, Sequence[Payload]], specs) -> str:
     found = {spec: values for spec, values in found.items() if values}
     if not found:
         return "Held-out learning rates: none (one run, or no reference)"
-    head = ["entry", "worst", "where", "geometric mean", f"within {BAR:.2f}x"]
+    head = ["entry", *SUMMARY_HEAD]
     rows = [[spec, *summary(values)] for spec, values in found.items()]
     first = _seeds(next(iter(workloads.values()))[:1])
     return (
@@ -765,8 +768,7 @@ def _noise_table(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
             values = noise_floor(workloads, name, run)
             if values:
                 rows.append([name, labels[run], *summary(values)])
-    head = ["tuned baseline", "re-run on seeds", "worst", "where", "geometric mean"]
-    head += [f"within {BAR:.2f}x"]
+    head = ["tuned baseline", "re-run on seeds", *SUMMARY_HEAD]
     return (
         f"Noise floor: each tuned baseline at the learning rate chosen on seeds"
         f" {labels[0]}, its median on the later run's seeds over that on"
@@ -820,8 +822,7 @@ def _rule_table(workloads: Mapping[str, Sequence[Payload]], specs, field: str) -
         sums.append([spec, f"the best rule of {label}", *summary(joined)])
         sums.append([spec, "each workload's best point", *summary(best)])
     head = ["entry", label, "workloads", "point", "worst", "where"]
-    sum_head = ["entry", "choice", "worst", "where", "geometric mean"]
-    sum_head += [f"within {BAR:.2f}x"]
+    sum_head = ["entry", "choice", *SUMMARY_HEAD]
     return (
         f"The best rule of {label}: per value, the grid point with the lowest"
         f" worst `vs base` over its workloads (chosen on them: the most any"
