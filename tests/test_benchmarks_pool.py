@@ -503,11 +503,21 @@ def test_rule_table_sets_the_rule_beside_one_point_and_the_oracle(tmp_path, caps
     for run in RULE_RUN:
         (tmp_path / f"{run['task']}.json").write_text(json.dumps(run))
     argv = ["pool", str(tmp_path), "--methods", "g"]
-    assert cli.main([*argv, "--oracle-by", "steps"]) == 0
-    assert "The best rule of steps" in capsys.readouterr().out
+    out = _cli_takes_and_refuses(
+        argv, ["--oracle-by", "steps"], ["--oracle-by", "epochs"], capsys
+    )
+    assert "The best rule of steps" in out
+
+
+def _cli_takes_and_refuses(argv, good, bad, capsys):
+    """The pool command's output with ``good`` added (exit 0); with ``bad``
+    added it exits 2."""
+    assert cli.main([*argv, *good]) == 0
+    out = capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
-        cli.main([*argv, "--oracle-by", "epochs"])
+        cli.main([*argv, *bad])
     assert e.value.code == 2
+    return out
 
 
 def _with_momentum(run, finals):
@@ -535,8 +545,7 @@ def test_against_scores_the_entries_against_another_bases_cosine(tmp_path, capsy
     assert "| m | 0,1,2 | 2.25 | w |" in text
     (tmp_path / "zoo-w.json").write_text(json.dumps(run))
     argv = ["pool", str(tmp_path), "--methods", "m"]
-    assert cli.main([*argv, "--against", "momentum"]) == 0
-    assert "| m | 0,1,2 | 2.25 | w |" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as e:
-        cli.main([*argv, "--against", "adam"])
-    assert e.value.code == 2
+    out = _cli_takes_and_refuses(
+        argv, ["--against", "momentum"], ["--against", "adam"], capsys
+    )
+    assert "| m | 0,1,2 | 2.25 | w |" in out
