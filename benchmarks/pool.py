@@ -739,7 +739,8 @@ def _leaderboards(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
         t: [n for n in ps[0]["methods"] if all(n in p["methods"] for p in ps)]
         for t, ps in workloads.items()
     }
-    parts = []
+    note = _partial_note(common_names)
+    parts = [note] if note else []
     for chosen, label in choices:
         merged = [
             merge(ps if chosen is None else [ps[i] for i in chosen], common_names[t])
@@ -748,6 +749,21 @@ def _leaderboards(workloads: Mapping[str, Sequence[Payload]], choices) -> str:
         board, _, _ = report.leaderboard(merged)
         parts.append(f"Seeds {label}, the methods every run has:\n\n{board}")
     return "\n\n".join(parts)
+
+
+def _partial_note(names_by_workload: Mapping[str, Sequence[str]]) -> str:
+    """A warning naming the methods that only some workloads have (their
+    profile scores count the others as never reached), or ``""``."""
+    counts = collections.Counter(n for ns in names_by_workload.values() for n in ns)
+    total = len(names_by_workload)
+    partial = [f"{n} ({c} of {total})" for n, c in sorted(counts.items()) if c < total]
+    if not partial:
+        return ""
+    return (
+        "Not on every workload (their profile scores and worst cases are not"
+        " comparable with the others' until they run on the rest):"
+        f" {', '.join(partial)}."
+    )
 
 
 def _tuned_baselines(workloads: Mapping[str, Sequence[Payload]]) -> list[str]:

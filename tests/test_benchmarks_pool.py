@@ -182,6 +182,17 @@ def test_one_run_alone_has_no_pooled_rows_and_no_noise_floor():
     assert "| m | 0,1,2 | 3 | w | 3 | 0/1 |" in text
 
 
+def test_the_leaderboards_name_the_methods_only_some_workloads_have():
+    other = _payload(
+        "zoo-v", [0, 1, 2], {"sgd-cosine": [[1.0] * 3] * 2, "m": [[2.0] * 3]}
+    )
+    text = pool.tables([[RUN_A, other]], ["m"], leaderboards=True)
+    assert "Not on every workload" in text and ": g (1 of 2)." in text
+    assert "Not on every workload" not in pool.tables(
+        [[RUN_A]], ["m"], leaderboards=True
+    )
+
+
 def _curved(seeds, curves):
     """A run of ``zoo-w`` over evaluations at steps 0, 5, 10, 20:
     ``curves[name]`` is (grid points, seeds, 4); ``sgd-cosine`` is tuned."""
