@@ -162,6 +162,7 @@ SUITES = {
     "zoo-growth-heldout": _zoo_suite(zoo.GROWTH_HELD_OUT),
     "zoo-fresh": _zoo_suite(zoo.FRESH),
     "zoo-fresh2": _zoo_suite(zoo.FRESH2),
+    "zoo-fresh3": _zoo_suite(zoo.FRESH3),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

@@ -580,7 +580,7 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def registry() -> dict[str, Callable[..., Task]]:
     """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
-    held-out zoo's, the two growth zoos' and the fresh zoo's."""
+    held-out zoo's, the two growth zoos' and the three fresh zoos'."""
     from benchmarks import zoo
 
     return {
@@ -591,6 +591,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.GROWTH_HELD_OUT,
         **zoo.FRESH,
         **zoo.FRESH2,
+        **zoo.FRESH3,
     }
 
 

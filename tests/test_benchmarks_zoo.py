@@ -106,6 +106,19 @@ def test_the_second_fresh_zoo_is_apart_from_every_other_zoo():
     assert moons.n_train == 400 and float(x.min()) == 0.0 and float(x.max()) == 1.0
 
 
+def test_the_third_fresh_zoo_is_apart_and_below_800_steps():
+    others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
+    others |= set(zoo.GROWTH_HELD_OUT) | set(zoo.FRESH) | set(zoo.FRESH2)
+    assert len(zoo.FRESH3) >= 8 and not set(zoo.FRESH3) & others
+    assert set(suite.SUITES["zoo-fresh3"].tasks) == set(zoo.FRESH3)
+    for name in zoo.FRESH3:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss" and task.steps < 800
+        assert np.isfinite(task.evaluate(task.init(jax.random.key(0)))["test_loss"])
+    start = tasks.get("fresh3-breast-linear0-short").init(jax.random.key(0))
+    assert all(not jnp.any(x) for x in jax.tree.leaves(start))  # from zeros
+
+
 def test_label_noise_redraws_the_training_labels_only():
     noisy, clean = tasks.get("fresh-digits-noisy"), zoo.mlp("digits")
     idx = jnp.arange(clean.n_train)
