@@ -523,7 +523,9 @@ def _sgd_alias(info):
 
 
 def _momentum_alias(info):
-    return go.glyder_momentum(info.total_steps)
+    # The alias before the thirty-sixth round (its runs in the study's
+    # folders): "glyder_momentum-budget1" builds glyder_momentum(T) now.
+    return go.glyder_momentum(info.total_steps, budget_multiple=False)
 
 
 def _adam_alias(info):
@@ -555,7 +557,7 @@ ALIASES = (
         "glyder_momentum",
         "momentum",
         _momentum_alias,
-        "go.glyder_momentum(total_steps=T)",
+        "go.glyder_momentum(total_steps=T, budget_multiple=False)",
     ),
     ("glyder_adam", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
 )

@@ -90,9 +90,9 @@ from glyder_optax._glyder_parts import Estimator, bound_step_by_params
 from glyder_optax._schedules import _check_total_steps, linear_decay_schedule
 from glyder_optax._zigzag import scale_by_zigzag_multiple
 
-# The budget at which glyder_sgd(total_steps=T)'s multiple is its
-# learning_rate (the study's thirty-fourth round); glyder_momentum's
-# budget_multiple is twice the same (the thirty-fifth).
+# The budget at which the multiple of glyder_sgd(total_steps=T) (the study's
+# thirty-fourth round) and of glyder_momentum(total_steps=T) (the
+# thirty-sixth) is their learning_rate.
 BUDGET_STEPS = 800
 
 
@@ -320,7 +320,7 @@ def glyder_momentum(
     skip_non_finite: bool = True,
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
-    budget_multiple: bool = False,
+    budget_multiple: bool | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -454,12 +454,12 @@ def glyder_momentum(
     """
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
-        if budget_multiple:
-            learning_rate = _times(learning_rate, 2 * BUDGET_STEPS / total_steps)
+        if budget_multiple is not False:
+            learning_rate = _times(learning_rate, max(1.0, BUDGET_STEPS / total_steps))
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"
-            f" {2 * BUDGET_STEPS} / total_steps: pass total_steps, the run's"
+            f" max(1, {BUDGET_STEPS} / total_steps): pass total_steps, the run's"
             " number of steps"
         )
 

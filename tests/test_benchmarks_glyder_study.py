@@ -16,6 +16,10 @@ from test_benchmarks_harness import CANDIDATES, tiny_task
 import glyder_optax as go
 from benchmarks import glyder_study, methods, runner
 
+# glyder_momentum as the rounds before the thirty-sixth measured it (every
+# entry of those rounds builds on it so).
+_momentum_r35 = functools.partial(go.glyder_momentum, budget_multiple=False)
+
 
 def test_every_study_candidate_builds_a_glyder_state():
     task = tiny_task()
@@ -532,7 +536,7 @@ def test_the_bold_entries_are_the_aliases_while_the_multiple_is_one(base):
     info = runner.task_info(task, 12)
     alias = {
         "sgd": lambda: go.glyder_sgd(flood_level=0.01),
-        "momentum": lambda: go.glyder_momentum(12, flood_level=0.01),
+        "momentum": lambda: _momentum_r35(12, flood_level=0.01),
         "adam": lambda: go.glyder_adam(12, flood_level=0.01),
     }[base]()
     bold = glyder_study._bolded(base, info, grow=1.0, shrink=1.0)
@@ -656,14 +660,14 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         (
             "glyder_momentum-level0.01-alpha",
             0.25,
-            lambda: go.glyder_momentum(
+            lambda: _momentum_r35(
                 6, learning_rate=0.25, flood_level=0.01, zigzag_window=None
             ),
         ),
         (
             "glyder_momentum-level0.01-rho",
             0.04,
-            lambda: go.glyder_momentum(
+            lambda: _momentum_r35(
                 6, max_step_ratio=0.04, flood_level=0.01, zigzag_window=None
             ),
         ),
@@ -715,23 +719,29 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         (
             "glyder_momentum-alpha",
             4.0,
-            lambda: go.glyder_momentum(6, learning_rate=4.0),
+            lambda: _momentum_r35(6, learning_rate=4.0),
         ),
         ("glyder_adam-alpha", 0.5, lambda: go.glyder_adam(6, learning_rate=0.5)),
         (
             "glyder_momentum-budget",
             None,
-            lambda: go.glyder_momentum(6, learning_rate=800.0 / 6),
+            lambda: _momentum_r35(6, learning_rate=800.0 / 6),
         ),
         (
             "glyder_momentum-budget2",
             None,
-            lambda: go.glyder_momentum(6, learning_rate=1600.0 / 6),
+            lambda: _momentum_r35(6, learning_rate=1600.0 / 6),
         ),
         (
             "glyder_momentum-zeros4",
             None,
-            lambda: go.glyder_momentum(6, from_zeros=4.0),
+            lambda: _momentum_r35(6, from_zeros=4.0),
+        ),
+        # The thirty-sixth round's alias: at 6 steps 800 / T lengthens it.
+        (
+            "glyder_momentum-budget1",
+            None,
+            lambda: _momentum_r35(6, learning_rate=800.0 / 6),
         ),
     ],
 )
@@ -851,13 +861,13 @@ def test_the_twoway_entries_are_the_aliases_past_the_window(name, alias):
     [
         (
             "glyder_momentum-level0.01-zigzag",
-            lambda: go.glyder_momentum(40, flood_level=0.01, large_share=None),
+            lambda: _momentum_r35(40, flood_level=0.01, large_share=None),
         ),
         (
             "glyder_momentum-level0.01-twoway",
-            lambda: go.glyder_momentum(40, flood_level=0.01),
+            lambda: _momentum_r35(40, flood_level=0.01),
         ),
-        ("glyder_momentum-twoway", lambda: go.glyder_momentum(40)),
+        ("glyder_momentum-twoway", lambda: _momentum_r35(40)),
     ],
 )
 @pytest.mark.parametrize(
@@ -1081,7 +1091,7 @@ def test_the_momentum_band_entries_halve_only_below_half_the_norm(name, start, s
         methods.get(name).build(None, info), params, obj_fn
     )
     level = 0.01 if "level" in name else None
-    alias = go.glyder_momentum(40, flood_level=level)
+    alias = _momentum_r35(40, flood_level=level)
     (_, alias_state), alias_steps = _scan_40_steps(alias, params, obj_fn)
     (zigzag,) = _zigzag_states(state)
     np.testing.assert_allclose(np.median(zigzag.shares), share, rtol=1e-2)
@@ -1243,7 +1253,7 @@ def test_the_sgd_from_zeros_entries_are_glyder_sgd_from_a_nonzero_start(name, st
 @pytest.mark.parametrize("start", [(0.0, 0.0), (60.0, 80.0)])
 def test_the_momentum_from_zeros_entry_is_glyder_momentum_from_a_nonzero_start(start):
     (_, state), steps = _entry_steps("glyder_momentum-zeros1", start)
-    alias = go.glyder_momentum(40, from_zeros=None)
+    alias = _momentum_r35(40, from_zeros=None)
     (_, alias_state), alias_steps = _alias_steps(alias, start)
     (zigzag,) = _zigzag_states(state)
     chex.assert_trees_all_equal(steps[:32], alias_steps[:32])
@@ -1253,9 +1263,7 @@ def test_the_momentum_from_zeros_entry_is_glyder_momentum_from_a_nonzero_start(s
     else:
         assert bool(zigzag.zero_start) and float(zigzag.multiple) == 1.0
         # the alias now
-        chex.assert_trees_all_equal(
-            steps, _alias_steps(go.glyder_momentum(40), start)[1]
-        )
+        chex.assert_trees_all_equal(steps, _alias_steps(_momentum_r35(40), start)[1])
 
 
 def test_depth_counts_the_leaves_of_two_or_more_dimensions():
@@ -1285,9 +1293,7 @@ def test_the_depth_entries_are_the_alias_at_its_bound_times_2_over_depth(base, d
     ratio = {"sgd": 0.03, "momentum": 0.01, "adam": 0.01}[base] * 2 / depth
     alias = {
         "sgd": lambda: go.glyder_sgd(max_step_ratio=ratio),
-        "momentum": lambda: go.glyder_momentum(
-            40, max_step_ratio=ratio, depth_scaled=False
-        ),
+        "momentum": lambda: _momentum_r35(40, max_step_ratio=ratio, depth_scaled=False),
         "adam": lambda: go.glyder_adam(40, max_step_ratio=ratio, depth_scaled=False),
     }[base]()
     (_, _), steps = _scan_40_steps(opt, params, obj)
@@ -1337,8 +1343,8 @@ def test_the_r28_momentum_entry_keeps_the_bound_on_a_deep_network():
     [
         ("glyder_sgd-nohalving", go.glyder_sgd, {"large_share": None}),
         ("glyder_sgd-noreading", go.glyder_sgd, glyder_study._NO_READING),
-        ("glyder_momentum-nohalving", go.glyder_momentum, {"large_share": None}),
-        ("glyder_momentum-noreading", go.glyder_momentum, glyder_study._NO_READING),
+        ("glyder_momentum-nohalving", _momentum_r35, {"large_share": None}),
+        ("glyder_momentum-noreading", _momentum_r35, glyder_study._NO_READING),
         ("glyder_adam-nohalving", go.glyder_adam, {"large_share": None}),
         ("glyder_adam-noreading", go.glyder_adam, glyder_study._NO_READING),
     ],
@@ -1361,7 +1367,7 @@ def test_the_nodecay_entries_take_no_budget(base):
     obj = lambda p: 0.5 * sum(jnp.sum((x - 100.0) ** 2) for x in jax.tree.leaves(p))
     params = _depth_tree(2)
     entry = methods.get(f"glyder_{base}-nodecay").build(None, info)
-    alias = {"momentum": go.glyder_momentum, "adam": go.glyder_adam}[base]
+    alias = {"momentum": _momentum_r35, "adam": go.glyder_adam}[base]
     (_, _), steps = _scan_40_steps(entry, params, obj)
     (_, _), want = _scan_40_steps(alias(), params, obj)
     (_, _), decayed = _scan_40_steps(alias(40), params, obj)

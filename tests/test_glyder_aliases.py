@@ -115,10 +115,13 @@ _sgd_zigzag = functools.partial(_zigzag, None)
 
 
 def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
-    """glyder over the trace with its decay, the zig-zag multiple (threshold
-    0.8) before the 1% bound."""
+    """glyder over the trace with its decay and the multiple 800 / T (1
+    without a budget), the zig-zag multiple (threshold 0.8) before the 1%
+    bound."""
     trace = optax.trace(0.9) if trace is None else trace
-    kwargs = {"max_step_ratio": 0.01, "learning_rate": 1.0, **kwargs}
+    budget = kwargs.get("total_steps")
+    multiple = 1.0 if budget is None else 800 / budget
+    kwargs = {"max_step_ratio": 0.01, "learning_rate": multiple, **kwargs}
     return _zigzag(trace, window, large_share=large_share, threshold=0.8, **kwargs)
 
 
@@ -163,7 +166,7 @@ EQUAL = {
     ),
     "momentum-no-zigzag": (
         lambda: go.glyder_momentum(10, zigzag_window=None),
-        lambda: go.glyder(optax.trace(0.9), total_steps=10),
+        lambda: go.glyder(optax.trace(0.9), learning_rate=80.0, total_steps=10),
     ),
     "momentum-no-budget": (
         lambda: go.glyder_momentum(),
@@ -264,7 +267,8 @@ EVERY_ARGUMENT = {
     ),
     "momentum": (
         lambda: go.glyder_momentum(
-            9, momentum=0.5, nesterov=True, zigzag_window=5, large_share=0.3, **SHARED
+            9, momentum=0.5, nesterov=True, zigzag_window=5, large_share=0.3,
+            budget_multiple=False, **SHARED,
         ),
         lambda: _momentum_zigzag(
             optax.trace(0.5, nesterov=True), 5, 0.3, total_steps=9, **SHARED
@@ -422,16 +426,33 @@ def test_the_sgd_alias_at_800_steps_is_the_alias_without_a_budget():
     chex.assert_trees_all_equal(got, ref)
 
 
-def test_the_momentum_aliases_budget_multiple_is_1600_over_the_budget():
+def test_the_momentum_alias_lengthens_its_multiple_by_800_over_a_short_budget():
     free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
-    got, _ = run(go.glyder_momentum(400, budget_multiple=True, **free), steps=40)
-    ref, _ = run(go.glyder_momentum(400, learning_rate=4.0, **free), steps=40)
-    chex.assert_trees_all_close(got, ref, rtol=1e-6)  # 1600 / 400
-    plain, _ = run(go.glyder_momentum(400, **free), steps=40)
+    got, _ = run(go.glyder_momentum(400, **free), steps=40)
+    fixed = {"budget_multiple": False, **free}
+    ref, _ = run(go.glyder_momentum(400, learning_rate=2.0, **fixed), steps=40)
+    chex.assert_trees_all_close(got, ref, rtol=1e-6)  # 800 / 400
+    asked, _ = run(go.glyder_momentum(400, budget_multiple=True, **free), steps=40)
+    chex.assert_trees_all_equal(asked, got)
+    plain, _ = run(go.glyder_momentum(400, **fixed), steps=40)
     pairs = zip(jax.tree.leaves(got), jax.tree.leaves(plain))
     assert not all(np.allclose(a, b) for a, b in pairs)
+    # without a budget there is no multiple to scale: asked for, refused
     with pytest.raises(ValueError, match=r"budget_multiple=True .* pass total_steps"):
         go.glyder_momentum(budget_multiple=True)
+    alone, _ = run(go.glyder_momentum(budget_multiple=False, **free), steps=40)
+    chex.assert_trees_all_equal(alone, run(go.glyder_momentum(**free), steps=40)[0])
+
+
+@pytest.mark.parametrize("total_steps", [800, 3000])
+def test_the_momentum_alias_keeps_its_multiple_over_a_long_budget(total_steps):
+    # max(1, 800 / T): from 800 steps on, the alias's own multiple.
+    free = {"max_step_ratio": None}
+    got, _ = run(go.glyder_momentum(total_steps, **free), steps=40)
+    fixed = {"budget_multiple": False, **free}
+    chex.assert_trees_all_equal(
+        got, run(go.glyder_momentum(total_steps, **fixed), steps=40)[0]
+    )
 
 
 class MLP(nnx.Module):
@@ -562,7 +583,12 @@ def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
     "alias, default",
     [
         (lambda **kw: go.glyder_sgd(zigzag_window=4, **kw), None),
-        (lambda **kw: go.glyder_momentum(40, zigzag_window=4, **kw), 1.0),
+        (
+            lambda **kw: go.glyder_momentum(
+                40, zigzag_window=4, budget_multiple=False, **kw
+            ),
+            1.0,
+        ),
     ],
 )
 def test_sgd_and_momentum_can_keep_their_step_from_zeros(alias, default):
