@@ -2178,8 +2178,9 @@ for _label, _share in (("zigzag", None), ("twoway", 0.15)):
         f"glyder_momentum-level{FLOOD_LEVEL}-{_label}",
         "momentum",
         lambda info, share=_share: _zigzag_momentum(info, share),
-        f"_momentum_r35(T, flood_level={FLOOD_LEVEL}), its multiple doubled"
-        " after 32 steps whose updates' mean cosine is below 0.8"
+        "go.glyder_momentum(T, budget_multiple=False,"
+        f" flood_level={FLOOD_LEVEL}), its multiple doubled after 32 steps whose"
+        " updates' mean cosine is below 0.8"
         + ("" if _share is None else ", halved where the first 8 are 15% of the norm"),
         value=True,
     )
@@ -2189,8 +2190,9 @@ _register_untuned(
     "glyder_momentum-twoway",
     "momentum",
     lambda info: _zigzag_momentum(info, 0.15, level=False),
-    "_momentum_r35(T), its multiple doubled after 32 steps whose updates'"
-    " mean cosine is below 0.8, halved where the first 8 are 15% of the norm",
+    "go.glyder_momentum(T, budget_multiple=False), its multiple doubled after"
+    " 32 steps whose updates' mean cosine is below 0.8, halved where the first 8"
+    " are 15% of the norm",
 )
 
 
@@ -2390,7 +2392,8 @@ for _level in (True, False):
         else "glyder_momentum-band",
         "momentum",
         lambda info, level=_level: _zigzag_momentum(info, 0.15, level, **_BAND),
-        f"_momentum_r35(T{f', flood_level={FLOOD_LEVEL}' if _level else ''}),"
+        "go.glyder_momentum(T, budget_multiple=False"
+        f"{f', flood_level={FLOOD_LEVEL}' if _level else ''}),"
         " its multiple halved only where the first 8 steps are 15% of the norm"
         " and less than half",
         value=_level,
@@ -2495,7 +2498,7 @@ _register_untuned(
     "glyder_momentum-zeros1",
     "momentum",
     lambda info: _zigzag_momentum(info, 0.15, False, from_zeros=1.0),
-    f"_momentum_r35(T), its multiple 1 {_FROM_ZEROS}",
+    f"go.glyder_momentum(T, budget_multiple=False), its multiple 1 {_FROM_ZEROS}",
 )
 
 
@@ -2534,7 +2537,8 @@ _register_untuned(
     "glyder_momentum-r26",
     "momentum",
     lambda info: _momentum_r35(info.total_steps, from_zeros=None, **_R28),
-    "_momentum_r35(T, from_zeros=None): the alias of the twenty-sixth round",
+    "go.glyder_momentum(T, budget_multiple=False, from_zeros=None): the alias of"
+    " the twenty-sixth round",
 )
 
 
@@ -2686,7 +2690,8 @@ _register_untuned(
     "glyder_momentum-r28",
     "momentum",
     lambda info: _momentum_r35(info.total_steps, **_R28),
-    "_momentum_r35(T, depth_scaled=False): the alias of the twenty-eighth round",
+    "go.glyder_momentum(T, budget_multiple=False, depth_scaled=False): the alias"
+    " of the twenty-eighth round",
 )
 
 # The thirtieth round: the fresh zoo (--suite zoo-fresh), written after the
