@@ -557,7 +557,8 @@ ALIASES = (
         "glyder_momentum",
         "momentum",
         _momentum_alias,
-        "go.glyder_momentum(total_steps=T, budget_multiple=False)",
+        "go.glyder_momentum(total_steps=T, budget_multiple=False): the alias"
+        " before the thirty-sixth round",
     ),
     ("glyder_adam", "adam", _adam_alias, "go.glyder_adam(total_steps=T)"),
 )
