@@ -2929,7 +2929,7 @@ _register_untuned(
     "glyder_momentum-zeros4",
     "momentum",
     lambda info: _momentum_r35(info.total_steps, from_zeros=4.0),
-    "go.glyder_momentum(total_steps=T, from_zeros=4.0)",
+    "go.glyder_momentum(total_steps=T, budget_multiple=False, from_zeros=4.0)",
 )
 
 

@@ -466,8 +466,9 @@ def glyder_momentum(
     """
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
-        if budget_multiple is not False:
-            learning_rate = _times(learning_rate, max(1.0, BUDGET_STEPS / total_steps))
+        longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
+        if budget_multiple is not False and longer > 1:
+            learning_rate = _times(learning_rate, longer)
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"
