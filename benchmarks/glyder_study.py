@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 
 import glyder_optax as go
+from benchmarks import plane_step
 from benchmarks.methods import (
     ALIASES,
     GLYDER_BASES,
@@ -2951,3 +2952,28 @@ _register_untuned(
     "go.glyder_momentum(total_steps=T): the multiple max(1, 800 / T), the alias"
     " since the thirty-sixth round",
 )
+
+
+# The thirty-seventh round: the locally optimal step in the plane of the
+# gradient and the last step (benchmarks/plane_step.py): a heavy ball whose
+# rate and momentum both come from the independent batch's quadratic model,
+# conjugate gradients on a quadratic with exact gradients. Against the tuned
+# momentum cosine, as glyder_momentum.
+def _plane(**options):
+    return lambda info: plane_step.plane_step(info.total_steps, **options)
+
+
+for _suffix, _options, _text in (
+    ("", {}, ""),
+    ("-k5", {"refresh_every": 5}, ", refresh_every=5"),
+    ("-free", {"max_step_ratio": None}, ", max_step_ratio=None"),
+):
+    _register_untuned(
+        f"glyder-plane{_suffix}",
+        "momentum",
+        _plane(**_options),
+        f"plane_step(total_steps=T{_text}): rate and momentum from the model in"
+        " the plane of the gradient and the last step",
+        log=lambda s: plane_step.plane_coefficients(s)[0],
+        log_label="plane rate a",
+    )
