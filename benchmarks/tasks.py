@@ -592,6 +592,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH,
         **zoo.FRESH2,
         **zoo.FRESH3,
+        **zoo.FRESH4,
     }
 
 

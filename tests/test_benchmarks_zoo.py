@@ -119,6 +119,20 @@ def test_the_third_fresh_zoo_is_apart_and_below_800_steps():
     assert all(not jnp.any(x) for x in jax.tree.leaves(start))  # from zeros
 
 
+def test_the_fourth_fresh_zoo_is_apart_from_zeros_and_below_800_steps():
+    others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
+    others |= set(zoo.GROWTH_HELD_OUT) | set(zoo.FRESH) | set(zoo.FRESH2)
+    others |= set(zoo.FRESH3)
+    assert len(zoo.FRESH4) >= 8 and not set(zoo.FRESH4) & others
+    assert set(suite.SUITES["zoo-fresh4"].tasks) == set(zoo.FRESH4)
+    for name in zoo.FRESH4:
+        task = tasks.get(name)
+        assert task.name == name and task.metric == "test_loss" and task.steps < 800
+        start = task.init(jax.random.key(0))
+        assert all(not jnp.any(x) for x in jax.tree.leaves(start))  # from zeros
+        assert np.isfinite(task.evaluate(start)["test_loss"])
+
+
 def test_label_noise_redraws_the_training_labels_only():
     noisy, clean = tasks.get("fresh-digits-noisy"), zoo.mlp("digits")
     idx = jnp.arange(clean.n_train)
