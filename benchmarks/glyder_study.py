@@ -2977,3 +2977,18 @@ for _suffix, _options, _text in (
         log=lambda s: plane_step.plane_coefficients(s)[0],
         log_label="plane rate a",
     )
+
+
+# The thirty-seventh round's candidate over momentum: from zeros the multiple
+# over the budget squared, max(1, 800 / T) ** 2 (4 at 400 steps, where the
+# thirty-fifth round's oracle put the README's regression from zeros; 1 from
+# 800 steps on, where the alias's 1 is best). Every other start takes the
+# default's steps (glyder_momentum-budget1). Checked on an eighth zoo (--suite
+# zoo-fresh4), every workload from zeros below 800 steps, written before it ran.
+_register_untuned(
+    "glyder_momentum-zeros-budget",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, budget_from_zeros=True),
+    "go.glyder_momentum(total_steps=T, budget_from_zeros=True): from zeros the"
+    " multiple max(1, 800 / T) ** 2",
+)

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -273,21 +274,46 @@ def _times(learning_rate: optax.ScalarOrSchedule, factor: float):
     return learning_rate * factor
 
 
-def _read_and_bound(greedy, max_step_ratio, reading):
+class ZeroStartState(NamedTuple):
+    """State of :func:`glyder_momentum`'s longer step from zeros."""
+
+    zero_start: jax.Array  # bool: the parameters given to `init` were all 0.
+
+
+def scale_from_zeros(factor: jax.typing.ArrayLike) -> optax.GradientTransformation:
+    """Multiplies the updates by ``factor`` where the parameters given to
+    ``init`` have norm 0 (a start from zeros), else passes them on."""
+
+    def init_fn(params):
+        return ZeroStartState(optax.tree.norm(params) == 0)
+
+    def update_fn(updates, state, params=None):
+        del params
+        multiple = jnp.where(state.zero_start, factor, 1.0)
+        return jax.tree.map(lambda u: (multiple * u).astype(u.dtype), updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _read_and_bound(greedy, max_step_ratio, reading, zeros_factor=None):
     """``greedy(max_step_ratio=...)`` (GLyDER) bounded at ``max_step_ratio``,
     or, where ``reading = (window, threshold, large_share, from_zeros)`` has
     a window, unbounded, then the zig-zag multiple read over ``window`` steps
     (their shares over the first 8; ``from_zeros`` from a start at zero),
-    then the bound."""
+    then the bound; with ``zeros_factor``, GLyDER's step times it from a
+    start at zero (:func:`scale_from_zeros`) before the rest."""
     window, threshold, large_share, from_zeros = reading
-    if window is None:
+    if window is None and zeros_factor is None:
         return greedy(max_step_ratio=max_step_ratio)
-    opt = greedy(max_step_ratio=None)
+    opt = [greedy(max_step_ratio=None)]
+    if zeros_factor is not None:
+        opt.append(scale_from_zeros(zeros_factor))
+    if window is not None:
+        opt.append(
+            _zigzag_multiple(window, threshold, 2.0, large_share, from_zeros=from_zeros)
+        )
     bound = [] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]
-    multiple = _zigzag_multiple(
-        window, threshold, 2.0, large_share, from_zeros=from_zeros
-    )
-    return optax.chain(opt, multiple, *bound)
+    return optax.chain(*opt, *bound)
 
 
 def _zigzag_multiple(window, threshold, factor, large_share, **options):
@@ -324,6 +350,7 @@ def glyder_momentum(
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
     budget_multiple: bool | None = None,
+    budget_from_zeros: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -426,6 +453,11 @@ def glyder_momentum(
         default): where ``total_steps`` is given; ``True``: the same, and
         refused without it; ``False``: the multiple as given (the alias
         before the thirty-sixth round).
+      budget_from_zeros: where the parameters given to ``init`` are all 0
+        (a start from zeros), the multiple over the budget is squared,
+        :math:`\max(1, T_0/T)^2`: 4 at 400 steps, 1 from 800 on
+        (``scale_from_zeros``; the thirty-seventh round's candidate,
+        off by default). Needs the multiple over the budget.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -436,7 +468,8 @@ def glyder_momentum(
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 2, or traced (make it static
         under ``optax.inject_hyperparams``), or ``budget_multiple`` is
-        ``True`` without it.
+        ``True`` without it, or ``budget_from_zeros`` is on without it or
+        with ``budget_multiple=False``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -464,16 +497,24 @@ def glyder_momentum(
       Bernstein et al., `On the distance between two neural networks and the
       stability of learning <https://arxiv.org/abs/2002.03432>`_, 2020
     """
+    zeros_factor = None
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
         longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
         if budget_multiple is not False and longer > 1:
             learning_rate = _times(learning_rate, longer)
+            zeros_factor = longer if budget_from_zeros else None
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"
             f" max(1, {BUDGET_STEPS} / total_steps): pass total_steps, the run's"
             " number of steps"
+        )
+    if budget_from_zeros and (total_steps is None or budget_multiple is False):
+        raise ValueError(
+            "glyder_momentum: budget_from_zeros squares the multiple over the"
+            " budget from zeros; pass total_steps (the run's number of steps),"
+            " and leave budget_multiple on"
         )
 
     reading = (zigzag_window, 0.8, large_share, from_zeros)
@@ -491,7 +532,8 @@ def glyder_momentum(
     )
 
     def build(ratio):
-        return _flooded(_read_and_bound(greedy, ratio, reading), flood_level)
+        opt = _read_and_bound(greedy, ratio, reading, zeros_factor)
+        return _flooded(opt, flood_level)
 
     return _scaled_by_depth(build, max_step_ratio, depth_scaled)
 

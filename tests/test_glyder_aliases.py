@@ -21,6 +21,7 @@ import pytest
 
 import glyder_optax as go
 from glyder_optax import training
+from glyder_optax._glyder_aliases import scale_from_zeros
 from glyder_optax._glyder_parts import bound_step_by_params
 
 X = jax.random.normal(jax.random.key(0), (32, 4))
@@ -453,6 +454,45 @@ def test_the_momentum_alias_keeps_its_multiple_over_a_long_budget(total_steps):
     chex.assert_trees_all_equal(
         got, run(go.glyder_momentum(total_steps, **fixed), steps=40)[0]
     )
+
+
+ZEROS = {"w": jnp.zeros(4), "b": jnp.zeros(())}
+
+
+def test_from_zeros_the_momentum_alias_squares_its_multiple_over_the_budget():
+    free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
+    got, _ = run(go.glyder_momentum(400, budget_from_zeros=True, **free), 40, ZEROS)
+    fixed = {"budget_multiple": False, **free}
+    ref, _ = run(go.glyder_momentum(400, learning_rate=4.0, **fixed), 40, ZEROS)
+    chex.assert_trees_all_close(got, ref, rtol=1e-6)  # (800 / 400) ** 2
+
+
+@pytest.mark.parametrize(
+    ("total_steps", "params"), [(400, None), (800, ZEROS), (3000, ZEROS)]
+)
+def test_the_squared_multiple_leaves_other_starts_and_long_budgets_alone(
+    total_steps, params
+):
+    # A standard start, or from zeros at 800 steps or more: the default's steps.
+    opt = go.glyder_momentum(total_steps, budget_from_zeros=True)
+    got, _ = run(opt, 40, params)
+    ref, _ = run(go.glyder_momentum(total_steps), 40, params)
+    chex.assert_trees_all_close(got, ref, rtol=1e-6)
+
+
+def test_the_squared_multiple_needs_the_multiple_over_the_budget():
+    for kwargs in ({}, {"total_steps": 400, "budget_multiple": False}):
+        with pytest.raises(ValueError, match=r"budget_from_zeros .* pass total_steps"):
+            go.glyder_momentum(budget_from_zeros=True, **kwargs)
+
+
+def test_scale_from_zeros_reads_the_start_at_init():
+    tx = scale_from_zeros(3.0)
+    u = jnp.array([1.0, -2.0])
+    from_zeros, _ = tx.update(u, tx.init(jnp.zeros(2)))
+    np.testing.assert_array_equal(from_zeros, 3.0 * u)
+    elsewhere, _ = tx.update(u, tx.init(jnp.array([0.0, 1e-3])))
+    np.testing.assert_array_equal(elsewhere, u)
 
 
 class MLP(nnx.Module):
