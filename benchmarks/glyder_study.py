@@ -38,7 +38,11 @@ from benchmarks.methods import (
     geometric,
     register,
 )
-from glyder_optax._glyder_aliases import per_weight_leaves, weight_leaves
+from glyder_optax._glyder_aliases import (
+    BUDGET_STEPS,
+    per_weight_leaves,
+    weight_leaves,
+)
 
 # The rounds before the twentieth ran glyder_sgd without the zig-zag multiple,
 # those before the twenty-second glyder_momentum, and those before the
@@ -2959,14 +2963,20 @@ _register_untuned(
 # rate and momentum both come from the independent batch's quadratic model,
 # conjugate gradients on a quadratic with exact gradients. Against the tuned
 # momentum cosine, as glyder_momentum.
-def _plane(**options):
-    return lambda info: plane_step.plane_step(info.total_steps, **options)
+def _plane(budget=False, **options):
+    def make(info):
+        # with budget, the rate times glyder_momentum's max(1, 800 / T)
+        multiple = max(1.0, BUDGET_STEPS / info.total_steps) if budget else 1.0
+        return plane_step.plane_step(info.total_steps, multiple=multiple, **options)
+
+    return make
 
 
 for _suffix, _options, _text in (
     ("", {}, ""),
     ("-k5", {"refresh_every": 5}, ", refresh_every=5"),
     ("-free", {"max_step_ratio": None}, ", max_step_ratio=None"),
+    ("-budget", {"budget": True}, ", multiple=max(1, 800 / T)"),
 ):
     _register_untuned(
         f"glyder-plane{_suffix}",

@@ -116,10 +116,13 @@ def scale_by_plane_step(
     max_momentum: float = 0.9,
     min_curvature: float = 1e-8,
     f_min: float = 0.0,
+    multiple: float = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
-    """The step ``-(s_t a d + b q)`` (descent sign; ``s_t`` the linear decay
-    over ``total_steps``, 1 where ``None``), ``(a, b)`` as in the module
-    docstring; ``update`` needs ``params`` and ``obj_fn``."""
+    """The step ``-(multiple s_t a d + b q)`` (descent sign; ``s_t`` the
+    linear decay over ``total_steps``, 1 where ``None``), ``(a, b)`` as in the
+    module docstring; ``update`` needs ``params`` and ``obj_fn``. The
+    ``multiple`` scales the rate alone: on the whole step it would scale the
+    momentum too, past 1 where it is above ``1 / b``."""
     if total_steps is None:
         decay = lambda count: 1.0
     else:
@@ -164,8 +167,9 @@ def scale_by_plane_step(
         due = state.count % refresh_every == 0
         state = jax.lax.cond(due, refreshed, lambda s: s, state)
         a, b = state.coefficients
+        rate = multiple * decay(state.count) * a
         step = jax.tree.map(
-            lambda d, q_: -(decay(state.count) * a * d + b * q_).astype(d.dtype),
+            lambda d, q_: -(rate * d + b * q_).astype(d.dtype),
             updates,
             q,
         )

@@ -92,8 +92,23 @@ def test_update_without_obj_fn_says_what_is_missing():
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2))
 
 
+def test_the_multiple_scales_the_rate_and_not_the_momentum():
+    f = lambda p: 0.5 * jnp.sum(jnp.array([1.0, 10.0]) * p**2)
+    x = jnp.array([1.0, 1.0])
+    base = plane_step.scale_by_plane_step(None, refresh_every=2, smoothing=0.0)
+    _, state = _run(base, f, x, 3)
+    a, b = plane_step.plane_coefficients(state)
+    g, q = jax.grad(f)(x), jnp.array([0.5, -0.25])
+    state = state._replace(count=jnp.asarray(1), previous=x + q)  # a held step
+    for multiple in (1.0, 3.0):
+        tx = plane_step.scale_by_plane_step(None, refresh_every=2, multiple=multiple)
+        updates, _ = tx.update(g, state, x, obj_fn=f)
+        np.testing.assert_allclose(updates, -(multiple * a * g + b * q), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
-    "name", ["glyder-plane", "glyder-plane-k5", "glyder-plane-free"]
+    "name",
+    ["glyder-plane", "glyder-plane-k5", "glyder-plane-free", "glyder-plane-budget"],
 )
 def test_the_plane_entries_are_registered_against_momentum(name):
     method = methods.get(name)
