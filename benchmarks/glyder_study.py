@@ -2962,7 +2962,9 @@ _register_untuned(
 # gradient and the last step (benchmarks/plane_step.py): a heavy ball whose
 # rate and momentum both come from the independent batch's quadratic model,
 # conjugate gradients on a quadratic with exact gradients. Against the tuned
-# momentum cosine, as glyder_momentum.
+# momentum cosine, as glyder_momentum. All lost (seeds 0-2): from standard
+# starts 5.71 at worst (synth-raw) against the default's 1.59, over the 13
+# that must grow 386 (51.2 with the budget's multiple) against 19.6.
 def _plane(budget=False, **options):
     def make(info):
         # with budget, the rate times glyder_momentum's max(1, 800 / T)
@@ -2995,6 +2997,9 @@ for _suffix, _options, _text in (
 # 800 steps on, where the alias's 1 is best). Every other start takes the
 # default's steps (glyder_momentum-budget1). Checked on an eighth zoo (--suite
 # zoo-fresh4), every workload from zeros below 800 steps, written before it ran.
+# It lost that check: the worst case 5.16 -> 4.65 but the geometric mean
+# 0.645 -> 0.820 (six seeds), which its criterion forbade; over all 57
+# workloads 16.5 -> 2.05 (nine seeds). An option of the alias, off.
 _register_untuned(
     "glyder_momentum-zeros-budget",
     "momentum",

@@ -200,3 +200,45 @@ def plane_step(
 def plane_coefficients(opt_state) -> jax.Array:
     """``(a, b)`` of the :class:`PlaneState` inside ``opt_state``."""
     return optax.tree.get(opt_state, "PlaneState").coefficients
+
+
+def trace(task_name: str, seed: int = 0, points: int = 8, **options: Any) -> list:
+    """One run of :func:`plane_step` (``options``) on the benchmark task
+    ``task_name`` with the harness's seed ``seed`` and batches: ``points``
+    rows ``(step, minibatch loss, a, b)`` spread over the budget, then the
+    task's held-out metric at the end."""
+    from benchmarks import runner, tasks  # the harness, only for this reading
+
+    task = tasks.get(task_name)
+    k_init, k_data = jax.random.split(jax.random.key(seed))
+    tx = plane_step(task.steps, **options)
+
+    @jax.jit
+    def step(params, state, t):
+        batch = task.batch(runner.batch_indices(task, k_data, t))
+        value, grad = jax.value_and_grad(task.loss)(params, batch)
+        following = task.batch(runner.batch_indices(task, k_data, t + 1))
+        obj_fn = lambda p: task.loss(p, following)
+        updates, state = tx.update(grad, state, params, obj_fn=obj_fn)
+        return optax.apply_updates(params, updates), state, value
+
+    params = task.init(k_init)
+    state, rows = tx.init(params), []
+    shown = {round(i * (task.steps - 1) / max(points - 1, 1)) for i in range(points)}
+    for t in range(task.steps):
+        params, state, value = step(params, state, jnp.asarray(t))
+        if t in shown:
+            a, b = plane_coefficients(state)
+            rows.append((t, float(value), float(a), float(b)))
+    metric = float(task.evaluate(params)[task.metric])
+    return [*rows, (task.metric, metric)]
+
+
+if __name__ == "__main__":  # python -m benchmarks.plane_step TASK [--free]
+    import sys
+
+    free = {"max_step_ratio": None} if "--free" in sys.argv else {}
+    *rows, (name, metric) = trace(sys.argv[1], **free)
+    for t, value, a, b in rows:
+        print(f"step {t:4d}  loss {value:.3g}  a {a:.3g}  b {b:.3g}")
+    print(f"{name} {metric:.3g}")

@@ -113,3 +113,10 @@ def test_the_multiple_scales_the_rate_and_not_the_momentum():
 def test_the_plane_entries_are_registered_against_momentum(name):
     method = methods.get(name)
     assert method.base == "momentum" and method.extra_args == ("obj_fn",)
+
+
+def test_the_trace_reads_the_rate_and_momentum_over_the_budget():
+    *rows, (name, metric) = plane_step.trace("fresh4-tanh-d12", points=3)
+    assert [r[0] for r in rows] == [0, 174, 349] and name == "test_loss"
+    assert rows[0][3] == 0.0  # no last step at the first: no momentum
+    assert all(np.isfinite(r[1]) and r[2] > 0 for r in rows) and np.isfinite(metric)
