@@ -164,6 +164,7 @@ SUITES = {
     "zoo-fresh2": _zoo_suite(zoo.FRESH2),
     "zoo-fresh3": _zoo_suite(zoo.FRESH3),
     "zoo-fresh4": _zoo_suite(zoo.FRESH4),
+    "zoo-fresh5": _zoo_suite(zoo.FRESH5),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

@@ -593,6 +593,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH2,
         **zoo.FRESH3,
         **zoo.FRESH4,
+        **zoo.FRESH5,
     }
 
 

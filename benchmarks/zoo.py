@@ -25,7 +25,9 @@ round before any run, to check the choice that round made on the fifth, and
 :data:`FRESH3` (``--suite zoo-fresh3``) a seventh, written in its
 thirty-sixth round before any run, every budget below 800 steps, and
 :data:`FRESH4` (``--suite zoo-fresh4``) an eighth, written in its
-thirty-seventh round before any run, every workload from zeros below 800 steps.
+thirty-seventh round before any run, every workload from zeros below 800 steps,
+and :data:`FRESH5` (``--suite zoo-fresh5``) a ninth, of the same kind, written
+in the same round after the eighth had run, before any run of its own.
 """
 
 from __future__ import annotations
@@ -844,6 +846,84 @@ FRESH4: dict[str, Callable[[], tasks.Task]] = {
         data="breast_cancer",
         scaling="01",
         batch_size=32,
+        steps=700,
+        hidden=(),
+        init_scale=0.0,
+    ),
+}
+
+# A ninth zoo, written in the thirty-seventh round after the eighth had failed
+# that round's candidate on its geometric mean alone, and before any method
+# ran on it: a second check of the candidate, every workload again from zeros
+# below 800 steps, other data, scalings, batches and budgets.
+FRESH5: dict[str, Callable[[], tasks.Task]] = {
+    "fresh5-tanh-d10-bs8": _named(
+        tanh_regression, "fresh5-tanh-d10-bs8", dim=10, seed=31, batch_size=8, steps=500
+    ),
+    "fresh5-tanh-d28-noisy": _named(
+        tanh_regression, "fresh5-tanh-d28-noisy", dim=28, seed=37, noise=0.05, steps=400
+    ),
+    "fresh5-tanh-d16-n256": _named(
+        tanh_regression,
+        "fresh5-tanh-d16-n256",
+        n=256,
+        dim=16,
+        seed=41,
+        batch_size=32,
+        steps=300,
+    ),
+    "fresh5-wine-01-linear0": _named(
+        mlp,
+        "fresh5-wine-01-linear0",
+        data="wine",
+        scaling="01",
+        batch_size=8,
+        steps=400,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh5-digits-std-linear0": _named(
+        mlp,
+        "fresh5-digits-std-linear0",
+        data="digits",
+        batch_size=32,
+        steps=500,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh5-iris-std-linear0": _named(
+        mlp,
+        "fresh5-iris-std-linear0",
+        data="iris",
+        batch_size=8,
+        steps=300,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh5-breast-raw-linear0": _named(
+        mlp,
+        "fresh5-breast-raw-linear0",
+        data="breast_cancer",
+        scaling="raw",
+        steps=600,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh5-synth2-linear0": _named(
+        mlp,
+        "fresh5-synth2-linear0",
+        data="synth2",
+        batch_size=256,
+        steps=200,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh5-moons-01-linear0": _named(
+        mlp,
+        "fresh5-moons-01-linear0",
+        data="moons",
+        scaling="01",
+        batch_size=16,
         steps=700,
         hidden=(),
         init_scale=0.0,
