@@ -350,14 +350,15 @@ def glyder_momentum(
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
     budget_multiple: bool | None = None,
-    budget_from_zeros: bool = False,
+    budget_from_zeros: bool | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
 
     With :math:`\eta` GLyDER's locally optimal step along :math:`m` and
     :math:`\alpha` = ``learning_rate`` times :math:`\max(1, 800/T)`
-    (``budget_multiple``), the step is :math:`u =
+    (``budget_multiple``; squared from zeros, ``budget_from_zeros``), the
+    step is :math:`u =
     z\,s_t\,\alpha\,\eta\,m`, :math:`s_t = \max(0, 1 - t/(T - 1))` for a
     run of :math:`T` = ``total_steps`` steps (1 without ``total_steps``) and
     :math:`z` the zig-zag multiple (1 over the first ``zigzag_window`` steps,
@@ -379,10 +380,21 @@ def glyder_momentum(
     greedy step along the heavy-ball direction, up to :math:`1/(1-\beta)`
     times the gradient, fits small data too fast. Use this alias where the
     heavy-ball direction itself is wanted. From zeros (the twenty-seventh
-    round) the multiple is 1: over nine seeds the README's regression from
-    zeros goes from 901x the tuned momentum cosine to 423x, a smaller one
-    on held-out data from 97.5x to 42.2x; greedy steps along the heavy ball
-    stay slow there, with or without a bound.
+    round) the zig-zag multiple is 1: over nine seeds the README's
+    regression from zeros goes from 901x the tuned momentum cosine to 423x,
+    a smaller one on held-out data from 97.5x to 42.2x; greedy steps along
+    the heavy ball stay slow there, with or without a bound.
+
+    From zeros the multiple over the budget is squared (``budget_from_zeros``;
+    our design, the default since the thirty-seventh round): where the
+    parameters given to ``init`` are all 0, :math:`\max(1, T_0/T)^2`, 4 at
+    400 steps. Over nine seeds against the tuned momentum cosine it takes
+    the worst case over the study's 57 workloads from 16.5 to 2.05 (a small
+    start; the regression from zeros 16.5 -> 0.84). On two zoos of nine
+    starts from zeros below 800 steps, written before their runs (six
+    seeds), the worst case goes 5.16 -> 4.65 and 4.64 -> 3.36; the first
+    zoo's geometric mean rose 0.645 -> 0.820, which its check forbade, the
+    second's fell 0.963 -> 0.819.
 
     The multiple over the budget (``budget_multiple``; our design, the
     default since the thirty-sixth round): with ``total_steps`` the multiple
@@ -454,15 +466,12 @@ def glyder_momentum(
         refused without it; ``False``: the multiple as given (the alias
         before the thirty-sixth round).
       budget_from_zeros: where the parameters given to ``init`` are all 0
-        (a start from zeros), the multiple over the budget is squared,
+        (a start from zeros), the multiple over the budget squared,
         :math:`\max(1, T_0/T)^2`: 4 at 400 steps, 1 from 800 on
-        (``scale_from_zeros``; the thirty-seventh round, our design, off
-        by default). Needs the multiple over the budget. Against the tuned
-        momentum cosine it takes the worst case over the study's 57
-        workloads from 16.5 to 2.05 (nine seeds), and on a zoo of nine
-        starts from zeros written before its runs from 5.16 to 4.65 (six
-        seeds); it lost its check there, raising the geometric mean from
-        0.645 to 0.820.
+        (``scale_from_zeros``). ``None`` (the default): wherever the
+        multiple over the budget is on; ``True``: the same, and refused
+        without it; ``False``: the multiple over the budget as it is (the
+        alias before the thirty-seventh round).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -508,7 +517,7 @@ def glyder_momentum(
         longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
         if budget_multiple is not False and longer > 1:
             learning_rate = _times(learning_rate, longer)
-            zeros_factor = longer if budget_from_zeros else None
+            zeros_factor = None if budget_from_zeros is False else longer
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"

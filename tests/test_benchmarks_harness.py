@@ -149,14 +149,15 @@ LOST_LATER |= {"glyder_sgd-slope"}
 LOST_LATER |= {"glyder_momentum-alpha", "glyder_adam-alpha"}
 # Its candidates over momentum (the multiple over the budget, 4 from zeros):
 # their smoke runs are slow, the study's runs measure them. The thirty-sixth
-# round adopted "-budget" where it lengthens the step ("-budget1", which
-# glyder_momentum(T) builds, stays smoked).
+# round adopted "-budget" where it lengthens the step ("-budget1").
 LOST_LATER |= {"glyder_momentum-budget", "glyder_momentum-budget2"}
 LOST_LATER |= {"glyder_momentum-zeros4"}
 # The thirty-seventh round's step in a plane (lost); its multiple squared from
-# zeros ("-zeros-budget", an option of the alias, off: it failed its check) is
-# matched by "-zeros" above.
+# zeros, adopted ("-zeros-budget", which glyder_momentum(T) builds, stays
+# smoked; "-budget1" is the alias before it).
 LOST_LATER |= {n for n in methods.METHODS if n.startswith("glyder-plane")}
+LOST_LATER -= {"glyder_momentum-zeros-budget"}
+LOST_LATER |= {"glyder_momentum-budget1"}
 
 
 def _on_other_bases():

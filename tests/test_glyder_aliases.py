@@ -99,17 +99,21 @@ def _zigzag(
     learning_rate=2.0,
     large_share=0.25,
     threshold=0.0,
+    zeros=None,
     **kwargs,
 ):
     """glyder over ``base`` (SGD's identity by default), the zig-zag multiple
     (its shorter step read over the first 8 steps) between its learning rate
-    and its trust region."""
+    and its trust region; with ``zeros``, the step times it from zeros first."""
     base = optax.identity() if base is None else base
     glyder = go.glyder(base, learning_rate=learning_rate, max_step_ratio=None, **kwargs)
+    from_zeros = [] if zeros is None else [scale_from_zeros(zeros)]
     zigzag = go.scale_by_zigzag_multiple(
         window, threshold, large_share=large_share, share_steps=min(8, window)
     )
-    return optax.chain(glyder, zigzag, bound_step_by_params(max_step_ratio))
+    return optax.chain(
+        glyder, *from_zeros, zigzag, bound_step_by_params(max_step_ratio)
+    )
 
 
 _sgd_zigzag = functools.partial(_zigzag, None)
@@ -117,12 +121,18 @@ _sgd_zigzag = functools.partial(_zigzag, None)
 
 def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
     """glyder over the trace with its decay and the multiple 800 / T (1
-    without a budget), the zig-zag multiple (threshold 0.8) before the 1%
-    bound."""
+    without a budget; squared from zeros), the zig-zag multiple (threshold
+    0.8) before the 1% bound."""
     trace = optax.trace(0.9) if trace is None else trace
     budget = kwargs.get("total_steps")
     multiple = 1.0 if budget is None else 800 / budget
-    kwargs = {"max_step_ratio": 0.01, "learning_rate": multiple, **kwargs}
+    zeros = None if budget is None else multiple
+    kwargs = {
+        "max_step_ratio": 0.01,
+        "learning_rate": multiple,
+        "zeros": zeros,
+        **kwargs,
+    }
     return _zigzag(trace, window, large_share=large_share, threshold=0.8, **kwargs)
 
 
@@ -167,7 +177,14 @@ EQUAL = {
     ),
     "momentum-no-zigzag": (
         lambda: go.glyder_momentum(10, zigzag_window=None),
-        lambda: go.glyder(optax.trace(0.9), learning_rate=80.0, total_steps=10),
+        lambda: optax.chain(  # the multiple squared from zeros, then the bound
+            go.glyder(
+                optax.trace(0.9), learning_rate=80.0, total_steps=10,
+                max_step_ratio=None,
+            ),
+            scale_from_zeros(80.0),
+            bound_step_by_params(0.01),
+        ),
     ),
     "momentum-no-budget": (
         lambda: go.glyder_momentum(),
@@ -272,7 +289,8 @@ EVERY_ARGUMENT = {
             budget_multiple=False, **SHARED,
         ),
         lambda: _momentum_zigzag(
-            optax.trace(0.5, nesterov=True), 5, 0.3, total_steps=9, **SHARED
+            optax.trace(0.5, nesterov=True), 5, 0.3, total_steps=9, zeros=None,
+            **SHARED,
         ),
     ),
     "adam": (
@@ -461,10 +479,15 @@ ZEROS = {"w": jnp.zeros(4), "b": jnp.zeros(())}
 
 def test_from_zeros_the_momentum_alias_squares_its_multiple_over_the_budget():
     free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
-    got, _ = run(go.glyder_momentum(400, budget_from_zeros=True, **free), 40, ZEROS)
+    got, _ = run(go.glyder_momentum(400, **free), 40, ZEROS)
     fixed = {"budget_multiple": False, **free}
     ref, _ = run(go.glyder_momentum(400, learning_rate=4.0, **fixed), 40, ZEROS)
     chex.assert_trees_all_close(got, ref, rtol=1e-6)  # (800 / 400) ** 2
+    asked, _ = run(go.glyder_momentum(400, budget_from_zeros=True, **free), 40, ZEROS)
+    chex.assert_trees_all_equal(asked, got)
+    off = go.glyder_momentum(400, budget_from_zeros=False, **free)
+    before, _ = run(go.glyder_momentum(400, learning_rate=2.0, **fixed), 40, ZEROS)
+    chex.assert_trees_all_close(run(off, 40, ZEROS)[0], before, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -473,11 +496,11 @@ def test_from_zeros_the_momentum_alias_squares_its_multiple_over_the_budget():
 def test_the_squared_multiple_leaves_other_starts_and_long_budgets_alone(
     total_steps, params
 ):
-    # A standard start, or from zeros at 800 steps or more: the default's steps.
-    opt = go.glyder_momentum(total_steps, budget_from_zeros=True)
-    got, _ = run(opt, 40, params)
-    ref, _ = run(go.glyder_momentum(total_steps), 40, params)
-    chex.assert_trees_all_close(got, ref, rtol=1e-6)
+    # A standard start, or from zeros at 800 steps or more: the steps of the
+    # alias before the thirty-seventh round.
+    got, _ = run(go.glyder_momentum(total_steps), 40, params)
+    opt = go.glyder_momentum(total_steps, budget_from_zeros=False)
+    chex.assert_trees_all_close(got, run(opt, 40, params)[0], rtol=1e-6)
 
 
 def test_the_squared_multiple_needs_the_multiple_over_the_budget():
