@@ -144,25 +144,20 @@ def scale_by_plane_step(
         if params is None or obj_fn is None:
             raise ValueError("scale_by_plane_step needs `params` and `obj_fn`.")
         q = optax.tree.sub(state.previous, params)
-        q_sq = optax.tree.norm(q, squared=True)
 
         def refreshed(state):
             value, n, c = plane_estimate(obj_fn, params, updates, q)
             n, c = n.astype(state.slopes.dtype), c.astype(state.slopes.dtype)
             d_sq = optax.tree.norm(updates, squared=True)
             c = _floored(value, n, c, d_sq, min_curvature, f_min)
-            ok = (
-                jnp.isfinite(value)
-                & jnp.all(jnp.isfinite(n))
-                & jnp.all(jnp.isfinite(c))
-            )
-            has_q = jnp.stack([True, q_sq > 0])
+            ok = _common.all_finite((value, n, c))
+            has_q = jnp.stack([True, optax.tree.norm(q, squared=True) > 0])
             mask = has_q[:, None] & has_q[None, :] & ok
             steps = jnp.where(state.count == 0, 1, refresh_every)
             new = _refresh(
                 state, (n, c), mask, smoothing, max_growth, max_momentum, steps
             )
-            return jax.tree.map(lambda x, y: jnp.where(ok, x, y), new, state)
+            return optax.tree.where(ok, new, state)
 
         due = state.count % refresh_every == 0
         state = jax.lax.cond(due, refreshed, lambda s: s, state)
@@ -173,8 +168,7 @@ def scale_by_plane_step(
             updates,
             q,
         )
-        finite = jnp.isfinite(optax.tree.norm(step))
-        step = optax.tree.where(finite, step, optax.tree.zeros_like(step))
+        step = _common.zeros_unless(_common.all_finite(step), step)
         state = state._replace(count=optax.safe_increment(state.count), previous=params)
         return step, state
 

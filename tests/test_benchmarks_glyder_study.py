@@ -739,15 +739,9 @@ def test_the_first_steps_go_along_the_gradient_at_a_share_of_the_norm():
         ),
         # The thirty-sixth round's alias: at 6 steps 800 / T lengthens it;
         # the thirty-seventh's squares that from zeros only (not these params).
-        (
-            "glyder_momentum-budget1",
-            None,
-            lambda: _momentum_r35(6, learning_rate=800.0 / 6),
-        ),
-        (
-            "glyder_momentum-zeros-budget",
-            None,
-            lambda: _momentum_r35(6, learning_rate=800.0 / 6),
+        *(
+            (name, None, lambda: _momentum_r35(6, learning_rate=800.0 / 6))
+            for name in ("glyder_momentum-budget1", "glyder_momentum-zeros-budget")
         ),
     ],
 )

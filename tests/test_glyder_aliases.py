@@ -126,7 +126,7 @@ def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
     trace = optax.trace(0.9) if trace is None else trace
     budget = kwargs.get("total_steps")
     multiple = 1.0 if budget is None else 800 / budget
-    zeros = None if budget is None else multiple
+    zeros = None if budget is None or multiple <= 1 else multiple
     kwargs = {
         "max_step_ratio": 0.01,
         "learning_rate": multiple,
