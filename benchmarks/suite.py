@@ -165,6 +165,7 @@ SUITES = {
     "zoo-fresh3": _zoo_suite(zoo.FRESH3),
     "zoo-fresh4": _zoo_suite(zoo.FRESH4),
     "zoo-fresh5": _zoo_suite(zoo.FRESH5),
+    "zoo-fresh6": _zoo_suite(zoo.FRESH6),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

@@ -594,6 +594,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH3,
         **zoo.FRESH4,
         **zoo.FRESH5,
+        **zoo.FRESH6,
     }
 
 

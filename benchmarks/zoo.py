@@ -27,7 +27,9 @@ thirty-sixth round before any run, every budget below 800 steps, and
 :data:`FRESH4` (``--suite zoo-fresh4``) an eighth, written in its
 thirty-seventh round before any run, every workload from zeros below 800 steps,
 and :data:`FRESH5` (``--suite zoo-fresh5``) a ninth, of the same kind, written
-in the same round after the eighth had run, before any run of its own.
+in the same round after the eighth had run, before any run of its own, and
+:data:`FRESH6` (``--suite zoo-fresh6``) a tenth, of the same kind, written in
+the thirty-eighth round before any run.
 """
 
 from __future__ import annotations
@@ -925,6 +927,86 @@ FRESH5: dict[str, Callable[[], tasks.Task]] = {
         scaling="01",
         batch_size=16,
         steps=700,
+        hidden=(),
+        init_scale=0.0,
+    ),
+}
+
+# A tenth zoo, written in the GLyDER study's thirty-eighth round before any
+# method ran on it. That round's candidates square the multiple over the
+# budget from zeros over SGD and Adam, as glyder_momentum's since the
+# thirty-seventh; every workload here starts from zeros with a budget under 800
+# steps, so that they act on each (a check, not a choice).
+FRESH6: dict[str, Callable[[], tasks.Task]] = {
+    "fresh6-tanh-d8": _named(
+        tanh_regression, "fresh6-tanh-d8", dim=8, seed=51, batch_size=32, steps=250
+    ),
+    "fresh6-tanh-d24-bs16-noisy": _named(
+        tanh_regression,
+        "fresh6-tanh-d24-bs16-noisy",
+        dim=24,
+        seed=53,
+        noise=0.02,
+        batch_size=16,
+        steps=700,
+    ),
+    "fresh6-tanh-d14-n512": _named(
+        tanh_regression, "fresh6-tanh-d14-n512", n=512, dim=14, seed=57, steps=450
+    ),
+    "fresh6-digits-raw-linear0": _named(
+        mlp,
+        "fresh6-digits-raw-linear0",
+        data="digits",
+        scaling="raw",
+        steps=400,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh6-wine-std-linear0": _named(
+        mlp,
+        "fresh6-wine-std-linear0",
+        data="wine",
+        batch_size=32,
+        steps=250,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh6-iris-01-linear0": _named(
+        mlp,
+        "fresh6-iris-01-linear0",
+        data="iris",
+        scaling="01",
+        batch_size=16,
+        steps=600,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh6-breast-std-linear0": _named(
+        mlp,
+        "fresh6-breast-std-linear0",
+        data="breast_cancer",
+        batch_size=16,
+        steps=350,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh6-synth-raw-linear0": _named(
+        mlp,
+        "fresh6-synth-raw-linear0",
+        data="synth_raw",
+        scaling="raw",
+        batch_size=128,
+        steps=300,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh6-synth3-01-linear0": _named(
+        mlp,
+        "fresh6-synth3-01-linear0",
+        data="synth3",
+        scaling="01",
+        batch_size=32,
+        steps=600,
         hidden=(),
         init_scale=0.0,
     ),
