@@ -3013,3 +3013,21 @@ _register_untuned(
     "go.glyder_momentum(total_steps=T): from zeros the multiple"
     " max(1, 800 / T) ** 2, the alias since the thirty-seventh round",
 )
+
+
+# The thirty-eighth round: the same square over SGD and Adam. From zeros
+# glyder_sgd(T)'s multiple 2 * 800 / T times max(1, 800 / T) more, and
+# glyder_adam(T)'s step (before its reader, bound and decay) times
+# max(1, 800 / T); every other start, and every budget of 800 steps or more,
+# takes the default's steps. Checked on a tenth zoo (--suite zoo-fresh6),
+# every workload from zeros below 800 steps, written before it ran.
+for _base, _alias in (("sgd", go.glyder_sgd), ("adam", go.glyder_adam)):
+    _register_untuned(
+        f"glyder_{_base}-zeros-budget",
+        _base,
+        lambda info, alias=_alias: alias(
+            total_steps=info.total_steps, budget_from_zeros=True
+        ),
+        f"go.glyder_{_base}(total_steps=T, budget_from_zeros=True): from zeros"
+        " the step times max(1, 800 / T) more",
+    )

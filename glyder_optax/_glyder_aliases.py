@@ -115,6 +115,7 @@ def glyder_sgd(
     skip_non_finite: bool = True,
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
+    budget_from_zeros: bool | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over plain SGD, the direction :math:`d = g`.
 
@@ -251,7 +252,16 @@ def glyder_sgd(
             f" learning_rate * {BUDGET_STEPS} / total_steps",
             minimum=1,
         )
-        learning_rate = _times(learning_rate, BUDGET_STEPS / total_steps)
+        longer = BUDGET_STEPS / total_steps
+        learning_rate = _times(learning_rate, longer)
+        zeros_factor = longer if budget_from_zeros and longer > 1 else None
+    elif budget_from_zeros:
+        raise ValueError(
+            "glyder_sgd: budget_from_zeros squares the multiple over the budget"
+            " from zeros; pass total_steps, the run's number of steps"
+        )
+    else:
+        zeros_factor = None
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(
         glyder,
@@ -264,7 +274,8 @@ def glyder_sgd(
         skip_non_finite=skip_non_finite,
         shared_count=shared_count,
     )
-    return _flooded(_read_and_bound(greedy, max_step_ratio, reading), flood_level)
+    opt = _read_and_bound(greedy, max_step_ratio, reading, zeros_factor)
+    return _flooded(opt, flood_level)
 
 
 def _times(learning_rate: optax.ScalarOrSchedule, factor: float):
@@ -571,6 +582,7 @@ def glyder_adam(
     skip_non_finite: bool = True,
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
+    budget_from_zeros: bool | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over Adam's direction :math:`d = \hat m / (\sqrt{\hat v} +
     \epsilon)`.
@@ -725,6 +737,13 @@ def glyder_adam(
         )
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_adam")
+    elif budget_from_zeros:
+        raise ValueError(
+            "glyder_adam: budget_from_zeros lengthens the step from zeros by"
+            f" max(1, {BUDGET_STEPS} / total_steps); pass total_steps, the run's"
+            " number of steps"
+        )
+    longer = BUDGET_STEPS / total_steps if budget_from_zeros else 1.0
 
     def build(ratio):
         greedy = glyder(
@@ -738,7 +757,7 @@ def glyder_adam(
             skip_non_finite=skip_non_finite,
             shared_count=shared_count,
         )
-        parts = [greedy]
+        parts = [greedy] + ([scale_from_zeros(longer)] if longer > 1 else [])
         if reads:  # one reader, on the unbounded steps: their multiple and bound's
             parts.append(_adam_reader(zigzag_window, large_share, ratio, from_zeros))
         if total_steps is not None:
