@@ -199,6 +199,11 @@ def glyder_sgd(
         cross-entropy (nats) is the study's recommendation (its sixteenth
         round); ``None``, the default, since a level in another loss's
         units (a squared error's) would stop a run at an arbitrary point.
+      budget_from_zeros: where the parameters given to ``init`` are all 0 (a
+        start from zeros) and ``total_steps`` is below 800, the multiple
+        times :math:`T_0 / T` once more (the thirty-eighth round's
+        candidate); every other start keeps the steps above. Needs
+        ``total_steps``; ``None`` or ``False`` (default): off.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -207,7 +212,8 @@ def glyder_sgd(
     Raises:
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 1, or traced (make it static
-        under ``optax.inject_hyperparams``).
+        under ``optax.inject_hyperparams``); ``budget_from_zeros`` without
+        ``total_steps``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -471,6 +477,11 @@ def glyder_momentum(
         ``None`` where it can be negative).
       flood_level: as in :func:`glyder_sgd` (no step at or below the level;
         0.01 for cross-entropy in nats; off by default).
+      budget_from_zeros: where the parameters given to ``init`` are all 0 (a
+        start from zeros) and ``total_steps`` is below 800, GLyDER's step
+        times :math:`800 / T` before the reader (the thirty-eighth round's
+        candidate); every other start keeps the steps above. Needs
+        ``total_steps``; ``None`` or ``False`` (default): off.
       budget_multiple: the multiple times :math:`\max(1, T_0 / T)`
         (:math:`T_0` = 800): 2 at 400 steps, 1 from 800 on. ``None`` (the
         default): where ``total_steps`` is given; ``True``: the same, and
@@ -699,7 +710,8 @@ def glyder_adam(
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 2, or traced (make it static
         under ``optax.inject_hyperparams``); ``large_share`` or
-        ``from_zeros`` with ``zigzag_window=None``.
+        ``from_zeros`` with ``zigzag_window=None``; ``budget_from_zeros``
+        without ``total_steps``.
 
     Examples:
       The decay after the bound, against ``glyder(..., total_steps=T)``'s

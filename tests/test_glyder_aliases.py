@@ -70,13 +70,14 @@ def _adam_decayed_after(total_steps, **kwargs):
 
 def _adam_zigzag(
     total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=0.2,
-    lift=True, **kwargs,
+    lift=True, zeros=None, **kwargs,
 ):  # fmt: skip
-    """glyder over Adam, then one reader of its unbounded steps: its bound
-    (with ``large_share``, halved after the window where the first steps are
-    ``large_share`` of the norm, less than half of it, and agree; with
-    ``lift``, none after it from zeros) and the step and bound times 4 where
-    they zig-zag (threshold 0.94), then the decay."""
+    """glyder over Adam (with ``zeros``, its step times it from zeros), then
+    one reader of its unbounded steps: its bound (with ``large_share``,
+    halved after the window where the first steps are ``large_share`` of the
+    norm, less than half of it, and agree; with ``lift``, none after it from
+    zeros) and the step and bound times 4 where they zig-zag (threshold
+    0.94), then the decay."""
     adam = optax.scale_by_adam() if adam is None else adam
     bounded = max_step_ratio is not None
     reader = go.scale_by_zigzag_multiple(
@@ -85,7 +86,8 @@ def _adam_zigzag(
         growth_share=None if large_share is None else 0.5, grow=1.0,
         scale_step=bounded, from_zeros=jnp.inf if lift and bounded else None,
     )  # fmt: skip
-    parts = [go.glyder(adam, max_step_ratio=None, **kwargs), reader]
+    from_zeros = [] if zeros is None else [scale_from_zeros(zeros)]
+    parts = [go.glyder(adam, max_step_ratio=None, **kwargs), *from_zeros, reader]
     if total_steps is not None:
         decay = go.linear_decay_schedule(1.0, total_steps)
         parts.append(optax.scale_by_schedule(decay))
@@ -507,6 +509,35 @@ def test_the_squared_multiple_needs_the_multiple_over_the_budget():
     for kwargs in ({}, {"total_steps": 400, "budget_multiple": False}):
         with pytest.raises(ValueError, match=r"budget_from_zeros .* pass total_steps"):
             go.glyder_momentum(budget_from_zeros=True, **kwargs)
+
+
+def test_from_zeros_sgd_and_adam_can_lengthen_the_step_by_the_budget():
+    # budget_from_zeros: SGD's multiple 2 * 800 / T times 800 / T more, Adam's
+    # step times 800 / T, where the parameters start at zero (T < 800).
+    sgd = go.glyder_sgd(total_steps=400, budget_from_zeros=True)
+    assert_same_run(
+        run(sgd, 40, ZEROS), run(_sgd_zigzag(learning_rate=4.0, zeros=2.0), 40, ZEROS)
+    )
+    adam = go.glyder_adam(400, budget_from_zeros=True)
+    assert_same_run(run(adam, 40, ZEROS), run(_adam_zigzag(400, zeros=2.0), 40, ZEROS))
+
+
+@pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_adam])
+@pytest.mark.parametrize(
+    ("total_steps", "params"), [(400, None), (800, ZEROS), (3000, ZEROS)]
+)
+def test_sgd_and_adam_from_zeros_leave_other_starts_and_long_budgets_alone(
+    alias, total_steps, params
+):
+    got, _ = run(alias(total_steps=total_steps, budget_from_zeros=True), 40, params)
+    want, _ = run(alias(total_steps=total_steps), 40, params)
+    chex.assert_trees_all_close(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_adam])
+def test_sgd_and_adam_from_zeros_need_the_budget(alias):
+    with pytest.raises(ValueError, match=r"budget_from_zeros .* pass total_steps"):
+        alias(budget_from_zeros=True)
 
 
 def test_scale_from_zeros_reads_the_start_at_init():
