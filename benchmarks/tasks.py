@@ -595,6 +595,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH4,
         **zoo.FRESH5,
         **zoo.FRESH6,
+        **zoo.FRESH7,
     }
 
 

@@ -29,7 +29,9 @@ thirty-seventh round before any run, every workload from zeros below 800 steps,
 and :data:`FRESH5` (``--suite zoo-fresh5``) a ninth, of the same kind, written
 in the same round after the eighth had run, before any run of its own, and
 :data:`FRESH6` (``--suite zoo-fresh6``) a tenth, of the same kind, written in
-the thirty-eighth round before any run.
+the thirty-eighth round before any run, and :data:`FRESH7` (``--suite
+zoo-fresh7``) an eleventh, from zeros at 150 to 390 steps, written in the same
+round after the tenth had run, before any run of its own.
 """
 
 from __future__ import annotations
@@ -1007,6 +1009,79 @@ FRESH6: dict[str, Callable[[], tasks.Task]] = {
         scaling="01",
         batch_size=32,
         steps=600,
+        hidden=(),
+        init_scale=0.0,
+    ),
+}
+
+# An eleventh zoo, written in the thirty-eighth round after the tenth had run
+# on seeds 0-2, before any run of its own. That round's second candidate caps
+# the squared multiple from zeros at 4, which acts below 400 steps; every
+# workload here starts from zeros with a budget of 150 to 390 steps.
+FRESH7: dict[str, Callable[[], tasks.Task]] = {
+    "fresh7-tanh-d6": _named(
+        tanh_regression, "fresh7-tanh-d6", dim=6, seed=61, batch_size=32, steps=200
+    ),
+    "fresh7-tanh-d20-bs8": _named(
+        tanh_regression, "fresh7-tanh-d20-bs8", dim=20, seed=67, batch_size=8, steps=350
+    ),
+    "fresh7-tanh-d12-noisy": _named(
+        tanh_regression, "fresh7-tanh-d12-noisy", dim=12, seed=71, noise=0.05, steps=300
+    ),
+    "fresh7-tanh-d32-n512": _named(
+        tanh_regression,
+        "fresh7-tanh-d32-n512",
+        n=512,
+        dim=32,
+        seed=73,
+        batch_size=32,
+        steps=380,
+    ),
+    "fresh7-digits-01-bs16-linear0": _named(
+        mlp,
+        "fresh7-digits-01-bs16-linear0",
+        data="digits",
+        scaling="01",
+        batch_size=16,
+        steps=300,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh7-wine-raw-linear0": _named(
+        mlp,
+        "fresh7-wine-raw-linear0",
+        data="wine",
+        scaling="raw",
+        batch_size=16,
+        steps=350,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh7-iris-std-bs32-linear0": _named(
+        mlp,
+        "fresh7-iris-std-bs32-linear0",
+        data="iris",
+        batch_size=32,
+        steps=180,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh7-breast-01-bs8-linear0": _named(
+        mlp,
+        "fresh7-breast-01-bs8-linear0",
+        data="breast_cancer",
+        scaling="01",
+        batch_size=8,
+        steps=250,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh7-synth2-raw-linear0": _named(
+        mlp,
+        "fresh7-synth2-raw-linear0",
+        data="synth2_raw",
+        scaling="raw",
+        steps=150,
         hidden=(),
         init_scale=0.0,
     ),

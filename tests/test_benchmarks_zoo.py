@@ -119,7 +119,7 @@ def test_the_third_fresh_zoo_is_apart_and_below_800_steps():
     assert all(not jnp.any(x) for x in jax.tree.leaves(start))  # from zeros
 
 
-@pytest.mark.parametrize("number", [4, 5, 6])
+@pytest.mark.parametrize("number", [4, 5, 6, 7])
 def test_the_later_fresh_zoos_are_apart_from_zeros_and_below_800_steps(number):
     mine = getattr(zoo, f"FRESH{number}")
     others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
