@@ -3031,3 +3031,27 @@ for _base, _alias in (("sgd", go.glyder_sgd), ("adam", go.glyder_adam)):
         f"go.glyder_{_base}(total_steps=T, budget_from_zeros=True): from zeros"
         " the step times max(1, 800 / T) more",
     )
+
+
+# The round's second candidate, after the tenth zoo's seeds 0-2 (there the
+# square overshoots on fresh6-tanh-d8, 250 steps, multiple 10.24, over
+# momentum and SGD): the square from zeros capped at 4 but never below the
+# budget's own factor, min(b ** 2, max(b, 4)) with b = max(1, 800 / T), which
+# acts below 400 steps. Checked on an eleventh zoo (--suite zoo-fresh7), from
+# zeros at 150 to 390 steps, written before it ran.
+_register_untuned(
+    "glyder_momentum-zeros-cap4",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, zeros_cap=4.0),
+    "go.glyder_momentum(total_steps=T, zeros_cap=4.0): from zeros the multiple"
+    " min(b ** 2, max(b, 4)), b = max(1, 800 / T)",
+)
+_register_untuned(
+    "glyder_sgd-zeros-cap4",
+    "sgd",
+    lambda info: go.glyder_sgd(
+        total_steps=info.total_steps, budget_from_zeros=True, zeros_cap=4.0
+    ),
+    "go.glyder_sgd(total_steps=T, budget_from_zeros=True, zeros_cap=4.0): from"
+    " zeros the multiple 2 * min(b ** 2, max(b, 4)), b = 800 / T",
+)

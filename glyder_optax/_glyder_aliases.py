@@ -116,6 +116,7 @@ def glyder_sgd(
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
     budget_from_zeros: bool | None = None,
+    zeros_cap: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over plain SGD, the direction :math:`d = g`.
 
@@ -204,6 +205,9 @@ def glyder_sgd(
         times :math:`T_0 / T` once more (the thirty-eighth round's
         candidate); every other start keeps the steps above. Needs
         ``total_steps``; ``None`` or ``False`` (default): off.
+      zeros_cap: with ``budget_from_zeros``, that square at most
+        ``zeros_cap`` but never below :math:`T_0 / T` (the thirty-eighth
+        round's second candidate, 4); ``None`` (default): uncapped.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -213,7 +217,7 @@ def glyder_sgd(
       TypeError: if ``total_steps`` is not an int.
       ValueError: if ``total_steps`` is below 1, or traced (make it static
         under ``optax.inject_hyperparams``); ``budget_from_zeros`` without
-        ``total_steps``.
+        ``total_steps``; ``zeros_cap`` without ``budget_from_zeros``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -260,7 +264,7 @@ def glyder_sgd(
         )
         longer = BUDGET_STEPS / total_steps
         learning_rate = _times(learning_rate, longer)
-        zeros_factor = longer if budget_from_zeros and longer > 1 else None
+        zeros_factor = _zeros_factor(longer, zeros_cap) if budget_from_zeros else None
     elif budget_from_zeros:
         raise ValueError(
             "glyder_sgd: budget_from_zeros squares the multiple over the budget"
@@ -268,6 +272,11 @@ def glyder_sgd(
         )
     else:
         zeros_factor = None
+    if zeros_cap is not None and not budget_from_zeros:
+        raise ValueError(
+            "glyder_sgd: zeros_cap caps the multiple squared from zeros; pass"
+            " budget_from_zeros=True (with total_steps), or drop zeros_cap"
+        )
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(
         glyder,
@@ -282,6 +291,14 @@ def glyder_sgd(
     )
     opt = _read_and_bound(greedy, max_step_ratio, reading, zeros_factor)
     return _flooded(opt, flood_level)
+
+
+def _zeros_factor(longer: float, cap: float | None) -> float | None:
+    """From zeros, the budget's factor ``longer`` (above 1) once more: its
+    square, at most ``cap`` (``None``: none) but never below ``longer``;
+    ``None`` where that adds nothing."""
+    factor = longer if cap is None else min(longer, max(1.0, cap / longer))
+    return factor if factor > 1 else None
 
 
 def _times(learning_rate: optax.ScalarOrSchedule, factor: float):
@@ -368,6 +385,7 @@ def glyder_momentum(
     flood_level: jax.typing.ArrayLike | None = None,
     budget_multiple: bool | None = None,
     budget_from_zeros: bool | None = None,
+    zeros_cap: float | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -477,11 +495,6 @@ def glyder_momentum(
         ``None`` where it can be negative).
       flood_level: as in :func:`glyder_sgd` (no step at or below the level;
         0.01 for cross-entropy in nats; off by default).
-      budget_from_zeros: where the parameters given to ``init`` are all 0 (a
-        start from zeros) and ``total_steps`` is below 800, GLyDER's step
-        times :math:`800 / T` before the reader (the thirty-eighth round's
-        candidate); every other start keeps the steps above. Needs
-        ``total_steps``; ``None`` or ``False`` (default): off.
       budget_multiple: the multiple times :math:`\max(1, T_0 / T)`
         (:math:`T_0` = 800): 2 at 400 steps, 1 from 800 on. ``None`` (the
         default): where ``total_steps`` is given; ``True``: the same, and
@@ -494,6 +507,10 @@ def glyder_momentum(
         multiple over the budget is on; ``True``: the same, and refused
         without it; ``False``: the multiple over the budget as it is (the
         alias before the thirty-seventh round).
+      zeros_cap: that square at most ``zeros_cap`` but never below
+        :math:`\max(1, T_0/T)` (the thirty-eighth round's second candidate,
+        4: the square from 400 steps on, 4 from 200 to 400, :math:`T_0/T`
+        below 200); ``None`` (default): uncapped.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -505,7 +522,8 @@ def glyder_momentum(
       ValueError: if ``total_steps`` is below 2, or traced (make it static
         under ``optax.inject_hyperparams``), or ``budget_multiple`` is
         ``True`` without it, or ``budget_from_zeros`` is on without it or
-        with ``budget_multiple=False``.
+        with ``budget_multiple=False``, or ``zeros_cap`` is given without
+        it or with ``budget_from_zeros=False``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -539,12 +557,19 @@ def glyder_momentum(
         longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
         if budget_multiple is not False and longer > 1:
             learning_rate = _times(learning_rate, longer)
-            zeros_factor = None if budget_from_zeros is False else longer
+            zeros_factor = (
+                None if budget_from_zeros is False else _zeros_factor(longer, zeros_cap)
+            )
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"
             f" max(1, {BUDGET_STEPS} / total_steps): pass total_steps, the run's"
             " number of steps"
+        )
+    if zeros_cap is not None and (budget_from_zeros is False or total_steps is None):
+        raise ValueError(
+            "glyder_momentum: zeros_cap caps the multiple squared from zeros;"
+            " pass total_steps and leave budget_from_zeros on, or drop zeros_cap"
         )
     if budget_from_zeros and (total_steps is None or budget_multiple is False):
         raise ValueError(
@@ -699,6 +724,11 @@ def glyder_adam(
         ``None`` where it can be negative).
       flood_level: as in :func:`glyder_sgd` (no step at or below the level;
         0.01 for cross-entropy in nats; off by default).
+      budget_from_zeros: where the parameters given to ``init`` are all 0 (a
+        start from zeros) and ``total_steps`` is below 800, GLyDER's step
+        times :math:`800 / T` before the reader (the thirty-eighth round's
+        candidate); every other start keeps the steps above. Needs
+        ``total_steps``; ``None`` or ``False`` (default): off.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and

@@ -540,6 +540,34 @@ def test_sgd_and_adam_from_zeros_need_the_budget(alias):
         alias(budget_from_zeros=True)
 
 
+@pytest.mark.parametrize("total_steps", [100, 300, 600, 800])
+def test_the_capped_square_from_zeros(total_steps):
+    # From zeros the multiple min(b ** 2, max(b, 4)), b = max(1, 800 / T):
+    # b at 100 steps (8 > 4), 4 at 300, the square at 600, 1 from 800 on;
+    # over SGD twice that (its learning_rate 2), b = 800 / T.
+    b = max(1.0, 800 / total_steps)
+    total = min(b**2, max(b, 4.0))
+    free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
+    got, _ = run(go.glyder_momentum(total_steps, zeros_cap=4.0, **free), 12, ZEROS)
+    fixed = {"budget_multiple": False, "learning_rate": total, **free}
+    want, _ = run(go.glyder_momentum(total_steps, **fixed), 12, ZEROS)
+    chex.assert_trees_all_close(got, want, rtol=1e-4)  # float32 rounding of the factors
+    sgd = {"total_steps": total_steps, **free}
+    got, _ = run(go.glyder_sgd(budget_from_zeros=True, zeros_cap=4.0, **sgd), 12, ZEROS)
+    want, _ = run(go.glyder_sgd(learning_rate=2.0 * total / b, **sgd), 12, ZEROS)
+    chex.assert_trees_all_close(got, want, rtol=1e-4)  # float32 rounding of the factors
+
+
+def test_the_cap_needs_the_square():
+    for alias, kwargs in (
+        (go.glyder_momentum, {"total_steps": 300, "budget_from_zeros": False}),
+        (go.glyder_momentum, {}),
+        (go.glyder_sgd, {"total_steps": 300}),
+    ):
+        with pytest.raises(ValueError, match=r"zeros_cap .* or drop zeros_cap"):
+            alias(zeros_cap=4.0, **kwargs)
+
+
 def test_scale_from_zeros_reads_the_start_at_init():
     tx = scale_from_zeros(3.0)
     u = jnp.array([1.0, -2.0])
