@@ -524,7 +524,7 @@ def _sgd_alias(info):
 
 def _momentum_alias(info):
     # The alias before the thirty-sixth round (its runs in the study's
-    # folders): "glyder_momentum-zeros-budget" builds glyder_momentum(T) now.
+    # folders): "glyder_momentum-zeros-cap4" builds glyder_momentum(T) now.
     return go.glyder_momentum(info.total_steps, budget_multiple=False)
 
 

@@ -78,7 +78,7 @@ ZOO_METHODS = (
     "decsps",
     "adasps",
     "glyder_sgd",
-    "glyder_momentum-zeros-budget",  # go.glyder_momentum(total_steps=T)
+    "glyder_momentum-zeros-cap4",  # go.glyder_momentum(total_steps=T)
     "glyder_adam",
     "glyder-sgd",
     "glyder-momentum",
@@ -115,7 +115,7 @@ ZOO_QUICK_METHODS = (
     "schedule_free_adamw-default",
     "inexact_polyak",
     "glyder_sgd",
-    "glyder_momentum-zeros-budget",  # go.glyder_momentum(total_steps=T)
+    "glyder_momentum-zeros-cap4",  # go.glyder_momentum(total_steps=T)
     "glyder_adam",
     "glyder_sgd-level0.01",
     "glyder_adam-level0.01",

@@ -98,6 +98,9 @@ from glyder_optax._zigzag import scale_by_zigzag_multiple
 # thirty-fourth round) and of glyder_momentum(total_steps=T) (the
 # thirty-sixth) is their learning_rate.
 BUDGET_STEPS = 800
+# From zeros the multiple over the budget is squared, but at most this (and
+# never below the budget's own): the study's thirty-eighth round.
+ZEROS_CAP = 4.0
 
 
 def glyder_sgd(
@@ -116,7 +119,7 @@ def glyder_sgd(
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
     budget_from_zeros: bool | None = None,
-    zeros_cap: float | None = None,
+    zeros_cap: float | None = ZEROS_CAP,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over plain SGD, the direction :math:`d = g`.
 
@@ -264,19 +267,16 @@ def glyder_sgd(
         )
         longer = BUDGET_STEPS / total_steps
         learning_rate = _times(learning_rate, longer)
-        zeros_factor = _zeros_factor(longer, zeros_cap) if budget_from_zeros else None
+        squared = budget_from_zeros is not False
+        zeros_factor = _zeros_factor(longer, zeros_cap) if squared else None
     elif budget_from_zeros:
         raise ValueError(
             "glyder_sgd: budget_from_zeros squares the multiple over the budget"
             " from zeros; pass total_steps, the run's number of steps"
         )
     else:
-        zeros_factor = None
-    if zeros_cap is not None and not budget_from_zeros:
-        raise ValueError(
-            "glyder_sgd: zeros_cap caps the multiple squared from zeros; pass"
-            " budget_from_zeros=True (with total_steps), or drop zeros_cap"
-        )
+        squared, zeros_factor = False, None
+    _check_zeros_cap(zeros_cap, squared, "glyder_sgd")
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(
         glyder,
@@ -294,11 +294,28 @@ def glyder_sgd(
 
 
 def _zeros_factor(longer: float, cap: float | None) -> float | None:
-    """From zeros, the budget's factor ``longer`` (above 1) once more: its
-    square, at most ``cap`` (``None``: none) but never below ``longer``;
-    ``None`` where that adds nothing."""
-    factor = longer if cap is None else min(longer, max(1.0, cap / longer))
-    return factor if factor > 1 else None
+    """From zeros, the budget's factor ``longer`` once more where it is above
+    1: its square, at most ``cap`` (``None``: none) but never below
+    ``longer``; ``None`` from 800 steps on."""
+    if longer <= 1:
+        return None
+    if cap is None:
+        return longer
+    if not isinstance(cap, int | float):  # an array: optax.inject_hyperparams
+        return jnp.clip(cap / longer, 1.0, longer)
+    return min(longer, max(1.0, cap / longer))
+
+
+def _check_zeros_cap(zeros_cap, squared: bool, alias: str) -> None:
+    """Refuses a ``zeros_cap`` of one's own where no multiple is squared."""
+    injected = not isinstance(zeros_cap, int | float | None)  # an array
+    if not injected and zeros_cap != ZEROS_CAP and not squared:
+        raise ValueError(
+            f"{alias}: zeros_cap={zeros_cap} caps the multiple over the budget"
+            " squared from zeros, which is off here; pass total_steps (the"
+            " run's number of steps) and leave budget_from_zeros on, or drop"
+            " zeros_cap"
+        )
 
 
 def _times(learning_rate: optax.ScalarOrSchedule, factor: float):
@@ -385,7 +402,7 @@ def glyder_momentum(
     flood_level: jax.typing.ArrayLike | None = None,
     budget_multiple: bool | None = None,
     budget_from_zeros: bool | None = None,
-    zeros_cap: float | None = None,
+    zeros_cap: float | None = ZEROS_CAP,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over heavy-ball momentum, :math:`d = m`, :math:`m \leftarrow
     \beta m + g`.
@@ -552,25 +569,20 @@ def glyder_momentum(
       stability of learning <https://arxiv.org/abs/2002.03432>`_, 2020
     """
     zeros_factor = None
+    squared = budget_from_zeros is not False and budget_multiple is not False
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
         longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
         if budget_multiple is not False and longer > 1:
             learning_rate = _times(learning_rate, longer)
-            zeros_factor = (
-                None if budget_from_zeros is False else _zeros_factor(longer, zeros_cap)
-            )
+            zeros_factor = _zeros_factor(longer, zeros_cap) if squared else None
     elif budget_multiple:
         raise ValueError(
             "glyder_momentum: budget_multiple=True scales the multiple by"
             f" max(1, {BUDGET_STEPS} / total_steps): pass total_steps, the run's"
             " number of steps"
         )
-    if zeros_cap is not None and (budget_from_zeros is False or total_steps is None):
-        raise ValueError(
-            "glyder_momentum: zeros_cap caps the multiple squared from zeros;"
-            " pass total_steps and leave budget_from_zeros on, or drop zeros_cap"
-        )
+    _check_zeros_cap(zeros_cap, squared and total_steps is not None, "glyder_momentum")
     if budget_from_zeros and (total_steps is None or budget_multiple is False):
         raise ValueError(
             "glyder_momentum: budget_from_zeros squares the multiple over the"

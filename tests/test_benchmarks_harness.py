@@ -153,11 +153,13 @@ LOST_LATER |= {"glyder_momentum-alpha", "glyder_adam-alpha"}
 LOST_LATER |= {"glyder_momentum-budget", "glyder_momentum-budget2"}
 LOST_LATER |= {"glyder_momentum-zeros4"}
 # The thirty-seventh round's step in a plane (lost); its multiple squared from
-# zeros, adopted ("-zeros-budget", which glyder_momentum(T) builds, stays
-# smoked; "-budget1" is the alias before it).
+# zeros ("-zeros-budget", adopted then; "-budget1" the alias before it).
 LOST_LATER |= {n for n in methods.METHODS if n.startswith("glyder-plane")}
-LOST_LATER -= {"glyder_momentum-zeros-budget"}
 LOST_LATER |= {"glyder_momentum-budget1"}
+# The thirty-eighth round's square over SGD and Adam (lost), and its square
+# capped at 4, adopted over momentum and SGD ("-zeros-cap4", which the aliases
+# build, smoked).
+LOST_LATER -= {"glyder_momentum-zeros-cap4", "glyder_sgd-zeros-cap4"}
 
 
 def _on_other_bases():

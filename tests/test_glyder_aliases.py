@@ -128,7 +128,8 @@ def _momentum_zigzag(trace=None, window=32, large_share=0.15, **kwargs):
     trace = optax.trace(0.9) if trace is None else trace
     budget = kwargs.get("total_steps")
     multiple = 1.0 if budget is None else 800 / budget
-    zeros = None if budget is None or multiple <= 1 else multiple
+    zeros = min(multiple, max(1.0, 4 / multiple))  # the square, capped at 4
+    zeros = None if budget is None or multiple <= 1 else zeros
     kwargs = {
         "max_step_ratio": 0.01,
         "learning_rate": multiple,
@@ -162,29 +163,29 @@ EQUAL = {
         ),
     ),
     "momentum": (
-        lambda: go.glyder_momentum(10),
-        lambda: _momentum_zigzag(total_steps=10),
+        lambda: go.glyder_momentum(300),
+        lambda: _momentum_zigzag(total_steps=300),
     ),
     "momentum-args": (
         lambda: go.glyder_momentum(
-            10, momentum=0.5, nesterov=True, zigzag_window=4, refresh_every=2
+            300, momentum=0.5, nesterov=True, zigzag_window=4, refresh_every=2
         ),
         lambda: _momentum_zigzag(
-            optax.trace(0.5, nesterov=True), 4, total_steps=10, refresh_every=2
+            optax.trace(0.5, nesterov=True), 4, total_steps=300, refresh_every=2
         ),
     ),
     "momentum-no-shorter-step": (
-        lambda: go.glyder_momentum(10, zigzag_window=4, large_share=None),
-        lambda: _momentum_zigzag(window=4, large_share=None, total_steps=10),
+        lambda: go.glyder_momentum(300, zigzag_window=4, large_share=None),
+        lambda: _momentum_zigzag(window=4, large_share=None, total_steps=300),
     ),
     "momentum-no-zigzag": (
-        lambda: go.glyder_momentum(10, zigzag_window=None),
-        lambda: optax.chain(  # the multiple squared from zeros, then the bound
+        lambda: go.glyder_momentum(300, zigzag_window=None),
+        lambda: optax.chain(  # the multiple, 4 in all from zeros, then the bound
             go.glyder(
-                optax.trace(0.9), learning_rate=80.0, total_steps=10,
+                optax.trace(0.9), learning_rate=800 / 300, total_steps=300,
                 max_step_ratio=None,
             ),
-            scale_from_zeros(80.0),
+            scale_from_zeros(4 / (800 / 300)),
             bound_step_by_params(0.01),
         ),
     ),
@@ -511,26 +512,32 @@ def test_the_squared_multiple_needs_the_multiple_over_the_budget():
             go.glyder_momentum(budget_from_zeros=True, **kwargs)
 
 
-def test_from_zeros_sgd_and_adam_can_lengthen_the_step_by_the_budget():
-    # budget_from_zeros: SGD's multiple 2 * 800 / T times 800 / T more, Adam's
-    # step times 800 / T, where the parameters start at zero (T < 800).
-    sgd = go.glyder_sgd(total_steps=400, budget_from_zeros=True)
-    assert_same_run(
-        run(sgd, 40, ZEROS), run(_sgd_zigzag(learning_rate=4.0, zeros=2.0), 40, ZEROS)
-    )
+def test_from_zeros_sgd_squares_and_adam_can_lengthen_the_step_by_the_budget():
+    # SGD's multiple 2 * 800 / T times 800 / T more by default (4 at 400
+    # steps, the cap's value), Adam's step times 800 / T where asked, where the
+    # parameters start at zero.
+    sgd = go.glyder_sgd(total_steps=400)
+    want = _sgd_zigzag(learning_rate=4.0, zeros=2.0)
+    assert_same_run(run(sgd, 40, ZEROS), run(want, 40, ZEROS))
     adam = go.glyder_adam(400, budget_from_zeros=True)
     assert_same_run(run(adam, 40, ZEROS), run(_adam_zigzag(400, zeros=2.0), 40, ZEROS))
 
 
-@pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_adam])
+@pytest.mark.parametrize(
+    ("alias", "on", "off"),
+    [
+        (go.glyder_sgd, {}, {"budget_from_zeros": False}),
+        (go.glyder_adam, {"budget_from_zeros": True}, {}),
+    ],
+)
 @pytest.mark.parametrize(
     ("total_steps", "params"), [(400, None), (800, ZEROS), (3000, ZEROS)]
 )
 def test_sgd_and_adam_from_zeros_leave_other_starts_and_long_budgets_alone(
-    alias, total_steps, params
+    alias, on, off, total_steps, params
 ):
-    got, _ = run(alias(total_steps=total_steps, budget_from_zeros=True), 40, params)
-    want, _ = run(alias(total_steps=total_steps), 40, params)
+    got, _ = run(alias(total_steps=total_steps, **on), 40, params)
+    want, _ = run(alias(total_steps=total_steps, **off), 40, params)
     chex.assert_trees_all_close(got, want, rtol=1e-6)
 
 
@@ -540,32 +547,40 @@ def test_sgd_and_adam_from_zeros_need_the_budget(alias):
         alias(budget_from_zeros=True)
 
 
+@pytest.mark.parametrize("cap", [4.0, None])
 @pytest.mark.parametrize("total_steps", [100, 300, 600, 800])
-def test_the_capped_square_from_zeros(total_steps):
-    # From zeros the multiple min(b ** 2, max(b, 4)), b = max(1, 800 / T):
-    # b at 100 steps (8 > 4), 4 at 300, the square at 600, 1 from 800 on;
-    # over SGD twice that (its learning_rate 2), b = 800 / T.
+def test_the_capped_square_from_zeros(total_steps, cap):
+    # From zeros the multiple min(b ** 2, max(b, 4)), b = max(1, 800 / T), by
+    # default: b at 100 steps (8 > 4), 4 at 300, the square at 600, 1 from
+    # 800 on (b ** 2 uncapped); over SGD twice that (its learning_rate 2),
+    # b = 800 / T.
     b = max(1.0, 800 / total_steps)
-    total = min(b**2, max(b, 4.0))
+    total = b**2 if cap is None else min(b**2, max(b, cap))
+    capped = {} if cap == 4.0 else {"zeros_cap": cap}  # 4: the default
     free = {"max_step_ratio": None}  # unbounded, so that the multiple shows
-    got, _ = run(go.glyder_momentum(total_steps, zeros_cap=4.0, **free), 12, ZEROS)
+    got, _ = run(go.glyder_momentum(total_steps, **capped, **free), 12, ZEROS)
     fixed = {"budget_multiple": False, "learning_rate": total, **free}
     want, _ = run(go.glyder_momentum(total_steps, **fixed), 12, ZEROS)
-    chex.assert_trees_all_close(got, want, rtol=1e-4)  # float32 rounding of the factors
+    chex.assert_trees_all_close(got, want, rtol=1e-4)  # float32 rounding
     sgd = {"total_steps": total_steps, **free}
-    got, _ = run(go.glyder_sgd(budget_from_zeros=True, zeros_cap=4.0, **sgd), 12, ZEROS)
-    want, _ = run(go.glyder_sgd(learning_rate=2.0 * total / b, **sgd), 12, ZEROS)
-    chex.assert_trees_all_close(got, want, rtol=1e-4)  # float32 rounding of the factors
+    got, _ = run(go.glyder_sgd(**capped, **sgd), 12, ZEROS)
+    lr = 2.0 * total / (800 / total_steps)
+    want, _ = run(go.glyder_sgd(lr, budget_from_zeros=False, **sgd), 12, ZEROS)
+    chex.assert_trees_all_close(got, want, rtol=1e-4)
 
 
-def test_the_cap_needs_the_square():
+def test_a_cap_of_ones_own_needs_the_square():
     for alias, kwargs in (
         (go.glyder_momentum, {"total_steps": 300, "budget_from_zeros": False}),
+        (go.glyder_momentum, {"total_steps": 300, "budget_multiple": False}),
         (go.glyder_momentum, {}),
-        (go.glyder_sgd, {"total_steps": 300}),
+        (go.glyder_sgd, {"total_steps": 300, "budget_from_zeros": False}),
+        (go.glyder_sgd, {}),
     ):
-        with pytest.raises(ValueError, match=r"zeros_cap .* or drop zeros_cap"):
-            alias(zeros_cap=4.0, **kwargs)
+        alias(**kwargs)  # the default cap: nothing to refuse
+        for cap in (8.0, None):
+            with pytest.raises(ValueError, match=r"zeros_cap=.* or drop zeros_cap"):
+                alias(zeros_cap=cap, **kwargs)
 
 
 def test_scale_from_zeros_reads_the_start_at_init():
