@@ -3029,17 +3029,18 @@ _register_untuned(
 # it (six seeds, against the tuned cosine of each base): over SGD the worst
 # case 8.32 -> 106, over Adam 666 -> 1.93e4. On that zoo the square lost over
 # momentum too, 2.15 (the alias before it) against 34.3 (fresh6-tanh-d8).
-for _base, _alias in (("sgd", go.glyder_sgd), ("adam", go.glyder_adam)):
+for _squared_base, _uncapped in (
+    ("sgd", functools.partial(go.glyder_sgd, zeros_cap=None)),
+    ("adam", go.glyder_adam),
+):
     _register_untuned(
-        f"glyder_{_base}-zeros-budget",
-        _base,
-        lambda info, alias=_alias: alias(
-            total_steps=info.total_steps,
-            budget_from_zeros=True,
-            **({"zeros_cap": None} if alias is go.glyder_sgd else {}),
+        f"glyder_{_squared_base}-zeros-budget",
+        _squared_base,
+        lambda info, alias=_uncapped: alias(
+            total_steps=info.total_steps, budget_from_zeros=True
         ),
-        f"go.glyder_{_base}(total_steps=T, budget_from_zeros=True): from zeros"
-        " the step times max(1, 800 / T) more",
+        f"go.glyder_{_squared_base}(total_steps=T, budget_from_zeros=True): from"
+        " zeros the step times max(1, 800 / T) more",
     )
 
 
