@@ -275,6 +275,8 @@ def glyder_sgd(
       Yehudai et al., `Locally Optimal Descent for Dynamic Stepsize Scheduling
       <https://arxiv.org/abs/2311.13877>`_, 2025
     """
+    squared = total_steps is not None and budget_from_zeros is not False
+    zeros_factor = None
     if total_steps is not None:
         total_steps = _check_total_steps(
             total_steps,
@@ -286,15 +288,12 @@ def glyder_sgd(
         )
         longer = BUDGET_STEPS / total_steps
         learning_rate = _times(learning_rate, longer)
-        squared = budget_from_zeros is not False
         zeros_factor = _zeros_factor(longer, zeros_cap) if squared else None
     elif budget_from_zeros:
         raise ValueError(
             "glyder_sgd: budget_from_zeros squares the multiple over the budget"
             " from zeros; pass total_steps, the run's number of steps"
         )
-    else:
-        squared, zeros_factor = False, None
     _check_zeros_cap(zeros_cap, squared, "glyder_sgd")
     reading = (zigzag_window, 0.0, large_share, from_zeros)
     greedy = functools.partial(
@@ -827,7 +826,9 @@ def glyder_adam(
             f" max(1, {BUDGET_STEPS} / total_steps); pass total_steps, the run's"
             " number of steps"
         )
-    longer = BUDGET_STEPS / total_steps if budget_from_zeros else 1.0
+    longer = (
+        _zeros_factor(BUDGET_STEPS / total_steps, None) if budget_from_zeros else None
+    )
 
     def build(ratio):
         greedy = glyder(
@@ -841,7 +842,7 @@ def glyder_adam(
             skip_non_finite=skip_non_finite,
             shared_count=shared_count,
         )
-        parts = [greedy] + ([scale_from_zeros(longer)] if longer > 1 else [])
+        parts = [greedy] + ([] if longer is None else [scale_from_zeros(longer)])
         if reads:  # one reader, on the unbounded steps: their multiple and bound's
             parts.append(_adam_reader(zigzag_window, large_share, ratio, from_zeros))
         if total_steps is not None:
