@@ -167,6 +167,7 @@ SUITES = {
     "zoo-fresh5": _zoo_suite(zoo.FRESH5),
     "zoo-fresh6": _zoo_suite(zoo.FRESH6),
     "zoo-fresh7": _zoo_suite(zoo.FRESH7),
+    "zoo-fresh8": _zoo_suite(zoo.FRESH8),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

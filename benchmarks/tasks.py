@@ -596,6 +596,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH5,
         **zoo.FRESH6,
         **zoo.FRESH7,
+        **zoo.FRESH8,
     }
 
 

@@ -31,7 +31,9 @@ in the same round after the eighth had run, before any run of its own, and
 :data:`FRESH6` (``--suite zoo-fresh6``) a tenth, of the same kind, written in
 the thirty-eighth round before any run, and :data:`FRESH7` (``--suite
 zoo-fresh7``) an eleventh, from zeros at 150 to 390 steps, written in the same
-round after the tenth had run, before any run of its own.
+round after the tenth had run, before any run of its own, and :data:`FRESH8`
+(``--suite zoo-fresh8``) a twelfth, written in the thirty-ninth round before
+any run, that mixes the starts again to check every default.
 """
 
 from __future__ import annotations
@@ -1084,5 +1086,93 @@ FRESH7: dict[str, Callable[[], tasks.Task]] = {
         steps=150,
         hidden=(),
         init_scale=0.0,
+    ),
+}
+
+# A twelfth zoo, written in the thirty-ninth round before any run: a check of
+# every default out of the sample that chose it. The eighth to the eleventh
+# zoos start from zeros; this one mixes the starts again (from zeros below and
+# above 400 steps, the standard start on small data trained for many epochs, a
+# start that must grow, a budget above 800 steps).
+FRESH8: dict[str, Callable[[], tasks.Task]] = {
+    "fresh8-tanh-d10-bs16": _named(
+        tanh_regression,
+        "fresh8-tanh-d10-bs16",
+        dim=10,
+        seed=81,
+        batch_size=16,
+        steps=320,
+    ),
+    "fresh8-tanh-d18-n768-noisy": _named(
+        tanh_regression,
+        "fresh8-tanh-d18-n768-noisy",
+        n=768,
+        dim=18,
+        seed=83,
+        noise=0.03,
+        batch_size=32,
+        steps=550,
+    ),
+    "fresh8-digits-std-bs32-linear0": _named(
+        mlp,
+        "fresh8-digits-std-bs32-linear0",
+        data="digits",
+        batch_size=32,
+        steps=220,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh8-breast-raw-linear0": _named(
+        mlp,
+        "fresh8-breast-raw-linear0",
+        data="breast_cancer",
+        scaling="raw",
+        batch_size=32,
+        steps=500,
+        hidden=(),
+        init_scale=0.0,
+    ),
+    "fresh8-wine-std-mlp": _named(
+        mlp, "fresh8-wine-std-mlp", data="wine", batch_size=16, steps=600, hidden=(64,)
+    ),
+    "fresh8-iris-raw-tanh": _named(
+        mlp,
+        "fresh8-iris-raw-tanh",
+        data="iris",
+        scaling="raw",
+        batch_size=16,
+        steps=400,
+        hidden=(32,),
+        activation="tanh",
+    ),
+    "fresh8-digits-small-gelu": _named(
+        mlp,
+        "fresh8-digits-small-gelu",
+        data="digits",
+        n_train=400,
+        batch_size=32,
+        steps=900,
+        activation="gelu",
+    ),
+    "fresh8-synth3-std-init0.1": _named(
+        mlp, "fresh8-synth3-std-init0.1", data="synth3", steps=500, init_scale=0.1
+    ),
+    "fresh8-moons-std-deep": _named(
+        mlp,
+        "fresh8-moons-std-deep",
+        data="moons",
+        batch_size=32,
+        steps=700,
+        hidden=(32, 32),
+    ),
+    "fresh8-breast-01-noisy": _named(
+        mlp,
+        "fresh8-breast-01-noisy",
+        data="breast_cancer",
+        scaling="01",
+        batch_size=16,
+        steps=450,
+        hidden=(64,),
+        label_noise=0.1,
     ),
 }
