@@ -3069,3 +3069,18 @@ _register_untuned(
     " 2 * min(b ** 2, max(b, 4)), b = 800 / T, the alias since the"
     " thirty-eighth round",
 )
+
+
+# The thirty-ninth round's candidate over momentum: Nesterov's momentum under
+# the same alias (optax.trace(0.9, nesterov=True) as GLyDER's direction), what
+# optax.sgd(..., nesterov=True) users write; on a convex problem it keeps the
+# acceleration of a step longer than the greedy one. Against the tuned
+# (heavy-ball) momentum cosine, as glyder_momentum. Run on the seen zoos
+# first, then checked with every default on a twelfth zoo (--suite
+# zoo-fresh8), written before any run.
+_register_untuned(
+    "glyder_momentum-nesterov",
+    "momentum",
+    lambda info: go.glyder_momentum(info.total_steps, nesterov=True),
+    "go.glyder_momentum(total_steps=T, nesterov=True)",
+)
