@@ -3077,7 +3077,11 @@ _register_untuned(
 # acceleration of a step longer than the greedy one. Against the tuned
 # (heavy-ball) momentum cosine, as glyder_momentum. Run on the seen zoos
 # first, then checked with every default on a twelfth zoo (--suite
-# zoo-fresh8), written before any run.
+# zoo-fresh8), written before any run. Lost: its geometric mean falls on
+# every zoo but the seventh (the twelfth's 0.744 -> 0.352, six seeds), but
+# its worst case rises on the twelfth (1.68 -> 1.78), the seventh (1.58 ->
+# 2.39, fresh3-tanh-d24) and the 57 (1.77 -> 2.30, growth2-breast-init0.1;
+# seeds 0-2), which its criterion forbade.
 _register_untuned(
     "glyder_momentum-nesterov",
     "momentum",

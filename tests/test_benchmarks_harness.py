@@ -160,6 +160,9 @@ LOST_LATER |= {"glyder_momentum-budget1"}
 # capped at 4, adopted over momentum and SGD ("-zeros-cap4", which the aliases
 # build, smoked).
 LOST_LATER -= {"glyder_momentum-zeros-cap4", "glyder_sgd-zeros-cap4"}
+# The thirty-ninth round's Nesterov momentum under glyder_momentum (lost; the
+# alias's nesterov option is tested in tests/test_glyder_aliases.py).
+LOST_LATER |= {"glyder_momentum-nesterov"}
 
 
 def _on_other_bases():
