@@ -329,6 +329,12 @@ def _named(builder: Callable[..., tasks.Task], name: str, **kwargs):
     return functools.partial(builder, name=name, **kwargs)
 
 
+def _from_zeros(name: str, data: str, **kwargs):
+    """A softmax regression from zeros: :func:`mlp` with no hidden layer, its
+    weights 0."""
+    return _named(mlp, name, data=data, hidden=(), init_scale=0.0, **kwargs)
+
+
 # name -> builder. Budgets: 1000 steps unless the workload varies the budget.
 ZOO: dict[str, Callable[[], tasks.Task]] = {
     # digits (1258 training examples), batch 64: ~51 epochs at 1000 steps.
@@ -457,24 +463,16 @@ HELD_OUT: dict[str, Callable[[], tasks.Task]] = {
 # --suite zoo.
 GROWTH: dict[str, Callable[[], tasks.Task]] = {
     # softmax regressions from zeros (convex), 1000 steps.
-    "growth-digits-linear0": _named(
-        mlp, "growth-digits-linear0", data="digits", hidden=(), init_scale=0.0
-    ),
-    "growth-digits-raw-linear0": _named(
-        mlp,
+    "growth-digits-linear0": _from_zeros("growth-digits-linear0", "digits"),
+    "growth-digits-raw-linear0": _from_zeros(
         "growth-digits-raw-linear0",
         data="digits",
         scaling="raw",
-        hidden=(),
-        init_scale=0.0,
     ),
-    "growth-breast-linear0": _named(
-        mlp,
+    "growth-breast-linear0": _from_zeros(
         "growth-breast-linear0",
         data="breast_cancer",
         batch_size=32,
-        hidden=(),
-        init_scale=0.0,
     ),
     # the zoo's digits MLP from a tenth of its initialisation, and with its
     # last layer at zero (as many networks start their heads).
@@ -494,27 +492,19 @@ GROWTH: dict[str, Callable[[], tasks.Task]] = {
 # targets. Not in --suite zoo-growth.
 GROWTH_HELD_OUT: dict[str, Callable[[], tasks.Task]] = {
     # softmax regressions from zeros on other data.
-    "growth2-wine-linear0": _named(
-        mlp,
+    "growth2-wine-linear0": _from_zeros(
         "growth2-wine-linear0",
         data="wine",
         batch_size=32,
         steps=500,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "growth2-iris-linear0": _named(
-        mlp,
+    "growth2-iris-linear0": _from_zeros(
         "growth2-iris-linear0",
         data="iris",
         batch_size=16,
         steps=500,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "growth2-synth-linear0": _named(
-        mlp, "growth2-synth-linear0", data="synth", hidden=(), init_scale=0.0
-    ),
+    "growth2-synth-linear0": _from_zeros("growth2-synth-linear0", "synth"),
     # MLPs from small starts: breast cancer from a tenth, digits from 0.3.
     "growth2-breast-init0.1": _named(
         mlp,
@@ -763,14 +753,11 @@ FRESH3: dict[str, Callable[[], tasks.Task]] = {
         tanh_regression, "fresh3-tanh-d24", dim=24, seed=5, steps=300
     ),
     # a softmax regression from zeros on breast cancer, 500 steps.
-    "fresh3-breast-linear0-short": _named(
-        mlp,
+    "fresh3-breast-linear0-short": _from_zeros(
         "fresh3-breast-linear0-short",
         data="breast_cancer",
         batch_size=32,
         steps=500,
-        hidden=(),
-        init_scale=0.0,
     ),
     # the digits MLP from a fifth of its initialisation, 500 steps.
     "fresh3-digits-init0.2-short": _named(
@@ -800,61 +787,43 @@ FRESH4: dict[str, Callable[[], tasks.Task]] = {
         steps=600,
     ),
     # softmax regressions from zeros on every bundled data set.
-    "fresh4-wine-linear0": _named(
-        mlp,
+    "fresh4-wine-linear0": _from_zeros(
         "fresh4-wine-linear0",
         data="wine",
         batch_size=16,
         steps=300,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh4-digits-01-linear0": _named(
-        mlp,
+    "fresh4-digits-01-linear0": _from_zeros(
         "fresh4-digits-01-linear0",
         data="digits",
         scaling="01",
         steps=600,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh4-iris-raw-linear0": _named(
-        mlp,
+    "fresh4-iris-raw-linear0": _from_zeros(
         "fresh4-iris-raw-linear0",
         data="iris",
         scaling="raw",
         batch_size=16,
         steps=400,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh4-synth3-linear0": _named(
-        mlp,
+    "fresh4-synth3-linear0": _from_zeros(
         "fresh4-synth3-linear0",
         data="synth3",
         batch_size=128,
         steps=250,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh4-moons-linear0": _named(
-        mlp,
+    "fresh4-moons-linear0": _from_zeros(
         "fresh4-moons-linear0",
         data="moons",
         batch_size=32,
         steps=300,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh4-breast-01-linear0": _named(
-        mlp,
+    "fresh4-breast-01-linear0": _from_zeros(
         "fresh4-breast-01-linear0",
         data="breast_cancer",
         scaling="01",
         batch_size=32,
         steps=700,
-        hidden=(),
-        init_scale=0.0,
     ),
 }
 
@@ -878,61 +847,43 @@ FRESH5: dict[str, Callable[[], tasks.Task]] = {
         batch_size=32,
         steps=300,
     ),
-    "fresh5-wine-01-linear0": _named(
-        mlp,
+    "fresh5-wine-01-linear0": _from_zeros(
         "fresh5-wine-01-linear0",
         data="wine",
         scaling="01",
         batch_size=8,
         steps=400,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh5-digits-std-linear0": _named(
-        mlp,
+    "fresh5-digits-std-linear0": _from_zeros(
         "fresh5-digits-std-linear0",
         data="digits",
         batch_size=32,
         steps=500,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh5-iris-std-linear0": _named(
-        mlp,
+    "fresh5-iris-std-linear0": _from_zeros(
         "fresh5-iris-std-linear0",
         data="iris",
         batch_size=8,
         steps=300,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh5-breast-raw-linear0": _named(
-        mlp,
+    "fresh5-breast-raw-linear0": _from_zeros(
         "fresh5-breast-raw-linear0",
         data="breast_cancer",
         scaling="raw",
         steps=600,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh5-synth2-linear0": _named(
-        mlp,
+    "fresh5-synth2-linear0": _from_zeros(
         "fresh5-synth2-linear0",
         data="synth2",
         batch_size=256,
         steps=200,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh5-moons-01-linear0": _named(
-        mlp,
+    "fresh5-moons-01-linear0": _from_zeros(
         "fresh5-moons-01-linear0",
         data="moons",
         scaling="01",
         batch_size=16,
         steps=700,
-        hidden=(),
-        init_scale=0.0,
     ),
 }
 
@@ -957,62 +908,44 @@ FRESH6: dict[str, Callable[[], tasks.Task]] = {
     "fresh6-tanh-d14-n512": _named(
         tanh_regression, "fresh6-tanh-d14-n512", n=512, dim=14, seed=57, steps=450
     ),
-    "fresh6-digits-raw-linear0": _named(
-        mlp,
+    "fresh6-digits-raw-linear0": _from_zeros(
         "fresh6-digits-raw-linear0",
         data="digits",
         scaling="raw",
         steps=400,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh6-wine-std-linear0": _named(
-        mlp,
+    "fresh6-wine-std-linear0": _from_zeros(
         "fresh6-wine-std-linear0",
         data="wine",
         batch_size=32,
         steps=250,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh6-iris-01-linear0": _named(
-        mlp,
+    "fresh6-iris-01-linear0": _from_zeros(
         "fresh6-iris-01-linear0",
         data="iris",
         scaling="01",
         batch_size=16,
         steps=600,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh6-breast-std-linear0": _named(
-        mlp,
+    "fresh6-breast-std-linear0": _from_zeros(
         "fresh6-breast-std-linear0",
         data="breast_cancer",
         batch_size=16,
         steps=350,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh6-synth-raw-linear0": _named(
-        mlp,
+    "fresh6-synth-raw-linear0": _from_zeros(
         "fresh6-synth-raw-linear0",
         data="synth_raw",
         scaling="raw",
         batch_size=128,
         steps=300,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh6-synth3-01-linear0": _named(
-        mlp,
+    "fresh6-synth3-01-linear0": _from_zeros(
         "fresh6-synth3-01-linear0",
         data="synth3",
         scaling="01",
         batch_size=32,
         steps=600,
-        hidden=(),
-        init_scale=0.0,
     ),
 }
 
@@ -1039,53 +972,38 @@ FRESH7: dict[str, Callable[[], tasks.Task]] = {
         batch_size=32,
         steps=380,
     ),
-    "fresh7-digits-01-bs16-linear0": _named(
-        mlp,
+    "fresh7-digits-01-bs16-linear0": _from_zeros(
         "fresh7-digits-01-bs16-linear0",
         data="digits",
         scaling="01",
         batch_size=16,
         steps=300,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh7-wine-raw-linear0": _named(
-        mlp,
+    "fresh7-wine-raw-linear0": _from_zeros(
         "fresh7-wine-raw-linear0",
         data="wine",
         scaling="raw",
         batch_size=16,
         steps=350,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh7-iris-std-bs32-linear0": _named(
-        mlp,
+    "fresh7-iris-std-bs32-linear0": _from_zeros(
         "fresh7-iris-std-bs32-linear0",
         data="iris",
         batch_size=32,
         steps=180,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh7-breast-01-bs8-linear0": _named(
-        mlp,
+    "fresh7-breast-01-bs8-linear0": _from_zeros(
         "fresh7-breast-01-bs8-linear0",
         data="breast_cancer",
         scaling="01",
         batch_size=8,
         steps=250,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh7-synth2-raw-linear0": _named(
-        mlp,
+    "fresh7-synth2-raw-linear0": _from_zeros(
         "fresh7-synth2-raw-linear0",
         data="synth2_raw",
         scaling="raw",
         steps=150,
-        hidden=(),
-        init_scale=0.0,
     ),
 }
 
@@ -1113,24 +1031,18 @@ FRESH8: dict[str, Callable[[], tasks.Task]] = {
         batch_size=32,
         steps=550,
     ),
-    "fresh8-digits-std-bs32-linear0": _named(
-        mlp,
+    "fresh8-digits-std-bs32-linear0": _from_zeros(
         "fresh8-digits-std-bs32-linear0",
         data="digits",
         batch_size=32,
         steps=220,
-        hidden=(),
-        init_scale=0.0,
     ),
-    "fresh8-breast-raw-linear0": _named(
-        mlp,
+    "fresh8-breast-raw-linear0": _from_zeros(
         "fresh8-breast-raw-linear0",
         data="breast_cancer",
         scaling="raw",
         batch_size=32,
         steps=500,
-        hidden=(),
-        init_scale=0.0,
     ),
     "fresh8-wine-std-mlp": _named(
         mlp, "fresh8-wine-std-mlp", data="wine", batch_size=16, steps=600, hidden=(64,)

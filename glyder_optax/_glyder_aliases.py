@@ -596,7 +596,11 @@ def glyder_momentum(
       stability of learning <https://arxiv.org/abs/2002.03432>`_, 2020
     """
     zeros_factor = None
-    squared = budget_from_zeros is not False and budget_multiple is not False
+    squared = (
+        total_steps is not None
+        and budget_from_zeros is not False
+        and budget_multiple is not False
+    )
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_momentum")
         longer = BUDGET_STEPS / total_steps  # > 1 below 800 steps
@@ -609,7 +613,7 @@ def glyder_momentum(
             f" max(1, {BUDGET_STEPS} / total_steps): pass total_steps, the run's"
             " number of steps"
         )
-    _check_zeros_cap(zeros_cap, squared and total_steps is not None, "glyder_momentum")
+    _check_zeros_cap(zeros_cap, squared, "glyder_momentum")
     if budget_from_zeros and (total_steps is None or budget_multiple is False):
         raise ValueError(
             "glyder_momentum: budget_from_zeros squares the multiple over the"
