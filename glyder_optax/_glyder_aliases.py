@@ -662,6 +662,7 @@ def glyder_adam(
     shared_count: bool = False,
     flood_level: jax.typing.ArrayLike | None = None,
     budget_from_zeros: bool | None = None,
+    from_zeros_at_once: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over Adam's direction :math:`d = \hat m / (\sqrt{\hat v} +
     \epsilon)`.
@@ -774,6 +775,10 @@ def glyder_adam(
         ``False``): it lost the thirty-eighth round (on a tenth zoo of starts
         from zeros, six seeds, the worst case against the tuned Adam cosine
         666 -> 1.93e4).
+      from_zeros_at_once: ``from_zeros`` from the second step on, not after
+        ``zigzag_window`` steps (the fortieth round): from zeros the bound of
+        the window, a fraction of the first step's norm, is gone too. Every
+        other start is unchanged. Needs ``from_zeros``.
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -786,7 +791,8 @@ def glyder_adam(
       ValueError: if ``total_steps`` is below 2, or traced (make it static
         under ``optax.inject_hyperparams``); ``large_share`` or
         ``from_zeros`` with ``zigzag_window=None``; ``budget_from_zeros``
-        without ``total_steps``.
+        without ``total_steps``; ``from_zeros_at_once`` without
+        ``from_zeros``.
 
     Examples:
       The decay after the bound, against ``glyder(..., total_steps=T)``'s
@@ -822,6 +828,12 @@ def glyder_adam(
             " from_zeros=None too (no reading at all), or keep zigzag_window"
             " (32)."
         )
+    if from_zeros_at_once and from_zeros is None:
+        raise ValueError(
+            "glyder_adam: from_zeros_at_once sets the multiple from_zeros (inf"
+            " by default) from the second step, and from_zeros is None; pass"
+            " from_zeros, or from_zeros_at_once=False."
+        )
     if total_steps is not None:
         total_steps = _check_total_steps(total_steps, "glyder_adam")
     elif budget_from_zeros:
@@ -848,7 +860,11 @@ def glyder_adam(
         )
         parts = [greedy] + ([] if longer is None else [scale_from_zeros(longer)])
         if reads:  # one reader, on the unbounded steps: their multiple and bound's
-            parts.append(_adam_reader(zigzag_window, large_share, ratio, from_zeros))
+            parts.append(
+                _adam_reader(
+                    zigzag_window, large_share, ratio, from_zeros, from_zeros_at_once
+                )
+            )
         if total_steps is not None:
             decay = linear_decay_schedule(1.0, total_steps)
             parts.append(optax.scale_by_schedule(decay))
@@ -865,12 +881,13 @@ def glyder_adam(
 _ADAM_GROWTH_SHARE = 0.5
 
 
-def _adam_reader(window, large_share, max_step_ratio, from_zeros):
+def _adam_reader(window, large_share, max_step_ratio, from_zeros, at_once=False):
     """glyder_adam's zig-zag multiple: 4 below a mean cosine of 0.94 (the step
     and its bound), 1/2 where the first steps are ``large_share`` of the
     norm and less than half of it (the bound alone), ``from_zeros`` from
-    zeros; the bound ``max_step_ratio`` (``None``: the multiples scale the
-    step, and an infinite ``from_zeros`` has no bound to lift)."""
+    zeros (from the second step, ``at_once``); the bound ``max_step_ratio``
+    (``None``: the multiples scale the step, and an infinite ``from_zeros``
+    has no bound to lift)."""
     static = from_zeros is not None and not isinstance(from_zeros, jax.core.Tracer)
     if max_step_ratio is None and static and math.isinf(float(from_zeros)):
         from_zeros = None
@@ -884,6 +901,7 @@ def _adam_reader(window, large_share, max_step_ratio, from_zeros):
         grow=1.0,
         scale_step=max_step_ratio is not None,
         from_zeros=from_zeros,
+        from_zeros_at_once=at_once and from_zeros is not None,
     )
 
 

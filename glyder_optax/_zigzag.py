@@ -180,6 +180,7 @@ class _Rule(NamedTuple):
     growth_share: jax.typing.ArrayLike | None
     grow: jax.typing.ArrayLike
     from_zeros: jax.typing.ArrayLike | None
+    from_zeros_at_once: bool
 
 
 def _read_share(params_norm, state, norm):
@@ -230,6 +231,8 @@ def _read(updates, params_norm, state, rule, share):
     if rule.from_zeros is not None:
         zero_start = jnp.where(state.count == 0, params_norm == 0, zero_start)
     last = state.count == rule.window - 1
+    if rule.from_zeros_at_once:  # from zeros, the multiple from the next update
+        last = last | ((state.count == 0) & zero_start)
     chosen = _chosen(cosine_sum, pairs, shares, zero_start, rule)
     multiple = jnp.where(last, chosen, state.multiple)
     return state._replace(
@@ -288,6 +291,7 @@ def scale_by_zigzag_multiple(
     grow: jax.typing.ArrayLike = jnp.inf,
     scale_step: bool = False,
     from_zeros: jax.typing.ArrayLike | None = None,
+    from_zeros_at_once: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Multiplies the updates by ``factor`` after a window whose steps flip.
 
@@ -344,6 +348,10 @@ def scale_by_zigzag_multiple(
         anchored to the first step alone), a positive number; ``inf`` (only
         with ``max_step_ratio``) lifts the bound. ``None`` (default) reads
         nothing. It takes precedence over every other rule.
+      from_zeros_at_once: with ``from_zeros``, its multiple from the second
+        update on where the start is from zeros, not from the window's end
+        (the fortieth round: a bound anchored to the first step holds the
+        steps of the window back); other starts are unchanged.
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs`; its ``update`` needs
@@ -356,7 +364,8 @@ def scale_by_zigzag_multiple(
       ValueError: for a ``window`` or ``share_steps`` out of range, a
         ``factor``, ``shrink``, ``grow`` or ``from_zeros`` that is not
         positive, an infinite ``grow`` or ``from_zeros`` or ``scale_step``
-        without ``max_step_ratio``, or ``params`` missing with
+        without ``max_step_ratio``, ``from_zeros_at_once`` without
+        ``from_zeros``, or ``params`` missing with
         ``large_share``, ``growth_share``, ``from_zeros`` or
         ``max_step_ratio``.
 
@@ -426,7 +435,14 @@ def scale_by_zigzag_multiple(
         growth_share,
         grow,
         from_zeros,
+        from_zeros_at_once,
     )
+    if from_zeros_at_once and from_zeros is None:
+        raise ValueError(
+            f"{_NAME}: from_zeros_at_once sets the multiple from_zeros at the"
+            " first update, and from_zeros is None; pass from_zeros (inf lifts"
+            " the bound), or from_zeros_at_once=False."
+        )
     reads_norm = reads_shares or from_zeros is not None
 
     def init_fn(params):

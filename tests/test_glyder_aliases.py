@@ -541,6 +541,20 @@ def test_sgd_and_adam_from_zeros_leave_other_starts_and_long_budgets_alone(
     chex.assert_trees_all_close(got, want, rtol=1e-6)
 
 
+def test_adam_from_zeros_at_once_lifts_the_bound_from_the_second_step():
+    # From zeros no bound at all: GLyDER's steps over Adam, then the decay
+    # (the lift takes precedence over the zig-zag multiple); from another
+    # start the alias bit for bit.
+    at_once = go.glyder_adam(40, from_zeros_at_once=True)
+    want, _ = run(_adam_decayed_after(40, max_step_ratio=None), 40, ZEROS)
+    chex.assert_trees_all_close(run(at_once, 40, ZEROS)[0], want, rtol=1e-5, atol=1e-6)
+    got, _ = run(at_once, 40)
+    alias, _ = run(go.glyder_adam(40), 40)
+    chex.assert_trees_all_equal(got, alias)
+    with pytest.raises(ValueError, match="pass from_zeros, or from_zeros_at_once"):
+        go.glyder_adam(40, from_zeros=None, from_zeros_at_once=True)
+
+
 @pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_adam])
 def test_sgd_and_adam_from_zeros_need_the_budget(alias):
     with pytest.raises(ValueError, match=r"budget_from_zeros .* pass total_steps"):

@@ -403,6 +403,29 @@ def test_a_start_from_zeros_sets_its_own_multiple():
     np.testing.assert_allclose(step["a"], [0.3, 0.6], rtol=1e-6)
 
 
+def test_from_zeros_at_once_sets_the_multiple_from_the_second_update():
+    # From zeros the bound is lifted from the second update, not after the
+    # window (1% of the first step's norm over it without); another start
+    # keeps the window's bound.
+    zeros, ones = {"a": jnp.zeros(2)}, {"a": jnp.ones(2)}
+    update = {"a": jnp.array([3.0, 4.0])}
+    for at_once, start, norm in (
+        (True, zeros, 5.0),
+        (False, zeros, 0.01 * np.sqrt(2)),
+        (True, ones, 0.01 * np.sqrt(2)),
+    ):
+        tx = go.scale_by_zigzag_multiple(
+            3, max_step_ratio=0.01, from_zeros=jnp.inf, from_zeros_at_once=at_once
+        )
+        state = tx.init(start)
+        _, state = tx.update(update, state, start)
+        step, state = tx.update(update, state, ones)
+        np.testing.assert_allclose(optax.tree.norm(step), norm, rtol=1e-6)
+        assert float(state.multiple) == (np.inf if at_once and start is zeros else 1)
+    with pytest.raises(ValueError, match=r"pass from_zeros .*, or from_zeros_at_once"):
+        go.scale_by_zigzag_multiple(from_zeros_at_once=True)
+
+
 def test_from_zeros_needs_params_and_a_bound_to_lift():
     with pytest.raises(ValueError, match="from_zeros=inf lifts a bound"):
         go.scale_by_zigzag_multiple(from_zeros=jnp.inf)
