@@ -168,6 +168,7 @@ SUITES = {
     "zoo-fresh6": _zoo_suite(zoo.FRESH6),
     "zoo-fresh7": _zoo_suite(zoo.FRESH7),
     "zoo-fresh8": _zoo_suite(zoo.FRESH8),
+    "zoo-fresh9": _zoo_suite(zoo.FRESH9),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

@@ -597,6 +597,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH6,
         **zoo.FRESH7,
         **zoo.FRESH8,
+        **zoo.FRESH9,
     }
 
 

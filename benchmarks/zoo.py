@@ -33,7 +33,9 @@ the thirty-eighth round before any run, and :data:`FRESH7` (``--suite
 zoo-fresh7``) an eleventh, from zeros at 150 to 390 steps, written in the same
 round after the tenth had run, before any run of its own, and :data:`FRESH8`
 (``--suite zoo-fresh8``) a twelfth, written in the thirty-ninth round before
-any run, that mixes the starts again to check every default.
+any run, that mixes the starts again to check every default, and
+:data:`FRESH9` (``--suite zoo-fresh9``) a thirteenth, of the same kind,
+written in the fortieth round before any run.
 """
 
 from __future__ import annotations
@@ -1086,5 +1088,94 @@ FRESH8: dict[str, Callable[[], tasks.Task]] = {
         steps=450,
         hidden=(64,),
         label_noise=0.1,
+    ),
+}
+
+# A thirteenth zoo, written in the fortieth round before any run: a check of a
+# candidate over Adam that acts only from zeros (the bound lifted at once), and
+# of every default, out of the sample that chose them. Half start from zeros
+# (three realisable or nearly realisable regressions, two softmax regressions,
+# one above 800 steps); the rest are networks from standard starts and one from
+# weights x0.3, budgets from 180 to 1200 steps.
+FRESH9: dict[str, Callable[[], tasks.Task]] = {
+    "fresh9-tanh-d14-bs32": _named(
+        tanh_regression,
+        "fresh9-tanh-d14-bs32",
+        dim=14,
+        seed=91,
+        batch_size=32,
+        steps=260,
+    ),
+    "fresh9-tanh-d22-bs16-noisy": _named(
+        tanh_regression,
+        "fresh9-tanh-d22-bs16-noisy",
+        dim=22,
+        seed=93,
+        noise=0.05,
+        batch_size=16,
+        steps=600,
+    ),
+    "fresh9-tanh-d6-n256": _named(
+        tanh_regression,
+        "fresh9-tanh-d6-n256",
+        n=256,
+        dim=6,
+        seed=95,
+        batch_size=16,
+        steps=180,
+    ),
+    "fresh9-wine-raw-bs16-linear0": _from_zeros(
+        "fresh9-wine-raw-bs16-linear0",
+        data="wine",
+        scaling="raw",
+        batch_size=16,
+        steps=300,
+    ),
+    "fresh9-digits-01-linear0-long": _from_zeros(
+        "fresh9-digits-01-linear0-long",
+        data="digits",
+        scaling="01",
+        steps=900,
+    ),
+    "fresh9-moons-std-gelu": _named(
+        mlp,
+        "fresh9-moons-std-gelu",
+        data="moons",
+        batch_size=32,
+        steps=500,
+        hidden=(64,),
+        activation="gelu",
+    ),
+    "fresh9-breast-std-init0.3": _named(
+        mlp,
+        "fresh9-breast-std-init0.3",
+        data="breast_cancer",
+        batch_size=32,
+        steps=400,
+        init_scale=0.3,
+    ),
+    "fresh9-iris-01-wide": _named(
+        mlp,
+        "fresh9-iris-01-wide",
+        data="iris",
+        scaling="01",
+        batch_size=8,
+        steps=600,
+        hidden=(256,),
+    ),
+    "fresh9-synth2-std-deep-long": _named(
+        mlp,
+        "fresh9-synth2-std-deep-long",
+        data="synth2",
+        steps=1200,
+        hidden=(64, 64),
+    ),
+    "fresh9-digits-raw-tanh": _named(
+        mlp,
+        "fresh9-digits-raw-tanh",
+        data="digits",
+        scaling="raw",
+        steps=500,
+        activation="tanh",
     ),
 }

@@ -136,21 +136,23 @@ def test_the_later_fresh_zoos_are_apart_from_zeros_and_below_800_steps(number):
         assert np.isfinite(task.evaluate(start)["test_loss"])
 
 
-def test_the_twelfth_zoo_is_apart_and_mixes_the_starts():
+@pytest.mark.parametrize("k", [8, 9])
+def test_the_twelfth_and_thirteenth_zoos_are_apart_and_mix_the_starts(k):
+    fresh = getattr(zoo, f"FRESH{k}")
     others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
     others |= set(zoo.GROWTH_HELD_OUT) | set(zoo.FRESH) | set(zoo.FRESH2)
-    others |= set().union(*(getattr(zoo, f"FRESH{k}") for k in range(3, 8)))
-    assert len(zoo.FRESH8) >= 8 and not set(zoo.FRESH8) & others
-    assert set(suite.SUITES["zoo-fresh8"].tasks) == set(zoo.FRESH8)
+    others |= set().union(*(getattr(zoo, f"FRESH{j}") for j in range(3, 10) if j != k))
+    assert len(fresh) >= 8 and not set(fresh) & others
+    assert set(suite.SUITES[f"zoo-fresh{k}"].tasks) == set(fresh)
     from_zeros, steps = [], []
-    for name in zoo.FRESH8:
+    for name in fresh:
         task = tasks.get(name)
         assert task.name == name and task.metric == "test_loss"
         start = task.init(jax.random.key(0))
         from_zeros.append(float(optax.tree.norm(start)) == 0.0)
         steps.append(task.steps)
         assert np.isfinite(task.evaluate(start)["test_loss"])
-    assert 3 <= sum(from_zeros) <= len(zoo.FRESH8) - 3  # both kinds of start
+    assert 3 <= sum(from_zeros) <= len(fresh) - 3  # both kinds of start
     assert min(steps) < 400 and max(steps) > 800
 
 
