@@ -70,14 +70,15 @@ def _adam_decayed_after(total_steps, **kwargs):
 
 def _adam_zigzag(
     total_steps=None, window=32, max_step_ratio=0.01, adam=None, large_share=0.2,
-    lift=True, zeros=None, **kwargs,
+    lift=True, zeros=None, at_once=True, **kwargs,
 ):  # fmt: skip
     """glyder over Adam (with ``zeros``, its step times it from zeros), then
     one reader of its unbounded steps: its bound (with ``large_share``,
     halved after the window where the first steps are ``large_share`` of the
-    norm, less than half of it, and agree; with ``lift``, none after it from
-    zeros) and the step and bound times 4 where they zig-zag (threshold
-    0.94), then the decay."""
+    norm, less than half of it, and agree; with ``lift``, none from zeros,
+    from the second step with ``at_once``, else after the window) and the
+    step and bound times 4 where they zig-zag (threshold 0.94), then the
+    decay."""
     adam = optax.scale_by_adam() if adam is None else adam
     bounded = max_step_ratio is not None
     reader = go.scale_by_zigzag_multiple(
@@ -85,6 +86,7 @@ def _adam_zigzag(
         max_step_ratio=max_step_ratio,
         growth_share=None if large_share is None else 0.5, grow=1.0,
         scale_step=bounded, from_zeros=jnp.inf if lift and bounded else None,
+        from_zeros_at_once=at_once and lift and bounded,
     )  # fmt: skip
     from_zeros = [] if zeros is None else [scale_from_zeros(zeros)]
     parts = [go.glyder(adam, max_step_ratio=None, **kwargs), *from_zeros, reader]
@@ -544,15 +546,16 @@ def test_sgd_and_adam_from_zeros_leave_other_starts_and_long_budgets_alone(
 def test_adam_from_zeros_at_once_lifts_the_bound_from_the_second_step():
     # From zeros no bound at all: GLyDER's steps over Adam, then the decay
     # (the lift takes precedence over the zig-zag multiple); from another
-    # start the alias bit for bit.
-    at_once = go.glyder_adam(40, from_zeros_at_once=True)
+    # start the alias of the thirty-ninth round bit for bit.
+    at_once = go.glyder_adam(40)
     want, _ = run(_adam_decayed_after(40, max_step_ratio=None), 40, ZEROS)
     chex.assert_trees_all_close(run(at_once, 40, ZEROS)[0], want, rtol=1e-5, atol=1e-6)
     got, _ = run(at_once, 40)
-    alias, _ = run(go.glyder_adam(40), 40)
-    chex.assert_trees_all_equal(got, alias)
-    with pytest.raises(ValueError, match="pass from_zeros, or from_zeros_at_once"):
-        go.glyder_adam(40, from_zeros=None, from_zeros_at_once=True)
+    before, _ = run(go.glyder_adam(40, from_zeros_at_once=False), 40)
+    chex.assert_trees_all_equal(got, before)
+    after_window, _ = run(go.glyder_adam(40, from_zeros_at_once=False), 40, ZEROS)
+    want, _ = run(_adam_zigzag(40, at_once=False), 40, ZEROS)
+    chex.assert_trees_all_equal(after_window, want)
 
 
 @pytest.mark.parametrize("alias", [go.glyder_sgd, go.glyder_adam])
@@ -707,22 +710,26 @@ def test_glyder_adam_refuses_the_halving_without_its_window():
         go.glyder_adam(10, zigzag_window=None, large_share=None)
 
 
-def test_glyder_adam_lifts_its_bound_after_the_window_from_zeros():
+def test_glyder_adam_lifts_its_bound_from_zeros_at_once_or_after_the_window():
     # From zeros the first step is unbounded and the bound after it is 1% of
-    # that one step's norm; after the window the alias lifts it. The updates
-    # are those of from_zeros=None over the window, then longer.
+    # that one step's norm; the alias lifts it from the second step, or,
+    # with from_zeros_at_once=False, after the window. The updates are those
+    # of from_zeros=None until then, then longer.
     zeros = {"w": jnp.zeros(4), "b": jnp.zeros(())}
-    lifted, state = run(go.glyder_adam(40, zigzag_window=4), 12, zeros)
     kept, _ = run(go.glyder_adam(40, zigzag_window=4, from_zeros=None), 12, zeros)
-    for a, b in zip(lifted[:4], kept[:4]):
-        chex.assert_trees_all_equal(a, b)
-    (reader,) = [
-        x
-        for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "zero_start"))
-        if hasattr(x, "zero_start")
-    ]
-    assert bool(reader.zero_start) and float(reader.multiple) == np.inf
-    assert optax.tree.norm(lifted[4]) > 2 * optax.tree.norm(kept[4])
+    for at_once, lifted_from in ((False, 4), (True, 1)):
+        opt = go.glyder_adam(40, zigzag_window=4, from_zeros_at_once=at_once)
+        lifted, state = run(opt, 12, zeros)
+        for a, b in zip(lifted[:lifted_from], kept[:lifted_from]):
+            chex.assert_trees_all_equal(a, b)
+        (reader,) = [
+            x
+            for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "zero_start"))
+            if hasattr(x, "zero_start")
+        ]
+        assert bool(reader.zero_start) and float(reader.multiple) == np.inf
+        step = lifted[lifted_from]
+        assert optax.tree.norm(step) > 2 * optax.tree.norm(kept[lifted_from])
     # from a nonzero start nothing is read as zeros: the same steps
     ones = {"w": jnp.ones(4), "b": jnp.zeros(())}
     same, _ = run(go.glyder_adam(40, zigzag_window=4), 12, ones)
