@@ -419,6 +419,12 @@ def scale_by_zigzag_multiple(
         ),
         max_step_ratio,
     )
+    if from_zeros_at_once and from_zeros is None:
+        raise ValueError(
+            f"{_NAME}: from_zeros_at_once sets the multiple from_zeros from the"
+            " second update, and from_zeros is None; pass from_zeros (inf lifts"
+            " the bound), or from_zeros_at_once=False."
+        )
     if scale_step and max_step_ratio is None:
         raise ValueError(
             f"{_NAME}: scale_step scales the update with its bound, and there is"
@@ -437,12 +443,6 @@ def scale_by_zigzag_multiple(
         from_zeros,
         from_zeros_at_once,
     )
-    if from_zeros_at_once and from_zeros is None:
-        raise ValueError(
-            f"{_NAME}: from_zeros_at_once sets the multiple from_zeros at the"
-            " first update, and from_zeros is None; pass from_zeros (inf lifts"
-            " the bound), or from_zeros_at_once=False."
-        )
     reads_norm = reads_shares or from_zeros is not None
 
     def init_fn(params):
