@@ -886,7 +886,7 @@ def glyder_adam(
 _ADAM_GROWTH_SHARE = 0.5
 
 
-def _adam_reader(window, large_share, max_step_ratio, from_zeros, at_once=False):
+def _adam_reader(window, large_share, max_step_ratio, from_zeros, at_once):
     """glyder_adam's zig-zag multiple: 4 below a mean cosine of 0.94 (the step
     and its bound), 1/2 where the first steps are ``large_share`` of the
     norm and less than half of it (the bound alone), ``from_zeros`` from
