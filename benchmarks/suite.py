@@ -169,6 +169,8 @@ SUITES = {
     "zoo-fresh7": _zoo_suite(zoo.FRESH7),
     "zoo-fresh8": _zoo_suite(zoo.FRESH8),
     "zoo-fresh9": _zoo_suite(zoo.FRESH9),
+    "zoo-fresh10": _zoo_suite(zoo.FRESH10),
+    "zoo-zeros": _zoo_suite(zoo.FROM_ZEROS),
     "zoo-quick": Suite(
         tasks=("zoo-digits-std", "zoo-breast-std", "zoo-digits-small", "zoo-synth-std"),
         methods=ZOO_QUICK_METHODS,

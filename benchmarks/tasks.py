@@ -580,7 +580,7 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def registry() -> dict[str, Callable[..., Task]]:
     """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
-    held-out zoo's, the two growth zoos' and the three fresh zoos'."""
+    held-out zoo's, the two growth zoos' and the fresh zoos'."""
     from benchmarks import zoo
 
     return {
@@ -598,6 +598,7 @@ def registry() -> dict[str, Callable[..., Task]]:
         **zoo.FRESH7,
         **zoo.FRESH8,
         **zoo.FRESH9,
+        **zoo.FRESH10,
     }
 
 

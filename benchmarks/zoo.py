@@ -35,7 +35,10 @@ round after the tenth had run, before any run of its own, and :data:`FRESH8`
 (``--suite zoo-fresh8``) a twelfth, written in the thirty-ninth round before
 any run, that mixes the starts again to check every default, and
 :data:`FRESH9` (``--suite zoo-fresh9``) a thirteenth, of the same kind,
-written in the fortieth round before any run.
+written in the fortieth round before any run, and :data:`FRESH10`
+(``--suite zoo-fresh10``) a fourteenth, of the same kind, written in the
+forty-first round before any run. :data:`FROM_ZEROS` (``--suite zoo-zeros``)
+gathers every zoo's workloads whose parameters start at zero.
 """
 
 from __future__ import annotations
@@ -1178,4 +1181,129 @@ FRESH9: dict[str, Callable[[], tasks.Task]] = {
         steps=500,
         activation="tanh",
     ),
+}
+
+# A fourteenth zoo, written in the forty-first round before any run: every
+# default checked once more out of the sample that chose it. Six start from
+# zeros (three tanh regressions, three softmax regressions, one of them above
+# 800 steps), four are networks from standard or shrunk starts; budgets from
+# 220 to 900 steps, batches from 16 to 64; no synthetic data (the slowest).
+FRESH10: dict[str, Callable[[], tasks.Task]] = {
+    "fresh10-tanh-d9-bs16": _named(
+        tanh_regression,
+        "fresh10-tanh-d9-bs16",
+        dim=9,
+        seed=101,
+        batch_size=16,
+        steps=280,
+    ),
+    "fresh10-tanh-d26-bs32-noisy": _named(
+        tanh_regression,
+        "fresh10-tanh-d26-bs32-noisy",
+        dim=26,
+        seed=103,
+        noise=0.03,
+        batch_size=32,
+        steps=450,
+    ),
+    "fresh10-tanh-d12-n384": _named(
+        tanh_regression,
+        "fresh10-tanh-d12-n384",
+        n=384,
+        dim=12,
+        seed=105,
+        batch_size=16,
+        steps=220,
+    ),
+    "fresh10-iris-01-bs16-linear0": _from_zeros(
+        "fresh10-iris-01-bs16-linear0",
+        data="iris",
+        scaling="01",
+        batch_size=16,
+        steps=260,
+    ),
+    "fresh10-breast-std-bs16-linear0": _from_zeros(
+        "fresh10-breast-std-bs16-linear0",
+        data="breast_cancer",
+        batch_size=16,
+        steps=320,
+    ),
+    "fresh10-digits-raw-linear0-long": _from_zeros(
+        "fresh10-digits-raw-linear0-long",
+        data="digits",
+        scaling="raw",
+        steps=900,
+    ),
+    "fresh10-wine-01-wide": _named(
+        mlp,
+        "fresh10-wine-01-wide",
+        data="wine",
+        scaling="01",
+        batch_size=16,
+        steps=400,
+        hidden=(256,),
+    ),
+    "fresh10-moons-01-deep": _named(
+        mlp,
+        "fresh10-moons-01-deep",
+        data="moons",
+        scaling="01",
+        steps=500,
+        hidden=(64, 64),
+    ),
+    "fresh10-digits-std-gelu-init0.5": _named(
+        mlp,
+        "fresh10-digits-std-gelu-init0.5",
+        data="digits",
+        steps=400,
+        activation="gelu",
+        init_scale=0.5,
+    ),
+    "fresh10-breast-raw-tanh": _named(
+        mlp,
+        "fresh10-breast-raw-tanh",
+        data="breast_cancer",
+        scaling="raw",
+        batch_size=32,
+        steps=350,
+        activation="tanh",
+    ),
+}
+
+
+def starts_from_zeros(builder: Callable[[], tasks.Task]) -> bool:
+    """Whether a zoo workload's parameters start at zero, read from its
+    builder without building it: a tanh regression, or an MLP whose weights
+    are scaled by 0 (a softmax regression from zeros)."""
+    func = getattr(builder, "func", builder)
+    keywords = getattr(builder, "keywords", {})
+    return func is tanh_regression or (
+        func is mlp and keywords.get("init_scale", 1.0) == 0.0
+    )
+
+
+ZOOS = (
+    ZOO,
+    HELD_OUT,
+    GROWTH,
+    GROWTH_HELD_OUT,
+    FRESH,
+    FRESH2,
+    FRESH3,
+    FRESH4,
+    FRESH5,
+    FRESH6,
+    FRESH7,
+    FRESH8,
+    FRESH9,
+    FRESH10,
+)
+
+# Every zoo's workloads from zeros (the regressions where the aliases read a
+# start at zero): one suite to check a rule that acts only there.
+FROM_ZEROS: dict[str, Callable[[], tasks.Task]] = {
+    name: builder
+    for workloads in ZOOS
+    for name, builder in workloads.items()
+    if starts_from_zeros(builder)
 }

@@ -136,12 +136,12 @@ def test_the_later_fresh_zoos_are_apart_from_zeros_and_below_800_steps(number):
         assert np.isfinite(task.evaluate(start)["test_loss"])
 
 
-@pytest.mark.parametrize("k", [8, 9])
-def test_the_twelfth_and_thirteenth_zoos_are_apart_and_mix_the_starts(k):
+@pytest.mark.parametrize("k", [8, 9, 10])
+def test_the_twelfth_to_fourteenth_zoos_are_apart_and_mix_the_starts(k):
     fresh = getattr(zoo, f"FRESH{k}")
     others = set(zoo.ZOO) | set(zoo.HELD_OUT) | set(zoo.GROWTH)
     others |= set(zoo.GROWTH_HELD_OUT) | set(zoo.FRESH) | set(zoo.FRESH2)
-    others |= set().union(*(getattr(zoo, f"FRESH{j}") for j in range(3, 10) if j != k))
+    others |= set().union(*(getattr(zoo, f"FRESH{j}") for j in range(3, 11) if j != k))
     assert len(fresh) >= 8 and not set(fresh) & others
     assert set(suite.SUITES[f"zoo-fresh{k}"].tasks) == set(fresh)
     from_zeros, steps = [], []
@@ -154,6 +154,18 @@ def test_the_twelfth_and_thirteenth_zoos_are_apart_and_mix_the_starts(k):
         assert np.isfinite(task.evaluate(start)["test_loss"])
     assert 3 <= sum(from_zeros) <= len(fresh) - 3  # both kinds of start
     assert min(steps) < 400 and max(steps) > 800
+
+
+def test_the_zeros_suite_holds_every_workload_that_starts_at_zero():
+    every = {name: b for workloads in zoo.ZOOS for name, b in workloads.items()}
+    assert len(every) == sum(map(len, zoo.ZOOS))  # no name in two zoos
+    assert set(suite.SUITES["zoo-zeros"].tasks) == set(zoo.FROM_ZEROS)
+    for name, builder in every.items():
+        start = tasks.get(name).init(jax.random.key(0))
+        at_zero = float(optax.tree.norm(start)) == 0.0
+        assert zoo.starts_from_zeros(builder) == at_zero, name
+        assert (name in zoo.FROM_ZEROS) == at_zero, name
+    assert len(zoo.FROM_ZEROS) >= 60
 
 
 def test_label_noise_redraws_the_training_labels_only():
