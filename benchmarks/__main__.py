@@ -271,6 +271,12 @@ def _parser() -> argparse.ArgumentParser:
         " over the steps up to STEP, per workload",
     )
     p.add_argument(
+        "--logged-curve",
+        metavar="TASK",
+        help="also each entry's logged curve (e.g. GLyDER's eta) on the"
+        " workload TASK, the seeds' median, at nine of its stored steps",
+    )
+    p.add_argument(
         "--oracle-by",
         choices=("steps", "batch_size"),
         help="also each grid entry's best rule of the workloads' FIELD: per"
@@ -399,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                 stable_reference=args.stable_reference,
                 oracle=args.oracle,
                 logged_until=args.logged_until,
+                logged_curve_of=args.logged_curve,
                 oracle_by=args.oracle_by,
                 against_base=args.against,
             )

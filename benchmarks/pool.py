@@ -339,6 +339,28 @@ def logged_median(payloads: Sequence[Payload], spec: str, until: int) -> float |
     return float(np.median(values))
 
 
+def logged_curve(
+    payloads: Sequence[Payload], spec: str, points: int = 9
+) -> tuple[list[int], list[float]] | None:
+    """``spec``'s logged curve (the seeds' median, as each run stores it; the
+    median over the runs) at ``points`` of its stored steps, evenly spaced
+    from the first to the last; the grid point is ``vs base``'s. None where
+    a run has no log."""
+    name, index = parse_spec(spec)
+    entries = [p["methods"].get(name) for p in payloads]
+    if not all(e is not None and "logged" in e for e in entries):
+        return None
+    if index is None:
+        index = int(np.argmin(pooled_medians(payloads, name)))
+    steps = entries[0]["curve_steps"]
+    if any(e["curve_steps"] != steps for e in entries):
+        raise ValueError(f"pool: the runs of {name} log at different steps")
+    curves = [np.asarray(e["logged"], np.float64)[index] for e in entries]
+    median = np.median(np.stack(curves), axis=0)
+    picked = np.unique(np.linspace(0, len(steps) - 1, points).round().astype(int))
+    return [int(steps[i]) for i in picked], [float(median[i]) for i in picked]
+
+
 def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
     """``{task: ratio}``: the tuned ``name`` at the learning rate chosen on run
     0, its median on run ``run``'s seeds over its median on run 0's."""
@@ -518,6 +540,7 @@ def tables(
     stable_reference: bool = False,
     oracle: bool = False,
     logged_until: int | None = None,
+    logged_curve_of: str | None = None,
     oracle_by: str | None = None,
     against_base: str | None = None,
 ) -> str:
@@ -531,7 +554,8 @@ def tables(
     profile scores) per run and pooled; with ``oracle`` each grid entry's
     best point per workload (:func:`oracle_point`), with ``logged_until``
     each entry's logged value over the first steps (:func:`logged_median`),
-    with ``oracle_by`` each grid entry's best rule of that field
+    with ``logged_curve_of`` (a workload) each entry's logged curve there
+    (:func:`logged_curve`), with ``oracle_by`` each grid entry's best rule of that field
     (:func:`rule_of`). With ``against_base`` every entry of ``specs`` is
     scored against that base's tuned baselines (:func:`against`). With
     ``stable_reference`` every table takes the tuned baselines only at
@@ -576,6 +600,8 @@ def tables(
         text += "\n\n" + _oracle_table(workloads, specs)
     if logged_until is not None:
         text += "\n\n" + _logged_table(workloads, specs, logged_until)
+    if logged_curve_of is not None:
+        text += "\n\n" + _logged_curve_table(workloads, specs, logged_curve_of)
     if oracle_by is not None:
         text += "\n\n" + _rule_table(workloads, specs, oracle_by)
     if leaderboards:
@@ -861,6 +887,28 @@ def _logged_table(workloads: Mapping[str, Sequence[Payload]], specs, until: int)
         f"Logged values: the median of each entry's log (its `log_label`) over"
         f" steps <= {until}, the seeds' median curve, over the runs\n\n"
         + _workload_table(list(workloads), found, "entry (logged)")
+    )
+
+
+def _logged_curve_table(
+    workloads: Mapping[str, Sequence[Payload]], specs, task: str
+) -> str:
+    """A row per spec that logs: its logged curve on ``task``."""
+    if task not in workloads:
+        raise ValueError(
+            f"pool: --logged-curve {task}: the runs do not hold it; they hold"
+            f" {', '.join(workloads)}"
+        )
+    found = {spec: logged_curve(workloads[task], spec) for spec in specs}
+    found = {spec: curve for spec, curve in found.items() if curve is not None}
+    if not found:
+        return f"Logged curves on {task}: no entry of --methods logs one"
+    steps = next(iter(found.values()))[0]
+    rows = [[spec, *values] for spec, (_, values) in found.items()]
+    return (
+        f"Logged curves on {task}: each entry's log (its `log_label`), the"
+        " seeds' median curve, over the runs, at its stored steps\n\n"
+        + common.markdown_table(["entry (logged) at step", *map(str, steps)], rows)
     )
 
 

@@ -468,6 +468,36 @@ def test_oracle_and_logged_tables_and_their_cli_flags(tmp_path, capsys):
     assert e.value.code == 2
 
 
+def test_logged_curve_is_the_runs_median_at_evenly_spaced_stored_steps():
+    a = _with_log(RUN_A, [[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    b = _with_log(RUN_B, [[5.0, 5.0, 5.0, 5.0], [7.0, 8.0, 9.0, 10.0]])
+    # points 0, 1.5 -> 2, 3 of four stored steps; grid point 0 (as vs base's)
+    assert pool.logged_curve([a], "g", points=3) == ([5, 15, 20], [1.0, 3.0, 4.0])
+    assert pool.logged_curve([a], "g:1", points=2) == ([5, 20], [10.0, 40.0])
+    assert pool.logged_curve([a], "g") == ([5, 10, 15, 20], [1.0, 2.0, 3.0, 4.0])
+    # pooled: point 0; the median of (1, 2, 3, 4) and (5, 5, 5, 5) per step
+    assert pool.logged_curve([a, b], "g", points=2) == ([5, 20], [3.0, 4.5])
+    assert pool.logged_curve([a, RUN_B], "g") is None  # B logs nothing
+    shifted = _with_log(RUN_B, [[5.0] * 4] * 2, steps=(4, 8, 12, 16))
+    with pytest.raises(ValueError, match="log at different steps"):
+        pool.logged_curve([a, shifted], "g")
+
+
+def test_the_logged_curve_table_and_its_cli_flag(tmp_path, capsys):
+    a = _with_log(RUN_A, [[1.0, 2.0, 3.0, 4.0], [2.0] * 4])
+    text = pool.tables([[a]], ["m", "g"], logged_curve_of="zoo-w")
+    assert "| entry (logged) at step | 5 | 10 | 15 | 20 |" in text
+    assert "| g | 1 | 2 | 3 | 4 |" in text and "| m |" not in text.split("curves")[1]
+    with pytest.raises(ValueError, match="--logged-curve zoo-x: the runs do not"):
+        pool.tables([[a]], ["g"], logged_curve_of="zoo-x")
+    argv = _pool_argv(tmp_path)
+    assert cli.main([*argv, "--logged-curve", "zoo-w"]) == 0
+    assert "no entry of --methods logs one" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--logged-curve", "zoo-x"])
+    assert e.value.code == 2
+
+
 def _at_steps(task, steps, g):
     """A run of ``task`` of ``steps`` steps: the cosine's best median 1, the
     grid entry ``g`` at its two points (each seed the same)."""
