@@ -555,8 +555,8 @@ def tables(
     best point per workload (:func:`oracle_point`), with ``logged_until``
     each entry's logged value over the first steps (:func:`logged_median`),
     with ``logged_curve_of`` (a workload) each entry's logged curve there
-    (:func:`logged_curve`), with ``oracle_by`` each grid entry's best rule of that field
-    (:func:`rule_of`). With ``against_base`` every entry of ``specs`` is
+    (:func:`logged_curve`), with ``oracle_by`` each grid entry's best rule of
+    that field (:func:`rule_of`). With ``against_base`` every entry of ``specs`` is
     scored against that base's tuned baselines (:func:`against`). With
     ``stable_reference`` every table takes the tuned baselines only at
     learning rates that train on every pooled seed (:func:`stable`), and a

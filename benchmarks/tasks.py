@@ -579,27 +579,11 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 
 def registry() -> dict[str, Callable[..., Task]]:
-    """Every task by name: the harness's (:data:`TASKS`), the zoo's, the
-    held-out zoo's, the two growth zoos' and the fresh zoos'."""
+    """Every task by name: the harness's (:data:`TASKS`) and every zoo's
+    (:data:`benchmarks.zoo.ZOOS`)."""
     from benchmarks import zoo
 
-    return {
-        **TASKS,
-        **zoo.ZOO,
-        **zoo.HELD_OUT,
-        **zoo.GROWTH,
-        **zoo.GROWTH_HELD_OUT,
-        **zoo.FRESH,
-        **zoo.FRESH2,
-        **zoo.FRESH3,
-        **zoo.FRESH4,
-        **zoo.FRESH5,
-        **zoo.FRESH6,
-        **zoo.FRESH7,
-        **zoo.FRESH8,
-        **zoo.FRESH9,
-        **zoo.FRESH10,
-    }
+    return {**TASKS, **{n: b for workloads in zoo.ZOOS for n, b in workloads.items()}}
 
 
 @functools.cache

@@ -1446,3 +1446,21 @@ def test_the_slope_entry_is_the_alias_and_logs_the_estimates_slope_share():
     chex.assert_trees_all_equal(updates, want)
     g, e = np.asarray(grad), 2 * (np.asarray(p) - np.asarray(c))
     np.testing.assert_allclose(float(method.log(state)), e @ g / (g @ g), rtol=1e-6)
+
+
+def test_the_decay_to_a_tenth_is_the_undecayed_alias_times_its_schedule():
+    # The forty-first round's entry: glyder_adam() then 1 -> 0.1 over T - 1 steps.
+    task, steps = tiny_task(), 5
+    info = runner.task_info(task, steps)
+    floored = methods.get("glyder_adam-floor0.1").build(None, info)
+    plain = go.glyder_adam()
+    params = task.init(jax.random.key(0))
+    obj_fn = lambda p: task.loss(p, task.batch(jnp.arange(8)))
+    s_f, s_p = floored.init(params), plain.init(params)
+    for t in range(steps):
+        g = jax.grad(obj_fn)(params)
+        u_f, s_f = floored.update(g, s_f, params, obj_fn=obj_fn)
+        u_p, s_p = plain.update(g, s_p, params, obj_fn=obj_fn)
+        scale = 1.0 - 0.9 * t / (steps - 1)  # 1 at the first step, 0.1 at the last
+        chex.assert_trees_all_close(u_f, optax.tree.scale(scale, u_p), rtol=1e-5)
+        params = optax.apply_updates(params, u_p)
