@@ -321,16 +321,26 @@ def oracle_point(payloads: Sequence[Payload], spec: str) -> tuple[float, float] 
     return grid[best], report.ratio(float(medians[best]), ref)
 
 
-def logged_median(payloads: Sequence[Payload], spec: str, until: int) -> float | None:
-    """The median of ``spec``'s logged curve (the seeds' median, as each run
-    stores it) over its points at steps <= ``until``, the median over the
-    runs; the grid point is ``vs base``'s. None where a run has no log."""
+def _logged_entries(payloads: Sequence[Payload], spec: str):
+    """``spec``'s entry in each run and its grid point (``vs base``'s unless
+    the spec names one), or None where a run has no log of it."""
     name, index = parse_spec(spec)
     entries = [p["methods"].get(name) for p in payloads]
     if not all(e is not None and "logged" in e for e in entries):
         return None
     if index is None:
         index = int(np.argmin(pooled_medians(payloads, name)))
+    return entries, index
+
+
+def logged_median(payloads: Sequence[Payload], spec: str, until: int) -> float | None:
+    """The median of ``spec``'s logged curve (the seeds' median, as each run
+    stores it) over its points at steps <= ``until``, the median over the
+    runs; the grid point is ``vs base``'s. None where a run has no log."""
+    found = _logged_entries(payloads, spec)
+    if found is None:
+        return None
+    entries, index = found
     values = []
     for entry in entries:
         logged = np.asarray(entry["logged"], np.float64)[index]
@@ -346,15 +356,13 @@ def logged_curve(
     median over the runs) at ``points`` of its stored steps, evenly spaced
     from the first to the last; the grid point is ``vs base``'s. None where
     a run has no log."""
-    name, index = parse_spec(spec)
-    entries = [p["methods"].get(name) for p in payloads]
-    if not all(e is not None and "logged" in e for e in entries):
+    found = _logged_entries(payloads, spec)
+    if found is None:
         return None
-    if index is None:
-        index = int(np.argmin(pooled_medians(payloads, name)))
+    entries, index = found
     steps = entries[0]["curve_steps"]
     if any(e["curve_steps"] != steps for e in entries):
-        raise ValueError(f"pool: the runs of {name} log at different steps")
+        raise ValueError(f"pool: the runs of {spec} log at different steps")
     curves = [np.asarray(e["logged"], np.float64)[index] for e in entries]
     median = np.median(np.stack(curves), axis=0)
     picked = np.unique(np.linspace(0, len(steps) - 1, points).round().astype(int))
