@@ -3122,7 +3122,8 @@ _register_untuned(
 # regressions from zeros that need no annealing lose their last steps); over
 # momentum the bound lifted from zeros, as over Adam since the fortieth round
 # (from zeros the first step is unbounded anyway, so no bound at all is the
-# same there).
+# same there). All three lost: each raised some zoo's worst case from zeros
+# (docs/glyder_study.md).
 _register_untuned(
     "glyder_adam-b1-0.5",
     "adam",

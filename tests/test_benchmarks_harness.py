@@ -168,7 +168,7 @@ LOST_LATER |= {"glyder_momentum-nesterov"}
 # the alias before it ("-r39"; tested against its option in
 # tests/test_glyder_aliases.py).
 LOST_LATER |= {"glyder_adam-r39"}
-# The forty-first round's one-knob changes read from zeros (not defaults; the
+# The forty-first round's one-knob changes read from zeros (all lost; the
 # bound lifted over momentum is matched by "-zeros" above).
 LOST_LATER |= {"glyder_adam-b1-0.5", "glyder_adam-floor0.1"}
 
