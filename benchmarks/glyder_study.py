@@ -3147,3 +3147,16 @@ _register_untuned(
     "go.glyder_momentum(total_steps=T, max_step_ratio=None): from zeros, the"
     " bound lifted at once",
 )
+
+
+# The forty-second round: over Adam, eta's EMAs of the estimates per unit
+# direction (the third round's per_unit_direction, which lost then at
+# glyder()'s defaults, tried under today's alias): on the tanh regressions
+# from zeros eta keeps its first estimates, which the EMAs of the raw slope
+# and curvature weigh more than the later ones.
+_register_untuned(
+    "glyder_adam-unit",
+    "adam",
+    lambda info: go.glyder_adam(info.total_steps, per_unit_direction=True),
+    "go.glyder_adam(total_steps=T, per_unit_direction=True)",
+)

@@ -663,6 +663,7 @@ def glyder_adam(
     flood_level: jax.typing.ArrayLike | None = None,
     budget_from_zeros: bool | None = None,
     from_zeros_at_once: bool = True,
+    per_unit_direction: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over Adam's direction :math:`d = \hat m / (\sqrt{\hat v} +
     \epsilon)`.
@@ -791,6 +792,9 @@ def glyder_adam(
         fortieth round): from zeros the bound of the window, a fraction of
         the first step's norm, is gone too. Every other start is unchanged;
         with ``from_zeros=None`` there is nothing to set.
+      per_unit_direction: the estimates per unit direction in ``eta``'s
+        EMAs (:func:`glyder_optax.scale_by_glyder`'s; off by default, the
+        forty-second round of the study).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -862,6 +866,7 @@ def glyder_adam(
             seed=seed,
             skip_non_finite=skip_non_finite,
             shared_count=shared_count,
+            per_unit_direction=per_unit_direction,
         )
         parts = [greedy] + ([] if longer is None else [scale_from_zeros(longer)])
         if reads:  # one reader, on the unbounded steps: their multiple and bound's

@@ -703,6 +703,33 @@ def test_glyder_adam_without_the_halving_is_the_twenty_fifth_rounds_chain():
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_glyder_adam_passes_per_unit_direction_to_glyder():
+    # Without the reader the alias is GLyDER (bounded) then the decay; the
+    # estimates per unit direction change eta (Adam's directions' norms
+    # differ from step to step; 7.021 against 7.046 after 9 steps).
+    params = {"w": 10.0 * jnp.ones(4), "b": jnp.zeros(())}
+    etas = []
+    for unit in (False, True):
+        alias = go.glyder_adam(
+            10,
+            zigzag_window=None,
+            large_share=None,
+            from_zeros=None,
+            per_unit_direction=unit,
+            refresh_every=1,
+        )
+        written = optax.chain(
+            go.glyder(optax.scale_by_adam(), per_unit_direction=unit, refresh_every=1),
+            optax.scale_by_schedule(go.linear_decay_schedule(1.0, 10)),
+        )
+        got, state = run(alias, 9, params)
+        want, _ = run(written, 9, params)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        etas.append(float(go.glyder_state(state).eta))
+    assert abs(etas[1] - etas[0]) > 2e-3 * etas[0]
+
+
 def test_glyder_adam_refuses_the_halving_without_its_window():
     with pytest.raises(ValueError, match="pass large_share=None and from_zeros=None"):
         go.glyder_adam(10, zigzag_window=None)  # large_share is 0.2 by default
