@@ -277,6 +277,13 @@ def _parser() -> argparse.ArgumentParser:
         " workload TASK, the seeds' median, at nine of its stored steps",
     )
     p.add_argument(
+        "--per-seed",
+        metavar="TASK",
+        help="also each entry's seeds on the workload TASK: each seed's final"
+        " metric over the reference, and its log after the first step (runs"
+        " made since the forty-second round store it)",
+    )
+    p.add_argument(
         "--oracle-by",
         choices=("steps", "batch_size"),
         help="also each grid entry's best rule of the workloads' FIELD: per"
@@ -406,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                 oracle=args.oracle,
                 logged_until=args.logged_until,
                 logged_curve_of=args.logged_curve,
+                per_seed_of=args.per_seed,
                 oracle_by=args.oracle_by,
                 against_base=args.against,
             )

@@ -369,6 +369,31 @@ def logged_curve(
     return [int(steps[i]) for i in picked], [float(median[i]) for i in picked]
 
 
+def per_seed(
+    payloads: Sequence[Payload], spec: str
+) -> tuple[list[int], list[float], list[float] | None] | None:
+    """Each pooled seed of ``spec`` (at ``vs base``'s grid point unless the
+    spec names one): (the seeds, in run order; its final metric over the
+    pooled reference of its base, seed by seed; its log after the first
+    step, seed by seed, or None where a run does not store it). None where
+    the entry or the reference is missing from a run. A tuned baseline's
+    row is its own best point over the reference: the seeds' spread that
+    the reference's median hides."""
+    found = _entry_and_reference(payloads, spec)
+    if found is None:
+        return None
+    name, index, ref = found
+    if index is None:
+        index = int(np.argmin(pooled_medians(payloads, name)))
+    finals = np.concatenate([_finals(p, name)[index] for p in payloads])
+    runs = [p["methods"][name] for p in payloads]
+    firsts = None
+    if all("logged_first" in r for r in runs):
+        firsts = [float(v) for r in runs for v in r["logged_first"][index]]
+    seeds = [int(s) for p in payloads for s in p["seeds"]]
+    return seeds, [report.ratio(float(v), ref) for v in finals], firsts
+
+
 def noise_floor(workloads: Mapping[str, Sequence[Payload]], name: str, run: int):
     """``{task: ratio}``: the tuned ``name`` at the learning rate chosen on run
     0, its median on run ``run``'s seeds over its median on run 0's."""
@@ -549,6 +574,7 @@ def tables(
     oracle: bool = False,
     logged_until: int | None = None,
     logged_curve_of: str | None = None,
+    per_seed_of: str | None = None,
     oracle_by: str | None = None,
     against_base: str | None = None,
 ) -> str:
@@ -563,7 +589,8 @@ def tables(
     best point per workload (:func:`oracle_point`), with ``logged_until``
     each entry's logged value over the first steps (:func:`logged_median`),
     with ``logged_curve_of`` (a workload) each entry's logged curve there
-    (:func:`logged_curve`), with ``oracle_by`` each grid entry's best rule of
+    (:func:`logged_curve`), with ``per_seed_of`` (a workload) each entry's
+    seeds there (:func:`per_seed`), with ``oracle_by`` each grid entry's best rule of
     that field (:func:`rule_of`). With ``against_base`` every entry of ``specs`` is
     scored against that base's tuned baselines (:func:`against`). With
     ``stable_reference`` every table takes the tuned baselines only at
@@ -610,6 +637,8 @@ def tables(
         text += "\n\n" + _logged_table(workloads, specs, logged_until)
     if logged_curve_of is not None:
         text += "\n\n" + _logged_curve_table(workloads, specs, logged_curve_of)
+    if per_seed_of is not None:
+        text += "\n\n" + _per_seed_table(workloads, specs, per_seed_of)
     if oracle_by is not None:
         text += "\n\n" + _rule_table(workloads, specs, oracle_by)
     if leaderboards:
@@ -898,15 +927,21 @@ def _logged_table(workloads: Mapping[str, Sequence[Payload]], specs, until: int)
     )
 
 
+def _held(workloads: Mapping[str, Sequence[Payload]], task: str, flag: str):
+    """``task``'s runs, or a ValueError that names the workloads held."""
+    if task not in workloads:
+        raise ValueError(
+            f"pool: {flag} {task}: the runs do not hold it; they hold"
+            f" {', '.join(workloads)}"
+        )
+    return workloads[task]
+
+
 def _logged_curve_table(
     workloads: Mapping[str, Sequence[Payload]], specs, task: str
 ) -> str:
     """A row per spec that logs: its logged curve on ``task``."""
-    if task not in workloads:
-        raise ValueError(
-            f"pool: --logged-curve {task}: the runs do not hold it; they hold"
-            f" {', '.join(workloads)}"
-        )
+    _held(workloads, task, "--logged-curve")
     found = {spec: logged_curve(workloads[task], spec) for spec in specs}
     found = {spec: curve for spec, curve in found.items() if curve is not None}
     if not found:
@@ -917,6 +952,31 @@ def _logged_curve_table(
         f"Logged curves on {task}: each entry's log (its `log_label`), the"
         " seeds' median curve, over the runs, at its stored steps\n\n"
         + common.markdown_table(["entry (logged) at step", *map(str, steps)], rows)
+    )
+
+
+def _per_seed_table(
+    workloads: Mapping[str, Sequence[Payload]], specs, task: str
+) -> str:
+    """Two rows per spec on ``task``: its seeds' ratios, and where stored
+    their logs after the first step (:func:`per_seed`)."""
+    payloads = _held(workloads, task, "--per-seed")
+    rows, seeds = [], [int(s) for p in payloads for s in p["seeds"]]
+    for spec in specs:
+        found = per_seed(payloads, spec)
+        if found is None:
+            continue
+        _, values, firsts = found
+        rows.append([f"{spec}: vs base", *values])
+        if firsts is not None:
+            rows.append([f"{spec}: log after step 1", *firsts])
+    if not rows:
+        return f"Seeds on {task}: no entry of --methods is there with its reference"
+    return (
+        f"Seeds on {task}: each seed's final metric over the pooled reference"
+        " of the entry's base (a tuned baseline at its best point), and its"
+        " log (its `log_label`) after the first step where the run stores it\n\n"
+        + common.markdown_table(["entry, seed", *map(str, seeds)], rows)
     )
 
 

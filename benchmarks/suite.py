@@ -235,6 +235,8 @@ def payload(
         if res.logged is not None:  # method.log per step, same windows
             logged = runner.seed_median(runner.downsample(res.logged)[1])
             runs[name]["logged"] = logged.tolist()  # [grid][point]
+            # the log after the first step, [grid][seed]
+            runs[name]["logged_first"] = np.asarray(res.logged)[:, :, 0].tolist()
             runs[name]["log_label"] = method.log_label
     out = {
         "benchmark": "harness",

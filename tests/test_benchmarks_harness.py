@@ -561,6 +561,18 @@ def test_entries_with_a_log_hook_record_it_per_step_and_others_do_not():
     assert sgd.logged is None
 
 
+def test_the_payload_stores_each_seeds_log_after_the_first_step():
+    from benchmarks import suite
+
+    task = tiny_task()
+    method = methods.get("glyder-sgd-alpha")
+    res = runner.train(task, method, seeds=(0, 1), steps=4)
+    run = suite.payload(task, 4, (0, 1), {method.name: (method, res)})
+    first = np.asarray(run["methods"][method.name]["logged_first"])
+    np.testing.assert_array_equal(first, res.logged[:, :, 0])
+    assert first.shape == (len(methods.ALPHA_GRID), 2)
+
+
 def test_the_generic_runner_and_registry_do_not_import_each_other():
     import ast
     import pathlib

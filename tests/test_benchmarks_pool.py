@@ -590,3 +590,45 @@ def test_against_scores_the_entries_against_another_bases_cosine(tmp_path, capsy
         argv, ["--against", "momentum"], ["--against", "adam"], capsys
     )
     assert "| m | 0,1,2 | 2.25 | w |" in out
+
+
+def _with_first(run, firsts):
+    g = {**run["methods"]["g"], "logged_first": firsts}
+    return {**run, "methods": {**run["methods"], "g": g}}
+
+
+def test_per_seed_is_each_seeds_final_over_the_pooled_reference():
+    # RUN_A alone: the reference is 1.5 (the cosine's medians 2 and 1.5).
+    a = _with_first(RUN_A, [[0.1, 0.2, 0.3], [1.0, 2.0, 3.0]])
+    assert pool.per_seed([a], "m") == ([0, 1, 2], [2.0, 4.0, 3.0], None)
+    # g at its best point 0 (median 2 < 9), or at the point named.
+    assert pool.per_seed([a], "g") == ([0, 1, 2], [4 / 3] * 3, [0.1, 0.2, 0.3])
+    _, values, firsts = pool.per_seed([a], "g:1")
+    assert values[:2] == [6.0, 6.0] and values[2] == np.inf and firsts == [1, 2, 3]
+    # Pooled with RUN_B (no first logs): the reference is 1, the cosine's own
+    # best point shows its seeds' spread.
+    assert pool.per_seed([a, RUN_B], "m") == (
+        [0, 1, 2, 3, 4, 5],
+        [3.0, 6.0, 4.5, 1.0, 2.0, 12.0],
+        None,
+    )
+    assert pool.per_seed([a, RUN_B], "sgd-cosine")[1] == [1, 2, 3, 1, 1, 1]
+    assert pool.per_seed([a], "absent") is None
+
+
+def test_the_per_seed_table_and_its_cli_flag(tmp_path, capsys):
+    a = _with_first(RUN_A, [[0.1, 0.2, 0.3], [1.0, 2.0, 3.0]])
+    text = pool.tables([[a]], ["m", "g"], per_seed_of="zoo-w")
+    assert "| entry, seed | 0 | 1 | 2 |" in text
+    assert "| m: vs base | 2 | 4 | 3 |" in text
+    assert "| g: log after step 1 | 0.1 | 0.2 | 0.3 |" in text
+    assert "m: log after step 1" not in text
+    with pytest.raises(ValueError, match="--per-seed zoo-x: the runs do not hold"):
+        pool.tables([[a]], ["g"], per_seed_of="zoo-x")
+    assert "no entry of --methods" in pool.tables([[a]], ["x"], per_seed_of="zoo-w")
+    argv = _pool_argv(tmp_path)
+    assert cli.main([*argv, "--per-seed", "zoo-w"]) == 0
+    assert "| m: vs base | 3 | 6 | 4.5 | 1 | 2 | 12 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--per-seed", "zoo-x"])
+    assert e.value.code == 2
