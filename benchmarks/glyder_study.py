@@ -3160,3 +3160,21 @@ _register_untuned(
     lambda info: go.glyder_adam(info.total_steps, per_unit_direction=True),
     "go.glyder_adam(total_steps=T, per_unit_direction=True)",
 )
+# And over Adam a refresh at each of the first 20 steps (refresh_first=20):
+# the EMAs average 20 independent batches' estimates before eta is held,
+# where the first estimate alone varies up to 17 times between seeds of one
+# tanh regression from zeros; alone, and with half the step (the averaged
+# estimates there are larger than the first, and above the tuned Adam
+# cosine's learning rate).
+_register_untuned(
+    "glyder_adam-dense",
+    "adam",
+    lambda info: go.glyder_adam(info.total_steps, refresh_first=20),
+    "go.glyder_adam(total_steps=T, refresh_first=20)",
+)
+_register_untuned(
+    "glyder_adam-dense-half",
+    "adam",
+    lambda info: go.glyder_adam(info.total_steps, refresh_first=20, learning_rate=0.5),
+    "go.glyder_adam(total_steps=T, refresh_first=20, learning_rate=0.5)",
+)

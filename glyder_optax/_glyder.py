@@ -104,6 +104,7 @@ def scale_by_glyder(
     shared_count: bool = False,
     cap_held_step: bool = False,
     per_unit_direction: bool = False,
+    refresh_first: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Scales the incoming direction ``d`` by the locally optimal stepsize.
 
@@ -158,6 +159,12 @@ def scale_by_glyder(
         that ``eta`` follows the later slopes, down to 0 where they turn
         negative. Measured on the zoo at ``glyder``'s defaults, it loses in
         the worst case over every base (``docs/glyder.md``).
+      refresh_first: also refresh at each of the first ``refresh_first``
+        steps (our design; 0, the default: only at counts 0, k, 2k...), so
+        that the EMAs average that many independent batches' estimates
+        before ``eta`` is held; ``max_growth`` then caps each of those
+        refreshes by one step's growth. A static argument under
+        :func:`optax.inject_hyperparams`.
 
     Returns:
       A :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
@@ -216,6 +223,13 @@ def scale_by_glyder(
     refresh_every = _common.check_int(
         _NAME, "refresh_every", refresh_every, "estimate every k-th step"
     )
+    refresh_first = _common.check_int(
+        _NAME,
+        "refresh_first",
+        refresh_first,
+        "the number of first steps that each refresh",
+        minimum=0,
+    )
     guards = Safeguards(
         smoothing,
         refresh_every,
@@ -224,6 +238,7 @@ def scale_by_glyder(
         eta_max,
         f_min,
         per_unit_direction,
+        refresh_first,
     )
 
     def init_fn(params: optax.Params) -> GlyderState:
@@ -267,7 +282,7 @@ def scale_by_glyder(
         if refresh is None:
             # The predicate depends on the count alone (`active` gates inside
             # the branch): with a count shared by a vmapped batch it stays a cond.
-            due = state.count % refresh_every == 0
+            due = (state.count % refresh_every == 0) | (state.count < refresh_first)
             state = jax.lax.cond(due, refresh_if_active, lambda s: s, state)
         elif refresh:  # the caller's static choice: no lax.cond to make it
             state = refresh_if_active(state)
@@ -310,6 +325,7 @@ def glyder(
     cap_held_step: bool = True,
     per_unit_direction: bool = False,
     total_steps: int | None = None,
+    refresh_first: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over a base direction: ``chain(base, scale_by_glyder, -lr)``.
 
@@ -408,6 +424,7 @@ def glyder(
             shared_count=shared_count,
             cap_held_step=cap_held_step,
             per_unit_direction=per_unit_direction,
+            refresh_first=refresh_first,
         ),
         optax.scale_by_learning_rate(learning_rate),
         *([] if max_step_ratio is None else [bound_step_by_params(max_step_ratio)]),

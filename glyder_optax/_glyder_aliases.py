@@ -664,6 +664,7 @@ def glyder_adam(
     budget_from_zeros: bool | None = None,
     from_zeros_at_once: bool = True,
     per_unit_direction: bool = False,
+    refresh_first: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
     r"""GLyDER over Adam's direction :math:`d = \hat m / (\sqrt{\hat v} +
     \epsilon)`.
@@ -795,6 +796,9 @@ def glyder_adam(
       per_unit_direction: the estimates per unit direction in ``eta``'s
         EMAs (:func:`glyder_optax.scale_by_glyder`'s; off by default, the
         forty-second round of the study).
+      refresh_first: also refresh at each of the first ``refresh_first``
+        steps (:func:`glyder_optax.scale_by_glyder`'s; 0 by default, the
+        forty-second round of the study).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
@@ -867,6 +871,7 @@ def glyder_adam(
             skip_non_finite=skip_non_finite,
             shared_count=shared_count,
             per_unit_direction=per_unit_direction,
+            refresh_first=refresh_first,
         )
         parts = [greedy] + ([] if longer is None else [scale_from_zeros(longer)])
         if reads:  # one reader, on the unbounded steps: their multiple and bound's

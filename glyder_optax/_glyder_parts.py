@@ -199,6 +199,7 @@ class Safeguards(NamedTuple):
     eta_max: jax.typing.ArrayLike | None
     f_min: jax.typing.ArrayLike | None
     per_unit_direction: jax.typing.ArrayLike
+    refresh_first: int = 0
 
 
 def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
@@ -266,9 +267,18 @@ def secant_probe(
     return jax.lax.cond(flat, lambda: probe().astype(slope.dtype), lambda: slope)
 
 
-def _growth_cap(eta_prev: jax.Array, max_growth: jax.Array, steps: int):
+def _growth_cap(eta_prev: jax.Array, max_growth: jax.Array, steps):
     """eta grows at most by max_growth per step since the last refresh."""
     return jnp.where(eta_prev > 0, eta_prev * max_growth**steps, jnp.inf)
+
+
+def steps_since_refresh(count: jax.Array, guards: Safeguards) -> jax.Array:
+    """The steps since the last scheduled refresh, at a refresh at ``count``:
+    ``refresh_every``; with ``refresh_first``, 1 over the first
+    ``refresh_first`` steps (a refresh at each), and ``count - refresh_first
+    + 1`` at the first refresh after them where that is shorter."""
+    since = jnp.clip(count - guards.refresh_first + 1, 1, guards.refresh_every)
+    return jnp.where(guards.refresh_first > 0, since, guards.refresh_every)
 
 
 def _eta_max_cap(cap: jax.Array, eta_max: jax.Array | None):
@@ -318,7 +328,8 @@ def refresh_state(
     num_hat, cur_hat = optax.tree.bias_correction(
         (num, cur), b, refreshes.astype(dtype)
     )
-    cap = _growth_cap(state.eta, cast(guards.max_growth), guards.refresh_every)
+    steps = steps_since_refresh(state.count, guards)
+    cap = _growth_cap(state.eta, cast(guards.max_growth), steps.astype(dtype))
     eta_max = None if guards.eta_max is None else cast(guards.eta_max)
     eta = jnp.minimum(_ratio(num_hat, cur_hat), _eta_max_cap(cap, eta_max))
     new = state._replace(

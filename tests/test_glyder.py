@@ -610,6 +610,60 @@ def test_a_vector_obj_fn_is_a_value_error_not_a_cond_type_dump():
         opt.update(x, opt.init(x), x, obj_fn=lambda p: p**2)
 
 
+def test_refresh_first_refreshes_each_first_step_then_every_k():
+    # k = 4, the first 3 steps: refreshes at counts 0, 1, 2, then 4, 8.
+    opt = paper_glyder(optax.identity(), refresh_every=4, refresh_first=3, **EXACT)
+    xs, states = run(opt, 10)
+    refreshes = [int(s.refreshes) for s in states]
+    assert refreshes == [1, 2, 3, 3, 4, 4, 4, 4, 5, 5]
+    # Exact line search at each refresh, eta held in between.
+    x = X0.copy()
+    for t in range(10):
+        if t < 3 or t % 4 == 0:
+            g0 = quad_grad(x)
+            eta = g0 @ g0 / (g0 @ A @ g0)
+        x = x - eta * quad_grad(x)
+        np.testing.assert_allclose(xs[t], x, rtol=1e-10)
+
+
+def test_refresh_first_caps_growth_by_the_steps_since_the_last_refresh():
+    # diag(1, 10): exact line search wants eta ~ 0.1 then ~ 0.9. Over the
+    # first steps the cap is one step's growth; at count 4 (k = 4, the
+    # first 2 steps) the last refresh was 3 steps back.
+    a = np.diag([1.0, 10.0])
+    f = lambda x: 0.5 * x @ jnp.asarray(a) @ x
+    opt = paper_glyder(
+        optax.identity(),
+        smoothing=0.0,
+        max_growth=1.1,
+        refresh_every=4,
+        refresh_first=2,
+    )
+    with jax.enable_x64(True):
+        step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
+        x, state = jnp.array([1.0, 1.0]), opt.init(jnp.zeros(2))
+        etas, raw = [], []
+        for _ in range(5):
+            updates, state = step(x, state)
+            s = go.glyder_state(state)
+            etas.append(float(s.eta))
+            raw.append(float(s.numerator / s.curvature))
+            x = x + updates
+    np.testing.assert_allclose(etas[0], 101 / 1001, rtol=1e-12)
+    np.testing.assert_allclose(etas[1], etas[0] * 1.1, rtol=1e-12)
+    assert raw[1] > etas[0] * 1.1  # the cap was active
+    assert etas[2] == etas[3] == etas[1]  # held
+    np.testing.assert_allclose(etas[4], min(raw[4], etas[1] * 1.1**3), rtol=1e-12)
+
+
+def test_refresh_first_must_be_a_non_negative_int():
+    with pytest.raises(ValueError, match="refresh_first") as e:
+        go.scale_by_glyder(refresh_first=-1)
+    assert "the number of first steps that each refresh" in str(e.value)
+    with pytest.raises(TypeError, match="refresh_first"):
+        go.glyder(optax.identity(), refresh_first=2.5)
+
+
 def test_refresh_every_zero_names_its_own_meaning():
     with pytest.raises(ValueError, match="refresh_every") as e:
         paper_glyder(optax.identity(), refresh_every=0)

@@ -730,6 +730,14 @@ def test_glyder_adam_passes_per_unit_direction_to_glyder():
     assert abs(etas[1] - etas[0]) > 2e-3 * etas[0]
 
 
+def test_glyder_adam_passes_refresh_first_to_glyder():
+    # A refresh at each of the first 3 steps, then at counts 20, 40...
+    _, state = run(go.glyder_adam(30, refresh_first=3), steps=25)
+    assert int(go.glyder_state(state).refreshes) == 4
+    _, state = run(go.glyder_adam(30), steps=25)
+    assert int(go.glyder_state(state).refreshes) == 2
+
+
 def test_glyder_adam_refuses_the_halving_without_its_window():
     with pytest.raises(ValueError, match="pass large_share=None and from_zeros=None"):
         go.glyder_adam(10, zigzag_window=None)  # large_share is 0.2 by default
