@@ -227,7 +227,7 @@ def scale_by_glyder(
         _NAME,
         "refresh_first",
         refresh_first,
-        "the number of first steps that each refresh",
+        "a refresh at each of that many first steps",
         minimum=0,
     )
     guards = Safeguards(

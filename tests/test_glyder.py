@@ -659,7 +659,7 @@ def test_refresh_first_caps_growth_by_the_steps_since_the_last_refresh():
 def test_refresh_first_must_be_a_non_negative_int():
     with pytest.raises(ValueError, match="refresh_first") as e:
         go.scale_by_glyder(refresh_first=-1)
-    assert "the number of first steps that each refresh" in str(e.value)
+    assert "a refresh at each of that many first steps" in str(e.value)
     with pytest.raises(TypeError, match="refresh_first"):
         go.glyder(optax.identity(), refresh_first=2.5)
 
