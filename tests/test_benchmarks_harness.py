@@ -171,6 +171,8 @@ LOST_LATER |= {"glyder_adam-r39"}
 # The forty-first round's one-knob changes read from zeros (all lost; the
 # bound lifted over momentum is matched by "-zeros" above).
 LOST_LATER |= {"glyder_adam-b1-0.5", "glyder_adam-floor0.1"}
+# The forty-second round's per-unit EMAs over Adam (lost).
+LOST_LATER |= {"glyder_adam-unit"}
 
 
 def _on_other_bases():
