@@ -794,11 +794,11 @@ def glyder_adam(
         the first step's norm, is gone too. Every other start is unchanged;
         with ``from_zeros=None`` there is nothing to set.
       per_unit_direction: the estimates per unit direction in ``eta``'s
-        EMAs (:func:`glyder_optax.scale_by_glyder`'s; off by default, the
-        forty-second round of the study).
+        EMAs (:func:`glyder_optax.scale_by_glyder`'s; off by default: it
+        lost in the forty-second round of the study).
       refresh_first: also refresh at each of the first ``refresh_first``
-        steps (:func:`glyder_optax.scale_by_glyder`'s; 0 by default, the
-        forty-second round of the study).
+        steps (:func:`glyder_optax.scale_by_glyder`'s; 0 by default: 20 lost
+        in the forty-second round of the study).
 
     Returns:
       The transformation; its ``update`` needs ``params`` and ``obj_fn``, and
