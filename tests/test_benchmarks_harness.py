@@ -171,8 +171,9 @@ LOST_LATER |= {"glyder_adam-r39"}
 # The forty-first round's one-knob changes read from zeros (all lost; the
 # bound lifted over momentum is matched by "-zeros" above).
 LOST_LATER |= {"glyder_adam-b1-0.5", "glyder_adam-floor0.1"}
-# The forty-second round's per-unit EMAs over Adam (lost).
-LOST_LATER |= {"glyder_adam-unit"}
+# The forty-second round's per-unit EMAs and first refreshes over Adam (all
+# lost).
+LOST_LATER |= {"glyder_adam-unit", "glyder_adam-dense", "glyder_adam-dense-half"}
 
 
 def _on_other_bases():
