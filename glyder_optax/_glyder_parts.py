@@ -272,13 +272,17 @@ def _growth_cap(eta_prev: jax.Array, max_growth: jax.Array, steps):
     return jnp.where(eta_prev > 0, eta_prev * max_growth**steps, jnp.inf)
 
 
-def steps_since_refresh(count: jax.Array, guards: Safeguards) -> jax.Array:
+def _steps_since_refresh(count: jax.Array, guards: Safeguards, dtype):
     """The steps since the last scheduled refresh, at a refresh at ``count``:
-    ``refresh_every``; with ``refresh_first``, 1 over the first
+    ``refresh_every`` (a Python int without ``refresh_first``); with
+    ``refresh_first`` (an array of ``dtype``), 1 over the first
     ``refresh_first`` steps (a refresh at each), and ``count - refresh_first
     + 1`` at the first refresh after them where that is shorter."""
-    since = jnp.clip(count - guards.refresh_first + 1, 1, guards.refresh_every)
-    return jnp.where(guards.refresh_first > 0, since, guards.refresh_every)
+    first = guards.refresh_first
+    if isinstance(first, int) and first == 0:
+        return guards.refresh_every
+    since = jnp.clip(count - first + 1, 1, guards.refresh_every)
+    return jnp.where(first > 0, since, guards.refresh_every).astype(dtype)
 
 
 def _eta_max_cap(cap: jax.Array, eta_max: jax.Array | None):
@@ -328,8 +332,8 @@ def refresh_state(
     num_hat, cur_hat = optax.tree.bias_correction(
         (num, cur), b, refreshes.astype(dtype)
     )
-    steps = steps_since_refresh(state.count, guards)
-    cap = _growth_cap(state.eta, cast(guards.max_growth), steps.astype(dtype))
+    steps = _steps_since_refresh(state.count, guards, dtype)
+    cap = _growth_cap(state.eta, cast(guards.max_growth), steps)
     eta_max = None if guards.eta_max is None else cast(guards.eta_max)
     eta = jnp.minimum(_ratio(num_hat, cur_hat), _eta_max_cap(cap, eta_max))
     new = state._replace(
