@@ -490,11 +490,17 @@ def test_the_logged_curve_table_and_its_cli_flag(tmp_path, capsys):
     assert "| g | 1 | 2 | 3 | 4 |" in text and "| m |" not in text.split("curves")[1]
     with pytest.raises(ValueError, match="--logged-curve zoo-x: the runs do not"):
         pool.tables([[a]], ["g"], logged_curve_of="zoo-x")
+    _check_workload_flag(tmp_path, capsys, "--logged-curve", "logs one")
+
+
+def _check_workload_flag(tmp_path, capsys, flag, printed):
+    """``pool FLAG zoo-w`` prints ``printed``; ``FLAG zoo-x`` (not held) is a
+    usage error."""
     argv = _pool_argv(tmp_path)
-    assert cli.main([*argv, "--logged-curve", "zoo-w"]) == 0
-    assert "no entry of --methods logs one" in capsys.readouterr().out
+    assert cli.main([*argv, flag, "zoo-w"]) == 0
+    assert printed in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
-        cli.main([*argv, "--logged-curve", "zoo-x"])
+        cli.main([*argv, flag, "zoo-x"])
     assert e.value.code == 2
 
 
@@ -626,9 +632,5 @@ def test_the_per_seed_table_and_its_cli_flag(tmp_path, capsys):
     with pytest.raises(ValueError, match="--per-seed zoo-x: the runs do not hold"):
         pool.tables([[a]], ["g"], per_seed_of="zoo-x")
     assert "no entry of --methods" in pool.tables([[a]], ["x"], per_seed_of="zoo-w")
-    argv = _pool_argv(tmp_path)
-    assert cli.main([*argv, "--per-seed", "zoo-w"]) == 0
-    assert "| m: vs base | 3 | 6 | 4.5 | 1 | 2 | 12 |" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as e:
-        cli.main([*argv, "--per-seed", "zoo-x"])
-    assert e.value.code == 2
+    row = "| m: vs base | 3 | 6 | 4.5 | 1 | 2 | 12 |"
+    _check_workload_flag(tmp_path, capsys, "--per-seed", row)

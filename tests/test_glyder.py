@@ -227,30 +227,37 @@ def test_curvature_floor_on_a_concave_objective():
     np.testing.assert_allclose(updates, 100.0 * X0, rtol=1e-12)  # -eta * g, g=-x
 
 
-def test_growth_cap_per_step_and_per_refresh():
-    # diag(1, 10): exact line search alternates eta ~ 0.1 and ~ 0.9.
+def _etas_on_diag(opt, n_steps):
+    """(eta, the last refresh's n / c) after each of ``n_steps`` exact-gradient
+    steps on diag(1, 10) from (1, 1), where exact line search alternates eta
+    ~ 0.1 and ~ 0.9."""
     a = np.diag([1.0, 10.0])
     f = lambda x: 0.5 * x @ jnp.asarray(a) @ x
     with jax.enable_x64(True):
-        for k in (1, 3):
-            opt = paper_glyder(
-                optax.identity(), smoothing=0.0, max_growth=1.1, refresh_every=k
-            )
-            step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
-            x, state = jnp.array([1.0, 1.0]), opt.init(jnp.zeros(2))
-            etas, raw = [], []
-            for _ in range(3 * k):
-                updates, state = step(x, state)
-                s = go.glyder_state(state)
-                etas.append(float(s.eta))
-                raw.append(float(s.numerator / s.curvature))
-                x = x + updates
-            # The first refresh is not capped; later ones grow by <= 1.1 ** k.
-            np.testing.assert_allclose(etas[0], 101 / 1001, rtol=1e-12)
-            np.testing.assert_allclose(etas[k], min(raw[k], etas[0] * 1.1**k))
-            assert raw[k] > etas[0] * 1.1**k  # the cap was active
-            # eta is held between refreshes.
-            assert etas[:k] == [etas[0]] * k
+        step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
+        x, state = jnp.array([1.0, 1.0]), opt.init(jnp.zeros(2))
+        etas, raw = [], []
+        for _ in range(n_steps):
+            updates, state = step(x, state)
+            s = go.glyder_state(state)
+            etas.append(float(s.eta))
+            raw.append(float(s.numerator / s.curvature))
+            x = x + updates
+    return etas, raw
+
+
+def test_growth_cap_per_step_and_per_refresh():
+    for k in (1, 3):
+        opt = paper_glyder(
+            optax.identity(), smoothing=0.0, max_growth=1.1, refresh_every=k
+        )
+        etas, raw = _etas_on_diag(opt, 3 * k)
+        # The first refresh is not capped; later ones grow by <= 1.1 ** k.
+        np.testing.assert_allclose(etas[0], 101 / 1001, rtol=1e-12)
+        np.testing.assert_allclose(etas[k], min(raw[k], etas[0] * 1.1**k))
+        assert raw[k] > etas[0] * 1.1**k  # the cap was active
+        # eta is held between refreshes.
+        assert etas[:k] == [etas[0]] * k
 
 
 def _l1_steps(n_steps, **kwargs):
@@ -627,11 +634,8 @@ def test_refresh_first_refreshes_each_first_step_then_every_k():
 
 
 def test_refresh_first_caps_growth_by_the_steps_since_the_last_refresh():
-    # diag(1, 10): exact line search wants eta ~ 0.1 then ~ 0.9. Over the
-    # first steps the cap is one step's growth; at count 4 (k = 4, the
-    # first 2 steps) the last refresh was 3 steps back.
-    a = np.diag([1.0, 10.0])
-    f = lambda x: 0.5 * x @ jnp.asarray(a) @ x
+    # Over the first steps the cap is one step's growth; at count 4 (k = 4,
+    # the first 2 steps) the last refresh was 3 steps back.
     opt = paper_glyder(
         optax.identity(),
         smoothing=0.0,
@@ -639,16 +643,7 @@ def test_refresh_first_caps_growth_by_the_steps_since_the_last_refresh():
         refresh_every=4,
         refresh_first=2,
     )
-    with jax.enable_x64(True):
-        step = jax.jit(lambda x, s: opt.update(jax.grad(f)(x), s, x, obj_fn=f))
-        x, state = jnp.array([1.0, 1.0]), opt.init(jnp.zeros(2))
-        etas, raw = [], []
-        for _ in range(5):
-            updates, state = step(x, state)
-            s = go.glyder_state(state)
-            etas.append(float(s.eta))
-            raw.append(float(s.numerator / s.curvature))
-            x = x + updates
+    etas, raw = _etas_on_diag(opt, 5)
     np.testing.assert_allclose(etas[0], 101 / 1001, rtol=1e-12)
     np.testing.assert_allclose(etas[1], etas[0] * 1.1, rtol=1e-12)
     assert raw[1] > etas[0] * 1.1  # the cap was active
