@@ -941,8 +941,8 @@ def _logged_curve_table(
     workloads: Mapping[str, Sequence[Payload]], specs, task: str
 ) -> str:
     """A row per spec that logs: its logged curve on ``task``."""
-    _held(workloads, task, "--logged-curve")
-    found = {spec: logged_curve(workloads[task], spec) for spec in specs}
+    payloads = _held(workloads, task, "--logged-curve")
+    found = {spec: logged_curve(payloads, spec) for spec in specs}
     found = {spec: curve for spec, curve in found.items() if curve is not None}
     if not found:
         return f"Logged curves on {task}: no entry of --methods logs one"
@@ -961,12 +961,12 @@ def _per_seed_table(
     """Two rows per spec on ``task``: its seeds' ratios, and where stored
     their logs after the first step (:func:`per_seed`)."""
     payloads = _held(workloads, task, "--per-seed")
-    rows, seeds = [], [int(s) for p in payloads for s in p["seeds"]]
+    rows, seeds = [], []
     for spec in specs:
         found = per_seed(payloads, spec)
         if found is None:
             continue
-        _, values, firsts = found
+        seeds, values, firsts = found
         rows.append([f"{spec}: vs base", *values])
         if firsts is not None:
             rows.append([f"{spec}: log after step 1", *firsts])

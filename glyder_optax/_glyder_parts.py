@@ -199,7 +199,7 @@ class Safeguards(NamedTuple):
     eta_max: jax.typing.ArrayLike | None
     f_min: jax.typing.ArrayLike | None
     per_unit_direction: jax.typing.ArrayLike
-    refresh_first: int = 0
+    refresh_first: int
 
 
 def _secant_floor(n: jax.Array, n_probe: jax.Array, eta_prev: jax.Array):
